@@ -1,0 +1,185 @@
+"""One Settings object: defaults, then a TOML file, then TERTULIA_* variables, then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tertulia.core.errors import N_, TertuliaError
+from tertulia.core.hub import Limits
+
+ENV_PREFIX = "TERTULIA_"
+
+
+class ConfigError(TertuliaError):
+    code = "config"
+    template = N_("configuration: {reason}")
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(base, "tertulia")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every default and limit of the server; docs/operations.md has the table."""
+
+    host: str = field(default="127.0.0.1", metadata={"help": "address the doors listen on"})
+    port: int = field(default=5000, metadata={"help": "plain/JSON-lines door port (0: any)"})
+    data_dir: str = field(default_factory=_default_data_dir, metadata={"help": "data directory"})
+    server_name: str = field(default="tertulia", metadata={"help": "name shown to clients"})
+    lang: str = field(default="", metadata={"help": "language of user text (en, es)"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
+    log_json: bool = field(default=False, metadata={"help": "log one JSON object per line"})
+    max_clients: int = field(default=4096, metadata={"help": "connections before refusing"})
+    max_message_bytes: int = field(default=512, metadata={"help": "UTF-8 bytes per message"})
+    max_line_bytes: int = field(default=2048, metadata={"help": "bytes per line on the wire"})
+    nick_length: int = field(default=30, metadata={"help": "characters per nick"})
+    room_length: int = field(default=50, metadata={"help": "characters per room name"})
+    topic_length: int = field(default=390, metadata={"help": "characters per topic"})
+    default_room: str = field(default="#lobby", metadata={"help": "room everyone joins"})
+    persistent_rooms: tuple[str, ...] = field(
+        default=("#lobby",), metadata={"help": "rooms kept when empty (comma-separated)"}
+    )
+    nick_timeout: float = field(
+        default=300.0, metadata={"help": "seconds a connection may stay without a nick"}
+    )
+    idle_flush: float = field(
+        default=0.1, metadata={"help": "seconds before unterminated bytes count as a line"}
+    )
+    send_buffer_bytes: int = field(
+        default=512 * 1024, metadata={"help": "unsent bytes per client before it is dropped"}
+    )
+    shutdown_grace: float = field(
+        default=3.0, metadata={"help": "seconds to let clients drain at shutdown"}
+    )
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_message_bytes=self.max_message_bytes,
+            nick_length=self.nick_length,
+            room_length=self.room_length,
+            topic_length=self.topic_length,
+            default_room=self.default_room,
+            persistent_rooms=tuple(dict.fromkeys((self.default_room, *self.persistent_rooms))),
+        )
+
+
+FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Turn a value from TOML, the environment or a flag into the field's type."""
+    kind = FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if kind.startswith("tuple"):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise ValueError(value)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except ValueError:
+        raise ConfigError(
+            reason=N_("{source}: bad value {value!r} for {name}"),
+            source=source,
+            value=value,
+            name=name,
+        ) from None
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(
+            reason=N_("cannot read {path}: {error}"), path=str(path), error=exc.strerror
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            reason=N_("{path} is not valid TOML: {error}"), path=str(path), error=str(exc)
+        ) from None
+    # A [server] table or top-level keys; both read naturally.
+    table = data.get("server", data)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in FIELDS:
+            raise ConfigError(
+                reason=N_("{path}: unknown setting {name!r}"), path=str(path), name=key
+            )
+        out[name] = _coerce(name, value, str(path))
+    return out
+
+
+def from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        var = ENV_PREFIX + name.upper()
+        if var in env:
+            out[name] = _coerce(name, env[var], var)
+    return out
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Settings from every source; flags win, then the environment, then the file."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    if path:
+        values.update(load_file(Path(path)))
+    values.update(from_env(env))
+    values.update({k: _coerce(k, v, "--" + k.replace("_", "-")) for k, v in flags.items()})
+    settings = replace(Settings(), **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(reason=N_("the port must be between 0 and 65535"))
+    for name in (
+        "max_clients",
+        "max_message_bytes",
+        "max_line_bytes",
+        "nick_length",
+        "send_buffer_bytes",
+    ):
+        if getattr(s, name) < 1:
+            raise ConfigError(reason=N_("{name} must be at least 1"), name=name)
+    if s.max_line_bytes < s.max_message_bytes:
+        raise ConfigError(reason=N_("max_line_bytes must not be below max_message_bytes"))
+    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(reason=N_("unknown log level {level!r}"), level=s.log_level)

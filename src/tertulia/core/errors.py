@@ -1,0 +1,134 @@
+"""The errors users see: each carries a stable code and an English message template."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it (gettext's no-op marker)."""
+    return message
+
+
+class TertuliaError(Exception):
+    """An error to show the user as one line: translated at the door, never a traceback."""
+
+    code = "error"
+    template = N_("something went wrong")
+
+    def __init__(self, **args: Any) -> None:
+        self.args_map = args
+        super().__init__(self.render())
+
+    def render(self, translate: Callable[[str], str] | None = None) -> str:
+        """The message in the reader's language; a `reason` argument is a template too."""
+        tr = translate or _identity
+        args = dict(self.args_map)
+        if isinstance(args.get("reason"), str):
+            args["reason"] = tr(args["reason"]).format(**args)
+        return tr(self.template).format(**args)
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+class NickInvalid(TertuliaError):
+    code = "nick_invalid"
+    template = N_("invalid nick {nick!r}: {reason}")
+
+
+class NickInUse(TertuliaError):
+    code = "nick_in_use"
+    template = N_("the nick {nick} is already in use, choose another")
+
+
+class NotRegistered(TertuliaError):
+    code = "not_registered"
+    template = N_("choose a nick first")
+
+
+class AlreadyRegistered(TertuliaError):
+    code = "already_registered"
+    template = N_("you already have a nick")
+
+
+class RoomInvalid(TertuliaError):
+    code = "room_invalid"
+    template = N_("invalid room name {room!r}: {reason}")
+
+
+class NoSuchRoom(TertuliaError):
+    code = "no_such_room"
+    template = N_("there is no room {room}")
+
+
+class NotInRoom(TertuliaError):
+    code = "not_in_room"
+    template = N_("you are not in {room}")
+
+
+class NoRoom(TertuliaError):
+    code = "no_room"
+    template = N_("you are not in any room: /join one")
+
+
+class NoSuchNick(TertuliaError):
+    code = "no_such_nick"
+    template = N_("nobody is called {nick}")
+
+
+class MessageTooLong(TertuliaError):
+    code = "message_too_long"
+    template = N_("message too long ({size} bytes, the limit is {limit}): not sent")
+
+
+class EmptyMessage(TertuliaError):
+    code = "empty_message"
+    template = N_("empty message: nothing sent")
+
+
+class BadText(TertuliaError):
+    code = "bad_text"
+    template = N_("control characters are not allowed: not sent")
+
+
+class TopicTooLong(TertuliaError):
+    code = "topic_too_long"
+    template = N_("topic too long ({size} characters, the limit is {limit})")
+
+
+class LineTooLong(TertuliaError):
+    code = "line_too_long"
+    template = N_("line too long (the limit is {limit} bytes): discarded")
+
+
+class BadEncoding(TertuliaError):
+    code = "bad_encoding"
+    template = N_("the line is not valid UTF-8: discarded")
+
+
+class UnknownCommand(TertuliaError):
+    code = "unknown_command"
+    template = N_("unknown command /{command}: try /help")
+
+
+class Usage(TertuliaError):
+    code = "usage"
+    template = N_("usage: {usage}")
+
+
+class NickTimeout(TertuliaError):
+    code = "nick_timeout"
+    template = N_("no nick after {seconds} seconds: closing")
+
+
+class BadRequest(TertuliaError):
+    code = "bad_request"
+    template = N_("bad request: {reason}")
+
+
+class ServerFull(TertuliaError):
+    code = "server_full"
+    template = N_("the server is full ({limit} clients), try again later")

@@ -1,0 +1,92 @@
+"""The canonical events of the chat: one immutable value per thing that happens."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """How a message is meant: said, acted (`/me`) or noticed (never answered by bots)."""
+
+    MESSAGE = "message"
+    ACTION = "action"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomMessage:
+    id: int
+    ts: float
+    room: str
+    sender: str
+    text: str
+    kind: Kind = Kind.MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage:
+    id: int
+    ts: float
+    sender: str
+    target: str
+    text: str
+    kind: Kind = Kind.MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    room: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    room: str
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    room: str
+    nick: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerNotice:
+    """A notice from the server itself; `template` is an English msgid, translated per door."""
+
+    code: str
+    template: str
+    args: tuple[tuple[str, str], ...] = ()
+
+    def render(self, translate: Callable[[str], str] | None = None) -> str:
+        template = translate(self.template) if translate else self.template
+        return template.format(**dict(self.args))
+
+
+Event = (
+    RoomMessage
+    | PrivateMessage
+    | Joined
+    | Parted
+    | Quit
+    | NickChanged
+    | TopicChanged
+    | ServerNotice
+)

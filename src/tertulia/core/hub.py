@@ -1,0 +1,302 @@
+"""The hub: applies every door's commands to rooms and sessions and fans events out."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from tertulia.core.errors import (
+    AlreadyRegistered,
+    BadText,
+    EmptyMessage,
+    MessageTooLong,
+    NickInUse,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+    NotRegistered,
+    TopicTooLong,
+)
+from tertulia.core.events import (
+    Event,
+    Joined,
+    Kind,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomMessage,
+    ServerNotice,
+    TopicChanged,
+)
+from tertulia.core.names import check_nick, check_room, fold
+from tertulia.core.room import Room
+from tertulia.core.session import Encoder, Session, Sink
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The rules of the chat; the server fills it from Settings."""
+
+    max_message_bytes: int = 512
+    nick_length: int = 30
+    room_length: int = 50
+    topic_length: int = 390
+    default_room: str = "#lobby"
+    persistent_rooms: tuple[str, ...] = ("#lobby",)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    name: str
+    members: int
+    topic: str
+
+
+Observer = Callable[[Event], None]
+
+_MISSING = object()
+
+
+# Tabs are fine; every other C0/C1 control or DEL could drive a reader's terminal.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+class Hub:
+    """One chat: every door talks to it through these methods, whatever its wire format."""
+
+    def __init__(
+        self, limits: Limits | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.sessions: dict[str, Session] = {}  # registered sessions by folded nick
+        self.rooms: dict[str, Room] = {}
+        self.connected = 0
+        self.observers: list[Observer] = []
+        self._session_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        for name in self.limits.persistent_rooms:
+            self._room(name, create=True).persistent = True
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def connect(self, sink: Sink, encoder: Encoder, door: str, peer: str = "") -> Session:
+        """A new anonymous session; it hears nothing until it listens or joins."""
+        self.connected += 1
+        return Session(next(self._session_ids), sink, encoder, door, peer)
+
+    def listen(self, session: Session, room: str | None = None) -> Room:
+        """Let an anonymous session hear a room without being seen in it."""
+        target = self._room(room or self.limits.default_room, create=True)
+        target.receivers[session] = None
+        session.rooms[target.key] = target
+        return target
+
+    def unlisten(self, session: Session) -> None:
+        """Stop an anonymous session hearing the rooms it listens to."""
+        for room in list(session.rooms.values()):
+            if session.key not in room.members:
+                self._leave(session, room)
+
+    def register(self, session: Session, nick: str) -> None:
+        """Give an anonymous session its nick, unique across every door."""
+        if session.nick is not None:
+            raise AlreadyRegistered()
+        check_nick(nick, self.limits.nick_length)
+        key = fold(nick)
+        if key in self.sessions:
+            raise NickInUse(nick=nick)
+        session.nick, session.key = nick, key
+        self.sessions[key] = session
+
+    def change_nick(self, session: Session, nick: str) -> NickChanged | None:
+        old = self._nick_of(session)
+        check_nick(nick, self.limits.nick_length)
+        key = fold(nick)
+        if nick == old:
+            return None
+        other = self.sessions.get(key)
+        if other is not None and other is not session:
+            raise NickInUse(nick=nick)
+        old_key = session.key
+        del self.sessions[old_key]  # type: ignore[arg-type]
+        session.nick, session.key = nick, key
+        self.sessions[key] = session
+        for room in session.rooms.values():
+            if old_key in room.members:
+                del room.members[old_key]
+                room.members[key] = session
+        event = NickChanged(old=old, new=nick)
+        self._fanout(event, self._neighbours(session), exclude=session)
+        return event
+
+    def disconnect(self, session: Session, reason: str = "") -> None:
+        """The session is gone: tell everyone who shared a room with it, once each."""
+        self.connected -= 1
+        if session.key is None:
+            self.unlisten(session)
+            return
+        event = Quit(nick=session.nick or "", reason=reason)
+        neighbours = self._neighbours(session)
+        for room in list(session.rooms.values()):
+            self._leave(session, room)
+        del self.sessions[session.key]
+        self._fanout(event, neighbours, exclude=session)
+
+    def session(self, nick: str) -> Session:
+        found = self.sessions.get(fold(nick))
+        if found is None:
+            raise NoSuchNick(nick=nick)
+        return found
+
+    # -- rooms ----------------------------------------------------------------------------
+
+    def join(self, session: Session, room: str) -> Room:
+        """Make a registered session a member of a room, creating the room if needed."""
+        nick = self._nick_of(session)
+        check_room(room, self.limits.room_length)
+        target = self._room(room, create=True)
+        if session.key in target.members:
+            return target
+        target.members[session.key] = session  # type: ignore[index]
+        target.receivers[session] = None
+        session.rooms[target.key] = target
+        self._fanout(Joined(room=target.name, nick=nick), target.receivers, exclude=session)
+        return target
+
+    def part(self, session: Session, room: str, reason: str = "") -> None:
+        nick = self._nick_of(session)
+        target = self._member_room(session, room)
+        event = Parted(room=target.name, nick=nick, reason=reason)
+        self._fanout(event, target.receivers, exclude=session)
+        self._leave(session, target)
+
+    def topic(self, session: Session, room: str, topic: str) -> TopicChanged:
+        nick = self._nick_of(session)
+        target = self._member_room(session, room)
+        topic = topic.strip()
+        if _has_control(topic):
+            raise BadText()
+        if len(topic) > self.limits.topic_length:
+            raise TopicTooLong(size=len(topic), limit=self.limits.topic_length)
+        target.topic, target.topic_by = topic, nick
+        event = TopicChanged(room=target.name, nick=nick, topic=topic)
+        self._fanout(event, target.receivers, exclude=session)
+        return event
+
+    def room(self, room: str) -> Room:
+        found = self.rooms.get(fold(room))
+        if found is None:
+            raise NoSuchRoom(room=room)
+        return found
+
+    def room_list(self) -> list[RoomInfo]:
+        return [
+            RoomInfo(r.name, len(r.members), r.topic)
+            for r in sorted(self.rooms.values(), key=lambda r: r.key)
+        ]
+
+    # -- messages -------------------------------------------------------------------------
+
+    def say(self, session: Session, room: str, text: str, kind: Kind = Kind.MESSAGE) -> RoomMessage:
+        """Relay a message to every other receiver of the room; the sender gets no echo."""
+        nick = self._nick_of(session)
+        target = session.rooms.get(fold(room))
+        if target is None or session.key not in target.members:
+            raise NotInRoom(room=room)
+        self._check_text(text)
+        event = RoomMessage(next(self._message_ids), self.clock(), target.name, nick, text, kind)
+        self._fanout(event, target.receivers, exclude=session)
+        return event
+
+    def tell(
+        self, session: Session, nick: str, text: str, kind: Kind = Kind.MESSAGE
+    ) -> PrivateMessage:
+        sender = self._nick_of(session)
+        recipient = self.session(nick)
+        self._check_text(text)
+        event = PrivateMessage(
+            next(self._message_ids), self.clock(), sender, recipient.nick or nick, text, kind
+        )
+        self._fanout(event, (recipient,), exclude=session)
+        return event
+
+    def announce(self, notice: ServerNotice, sessions: Iterable[Session] | None = None) -> None:
+        """A notice from the server to the given sessions, or to everyone in every room."""
+        if sessions is None:
+            everyone: dict[Session, None] = {}
+            for room in self.rooms.values():
+                everyone.update(room.receivers)
+            for s in self.sessions.values():
+                everyone[s] = None
+            sessions = everyone
+        self._fanout(notice, sessions, exclude=None)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
+        # Encode once per wire format and hand the very same bytes to every recipient.
+        encoded: dict[Encoder, bytes | None] = {}
+        for recipient in recipients:
+            if recipient is exclude:
+                continue
+            encoder = recipient.encoder
+            data = encoded.get(encoder, _MISSING)
+            if data is _MISSING:
+                data = encoded[encoder] = encoder.encode(event)
+            if data is not None:
+                recipient.sink.deliver(data)  # type: ignore[arg-type]
+        for observer in self.observers:
+            observer(event)
+
+    def _neighbours(self, session: Session) -> dict[Session, None]:
+        seen: dict[Session, None] = {}
+        for room in session.rooms.values():
+            seen.update(room.receivers)
+        seen.pop(session, None)
+        return seen
+
+    def _nick_of(self, session: Session) -> str:
+        if session.nick is None:
+            raise NotRegistered()
+        return session.nick
+
+    def _member_room(self, session: Session, room: str) -> Room:
+        target = session.rooms.get(fold(room))
+        if target is None or session.key not in target.members:
+            raise NotInRoom(room=room)
+        return target
+
+    def _room(self, name: str, create: bool) -> Room:
+        key = fold(name)
+        found = self.rooms.get(key)
+        if found is None:
+            if not create:
+                raise NoSuchRoom(room=name)
+            found = self.rooms[key] = Room(name, key, self.clock())
+        return found
+
+    def _leave(self, session: Session, room: Room) -> None:
+        room.receivers.pop(session, None)
+        if session.key is not None:
+            room.members.pop(session.key, None)
+        session.rooms.pop(room.key, None)
+        if room.empty and not room.persistent:
+            del self.rooms[room.key]
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise EmptyMessage()
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.limits.max_message_bytes:
+            raise MessageTooLong(size=size, limit=self.limits.max_message_bytes)
+        if _has_control(text):
+            raise BadText()

@@ -1,0 +1,52 @@
+"""A session: one participant on one door, and what the hub needs to reach it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from tertulia.core.events import Event
+
+if TYPE_CHECKING:
+    from tertulia.core.room import Room
+
+
+class Encoder(Protocol):
+    """A wire format. The hub calls `encode` once per event per encoder, never per recipient."""
+
+    def encode(self, event: Event) -> bytes | None:
+        """The bytes every recipient of this format gets, or None if the format shows nothing."""
+        ...
+
+
+class Sink(Protocol):
+    """Where a session's bytes go: a connection, a WebSocket, a link to another node."""
+
+    def deliver(self, data: bytes) -> None:
+        """Queue bytes for the recipient. Must not block; a slow recipient is the sink's problem."""
+        ...
+
+    def close(self, data: bytes | None = None) -> None:
+        """Send `data` if given, then end the session's transport."""
+        ...
+
+
+class Session:
+    """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
+
+    __slots__ = ("door", "encoder", "id", "key", "nick", "peer", "rooms", "sink")
+
+    def __init__(
+        self, session_id: int, sink: Sink, encoder: Encoder, door: str, peer: str = ""
+    ) -> None:
+        self.id = session_id
+        self.sink = sink
+        self.encoder = encoder
+        self.door = door
+        self.peer = peer
+        self.nick: str | None = None
+        self.key: str | None = None  # folded nick
+        # Rooms this session hears, by folded name: as a member, or as an anonymous listener.
+        self.rooms: dict[str, Room] = {}
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

@@ -1,0 +1,1 @@
+"""Sans-I/O codecs: bytes to commands and events to bytes, with no sockets in sight."""

@@ -1,0 +1,239 @@
+"""JSON lines: the versioned objects our own clients speak, over TCP lines or WebSocket frames."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
+
+from tertulia.core.errors import N_, BadRequest, TertuliaError
+from tertulia.core.events import (
+    Event,
+    Joined,
+    Kind,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomMessage,
+    ServerNotice,
+    TopicChanged,
+)
+
+VERSION = 1
+
+RequestId = int | str | None
+Translate = Callable[[str], str]
+
+
+# -- requests (client to server) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    type: ClassVar[str] = "hello"
+    nick: str
+    v: int = VERSION
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    type: ClassVar[str] = "say"
+    room: str
+    text: str
+    kind: str = Kind.MESSAGE.value
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tell:
+    type: ClassVar[str] = "tell"
+    to: str
+    text: str
+    kind: str = Kind.MESSAGE.value
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    type: ClassVar[str] = "join"
+    room: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    type: ClassVar[str] = "part"
+    room: str
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    type: ClassVar[str] = "nick"
+    nick: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    type: ClassVar[str] = "who"
+    room: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    type: ClassVar[str] = "rooms"
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """Without `topic`, asks for the room's topic; with it, sets it."""
+
+    type: ClassVar[str] = "topic"
+    room: str
+    topic: str | None = None
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    type: ClassVar[str] = "ping"
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    type: ClassVar[str] = "quit"
+    reason: str = ""
+    id: RequestId = None
+
+
+Request = Hello | Say | Tell | Join | Part | Nick | Who | Rooms | Topic | Ping | Disconnect
+
+REQUESTS: dict[str, type[Request]] = {
+    cls.type: cls
+    for cls in (Hello, Say, Tell, Join, Part, Nick, Who, Rooms, Topic, Ping, Disconnect)
+}
+_KINDS = frozenset(k.value for k in Kind)
+_OPTIONAL_STR = frozenset({("Topic", "topic")})
+
+
+def dumps(obj: dict[str, Any]) -> bytes:
+    """One object as one line: compact, UTF-8, no ASCII escaping."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def parse_request(text: str) -> Request:
+    """One line of text as a request, or BadRequest saying what is wrong with it."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest(reason=N_("not valid JSON")) from None
+    if not isinstance(obj, dict):
+        raise BadRequest(reason=N_("expected a JSON object"))
+    rid = obj.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
+        raise BadRequest(reason=N_("the id must be a number or a string"))
+    kind = obj.get("type")
+    cls = REQUESTS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise BadRequest(reason=N_("unknown type {type!r}"), type=str(kind))
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in obj:
+            if f.default is MISSING:
+                raise BadRequest(reason=N_("missing field {field!r}"), field=f.name)
+            continue
+        value = obj[f.name]
+        if f.name != "id" and not _type_ok(cls.__name__, f.name, value, f.default):
+            raise BadRequest(reason=N_("wrong type for field {field!r}"), field=f.name)
+        values[f.name] = value
+    if values.get("kind", Kind.MESSAGE.value) not in _KINDS:
+        raise BadRequest(reason=N_("unknown kind {kind!r}"), kind=str(values["kind"]))
+    return cls(**values)
+
+
+def _type_ok(cls_name: str, name: str, value: object, default: object) -> bool:
+    if (cls_name, name) in _OPTIONAL_STR:
+        return value is None or isinstance(value, str)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def encode_request(request: Request) -> bytes:
+    obj: dict[str, Any] = {"type": request.type}
+    for f in fields(request):
+        value = getattr(request, f.name)
+        if value is not None:
+            obj[f.name] = value
+    return dumps(obj)
+
+
+# -- replies and events (server to client) ------------------------------------------------
+
+
+def reply(rid: RequestId, kind: str = "ok", **data: Any) -> bytes:
+    obj: dict[str, Any] = {"type": kind}
+    if rid is not None:
+        obj["id"] = rid
+    obj.update(data)
+    return dumps(obj)
+
+
+def error_reply(rid: RequestId, err: TertuliaError, translate: Translate) -> bytes:
+    return reply(rid, "error", code=err.code, text=err.render(translate))
+
+
+def event_object(event: Event, translate: Translate) -> dict[str, Any]:
+    """The JSON object of an event; the same shape over TCP lines and WebSocket frames."""
+    match event:
+        case RoomMessage():
+            return {
+                "type": "message",
+                "room": event.room,
+                "from": event.sender,
+                "text": event.text,
+                "kind": event.kind.value,
+                "msgid": event.id,
+                "ts": event.ts,
+            }
+        case PrivateMessage():
+            return {
+                "type": "private",
+                "from": event.sender,
+                "to": event.target,
+                "text": event.text,
+                "kind": event.kind.value,
+                "msgid": event.id,
+                "ts": event.ts,
+            }
+        case Joined():
+            return {"type": "join", "room": event.room, "nick": event.nick}
+        case Parted():
+            return {"type": "part", "room": event.room, "nick": event.nick, "reason": event.reason}
+        case Quit():
+            return {"type": "quit", "nick": event.nick, "reason": event.reason}
+        case NickChanged():
+            return {"type": "nick", "old": event.old, "new": event.new}
+        case TopicChanged():
+            return {"type": "topic", "room": event.room, "nick": event.nick, "topic": event.topic}
+        case ServerNotice():
+            return {"type": "notice", "code": event.code, "text": event.render(translate)}
+    raise TypeError(f"no JSON form for {event!r}")  # pragma: no cover
+
+
+class JsonEncoder:
+    __slots__ = ("_tr",)
+
+    def __init__(self, translate: Translate) -> None:
+        self._tr = translate
+
+    def encode(self, event: Event) -> bytes | None:
+        return dumps(event_object(event, self._tr))

@@ -1,0 +1,122 @@
+"""The plain protocol: UTF-8 lines for netcat and the original client, `[nick] text` out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tertulia.core.errors import N_
+from tertulia.core.events import (
+    Event,
+    Joined,
+    Kind,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomMessage,
+    ServerNotice,
+    TopicChanged,
+)
+
+Translate = Callable[[str], str]
+
+LOGOUT = "#LOGOUT"
+
+# The original client's every write: "[nick] text", no newline.
+_ORIGINAL = re.compile(r"\[([^\[\]\s]{1,64})\] ?(.*)", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    arg: str
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    reason: str = ""
+
+
+Line = Say | Command | Logout
+
+
+def parse_original(text: str) -> tuple[str, str] | None:
+    """Split the original client's `[nick] text` into nick and text, or None."""
+    match = _ORIGINAL.fullmatch(text)
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def parse_line(text: str) -> Line | None:
+    """What a chatting user's line asks for; None for a blank line."""
+    if not text.strip():
+        return None
+    if text.strip() == LOGOUT:
+        return Logout()
+    if text.startswith("//"):
+        return Say(text[1:])  # a doubled slash sends a line that starts with '/'
+    if text.startswith("/"):
+        name, _, arg = text[1:].partition(" ")
+        name = name.lower()
+        if name == "quit":
+            return Logout(arg.strip())
+        return Command(name, arg.strip())
+    return Say(text)
+
+
+def notice(text: str) -> bytes:
+    return f"* {text}\n".encode()
+
+
+def error(text: str) -> bytes:
+    return f"! {text}\n".encode()
+
+
+class PlainEncoder:
+    """Events as the lines the original clients printed; notices in the server's language."""
+
+    __slots__ = ("_tr",)
+
+    def __init__(self, translate: Translate) -> None:
+        self._tr = translate
+
+    def encode(self, event: Event) -> bytes | None:
+        tr = self._tr
+        match event:
+            case RoomMessage(sender=nick, text=text, kind=Kind.MESSAGE):
+                return f"[{nick}] {text}\n".encode()
+            case RoomMessage(sender=nick, text=text, kind=Kind.ACTION):
+                return f"* {nick} {text}\n".encode()
+            case RoomMessage(sender=nick, text=text):
+                return f"-{nick}- {text}\n".encode()
+            case PrivateMessage(sender=nick, target=target, text=text, kind=Kind.ACTION):
+                return f"* [{nick} -> {target}] {nick} {text}\n".encode()
+            case PrivateMessage(sender=nick, target=target, text=text):
+                return f"[{nick} -> {target}] {text}\n".encode()
+            case Joined(room=room, nick=nick):
+                return notice(tr(N_("{nick} joined {room}")).format(nick=nick, room=room))
+            case Parted(room=room, nick=nick, reason=reason):
+                line = tr(N_("{nick} left {room}")).format(nick=nick, room=room)
+                return notice(f"{line} ({reason})" if reason else line)
+            case Quit(nick=nick, reason=reason):
+                line = tr(N_("{nick} quit")).format(nick=nick)
+                return notice(f"{line} ({reason})" if reason else line)
+            case NickChanged(old=old, new=new):
+                return notice(tr(N_("{old} is now known as {new}")).format(old=old, new=new))
+            case TopicChanged(room=room, nick=nick, topic=topic):
+                return notice(
+                    tr(N_("{nick} set the topic of {room}: {topic}")).format(
+                        nick=nick, room=room, topic=topic
+                    )
+                )
+            case ServerNotice():
+                return notice(event.render(tr))
+        return None

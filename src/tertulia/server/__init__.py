@@ -1,0 +1,1 @@
+"""asyncio: listeners, bounded connections, the doors that glue codecs to the hub, shutdown."""

@@ -1,0 +1,150 @@
+"""The Server: owns the hub, the listeners, every connection and the shutdown path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from tertulia.config import Settings
+from tertulia.core.errors import N_, NickTimeout, ServerFull
+from tertulia.core.events import ServerNotice
+from tertulia.core.hub import Hub
+from tertulia.core.session import Session
+from tertulia.i18n import translator
+from tertulia.protocols import plain
+from tertulia.protocols.jsonlines import JsonEncoder
+from tertulia.protocols.plain import PlainEncoder
+from tertulia.server.connection import Connection, WriteFlusher
+from tertulia.server.json_door import JsonHandler
+from tertulia.server.plain_door import PlainHandler
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """One chat server. Tests build one on port 0 and tear it down; nothing is global."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.name = self.settings.server_name
+        self.translate = translator(self.settings.lang)
+        self.hub = Hub(self.settings.limits())
+        self.plain_encoder = PlainEncoder(self.translate)
+        self.json_encoder = JsonEncoder(self.translate)
+        self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
+        self.connections: set[Connection] = set()
+        self.started = time.time()
+        self._listeners: list[asyncio.Server] = []
+        self._nick_timers: dict[object, asyncio.TimerHandle] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flusher: WriteFlusher | None = None
+        self._all_closed = asyncio.Event()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "server not started"
+        return self._loop
+
+    @property
+    def flusher(self) -> WriteFlusher:
+        assert self._flusher is not None, "server not started"
+        return self._flusher
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the listeners; raises OSError (address in use ...) before accepting anyone."""
+        self._loop = asyncio.get_running_loop()
+        self._flusher = WriteFlusher(self._loop)
+        s = self.settings
+        listener = await self._loop.create_server(
+            lambda: Connection(self), s.host, s.port, reuse_address=True, backlog=1024
+        )
+        self._listeners.append(listener)
+        for address in self.addresses("plain"):
+            log.info("listening", extra={"door": "plain", "address": address})
+
+    def addresses(self, door: str = "plain") -> list[str]:
+        out = []
+        for listener in self._listeners:
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                out.append(f"{host}:{port}")
+        return out
+
+    @property
+    def port(self) -> int:
+        """The plain door's actual port (useful when started on port 0)."""
+        port: int = self._listeners[0].sockets[0].getsockname()[1]
+        return port
+
+    async def shutdown(self) -> None:
+        """Tell every client, let them drain for a moment, then close everything."""
+        for listener in self._listeners:
+            listener.close()
+        notice = ServerNotice("shutdown", N_("the server is shutting down, goodbye"))
+        self.hub.announce(notice, self._sessions())
+        for conn in list(self.connections):
+            conn.close()
+        if self.connections:
+            try:
+                async with asyncio.timeout(self.settings.shutdown_grace + 0.5):
+                    await self._all_closed.wait()
+            except TimeoutError:
+                for conn in list(self.connections):
+                    conn.abort("shutdown")
+        for listener in self._listeners:
+            await listener.wait_closed()
+        log.info("stopped")
+
+    # -- connections ----------------------------------------------------------------------
+
+    def accept(self, conn: Connection) -> None:
+        if len(self.connections) >= self.settings.max_clients:
+            log.warning("refused: server full", extra={"peer": conn.peer})
+            err = ServerFull(limit=self.settings.max_clients)
+            conn.close(plain.error(err.render(self.translate)))
+            return
+        self.connections.add(conn)
+        self._all_closed.clear()
+        conn.handler = PlainHandler(self, conn)
+        log.debug("connected", extra={"peer": conn.peer})
+
+    def forget(self, conn: Connection) -> None:
+        self.stop_nick_timer(conn)
+        self.connections.discard(conn)
+        if not self.connections:
+            self._all_closed.set()
+        log.debug("disconnected", extra={"peer": conn.peer, "reason": conn.reason})
+
+    def switch_to_json(self, conn: Connection, session: Session, first_line: bytes) -> None:
+        """A first line starting with '{' makes this a JSON-lines connection from then on."""
+        self.hub.unlisten(session)
+        handler = JsonHandler(self, conn, session)
+        conn.handler = handler
+        handler.on_line(first_line)
+
+    def start_nick_timer(self, conn: Connection) -> None:
+        timeout = self.settings.nick_timeout
+        self._nick_timers[conn] = self.loop.call_later(timeout, self._nick_timeout, conn, timeout)
+
+    def stop_nick_timer(self, conn: Any) -> None:
+        timer = self._nick_timers.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _nick_timeout(self, conn: Connection, seconds: float) -> None:
+        self._nick_timers.pop(conn, None)
+        log.info("closed: no nick in time", extra={"peer": conn.peer})
+        notice = ServerNotice(
+            NickTimeout.code, NickTimeout.template, (("seconds", f"{seconds:g}"),)
+        )
+        self.hub.announce(notice, self._sessions([conn]))
+        conn.close()
+
+    def _sessions(self, conns: Iterable[Connection] | None = None) -> list[Session]:
+        found = (getattr(c.handler, "session", None) for c in conns or self.connections)
+        return [s for s in found if isinstance(s, Session)]

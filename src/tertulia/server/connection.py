@@ -1,0 +1,203 @@
+"""One TCP connection: framing, idle flush, coalesced bounded writes and the close path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol, cast
+
+from tertulia.protocols.framing import Item, LineFramer
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    """What a door does with a connection's lines; swapped when plain turns into JSON."""
+
+    def on_line(self, item: Item) -> None: ...
+
+    def on_close(self, reason: str) -> None: ...
+
+
+class WriteFlusher:
+    """Coalesces each connection's writes within one loop turn into one system call."""
+
+    __slots__ = ("_dirty", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._dirty: list[Connection] = []
+
+    def schedule(self, conn: Connection) -> None:
+        if not self._dirty:
+            self._loop.call_soon(self._flush)
+        self._dirty.append(conn)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+
+class Connection(asyncio.Protocol):
+    """The transport's write-buffer limit is the bound: past it, the client is dropped."""
+
+    __slots__ = (
+        "_close_timer",
+        "_closing",
+        "_idle_timer",
+        "_out",
+        "framer",
+        "handler",
+        "peer",
+        "reason",
+        "server",
+        "transport",
+    )
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.framer = LineFramer(server.settings.max_line_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.handler: Handler | None = None
+        self.peer = "?"
+        self.reason = "connection closed"
+        self._out: list[bytes] | None = None
+        self._closing = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport but behave as one.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = f"{peer[0]}:{peer[1]}"
+        transport.set_write_buffer_limits(high=self.server.settings.send_buffer_bytes)
+        self.server.accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            for item in self.framer.feed(data):
+                if self._closing:
+                    return
+                self.handler.on_line(item)  # type: ignore[union-attr]
+        except Exception:
+            self._internal_error()
+            return
+        self._arm_idle_flush()
+
+    def eof_received(self) -> bool | None:
+        # netcat's Ctrl+D or a half-close: take what is buffered as the last line, then leave.
+        if self.framer.pending and not self._closing:
+            self._idle_flush()
+        self.reason = "client closed the connection"
+        return None
+
+    def pause_writing(self) -> None:
+        # The write buffer passed the bound: this client does not read. Drop it so that
+        # nobody else waits and memory stays bounded.
+        size = self.transport.get_write_buffer_size() if self.transport else 0
+        log.warning(
+            "slow consumer disconnected",
+            extra={"peer": self.peer, "buffered": size, "nick": self._nick()},
+        )
+        self.abort("slow consumer: too much unread data")
+
+    def resume_writing(self) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in (self._idle_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._closing = True
+        self._out = None
+        if exc is not None and self.reason == "connection closed":
+            self.reason = "connection reset"
+        handler, self.handler = self.handler, None
+        try:
+            if handler is not None:
+                handler.on_close(self.reason)
+        finally:
+            self.server.forget(self)
+
+    # -- the Sink the hub writes to -------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        out = self._out
+        if out is None:
+            if self._closing:
+                return
+            self._out = [data]
+            self.server.flusher.schedule(self)
+        else:
+            out.append(data)
+
+    def flush(self) -> None:
+        out, self._out = self._out, None
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def close(self, data: bytes | None = None) -> None:
+        """Send what is queued and `data`, then close; drop the client if it will not drain."""
+        if self._closing or self.transport is None:
+            return
+        if data:
+            self.deliver(data)
+        self.flush()
+        self._closing = True
+        self.transport.close()
+        loop = self.server.loop
+        self._close_timer = loop.call_later(self.server.settings.shutdown_grace, self._force_close)
+
+    def abort(self, reason: str) -> None:
+        self.reason = reason
+        self._closing = True
+        self._out = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _arm_idle_flush(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self.framer.pending and not self._closing:
+            self._idle_timer = self.server.loop.call_later(
+                self.server.settings.idle_flush, self._idle_flush
+            )
+
+    def _idle_flush(self) -> None:
+        self._idle_timer = None
+        try:
+            for item in self.framer.flush():
+                if self._closing:
+                    return
+                self.handler.on_line(item)  # type: ignore[union-attr]
+        except Exception:
+            self._internal_error()
+
+    def _force_close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _internal_error(self) -> None:
+        log.exception("internal error handling a line", extra={"peer": self.peer})
+        self.close(self.server.internal_error_line)
+
+    def _nick(self) -> str:
+        session = getattr(self.handler, "session", None)
+        return getattr(session, "nick", None) or "-"

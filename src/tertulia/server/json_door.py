@@ -1,0 +1,141 @@
+"""The JSON-lines door: our own clients' requests applied to the hub, with replies by id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tertulia import __version__
+from tertulia.core.errors import N_, BadRequest, LineTooLong, NotRegistered, TertuliaError
+from tertulia.core.events import Kind
+from tertulia.core.names import normalize_room
+from tertulia.core.room import Room
+from tertulia.core.session import Session, Sink
+from tertulia.protocols import jsonlines as jl
+from tertulia.protocols.framing import Item, Overlong
+from tertulia.protocols.text import decode
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+
+log = logging.getLogger(__name__)
+
+
+def room_state(room: Room) -> dict[str, Any]:
+    return {"room": room.name, "topic": room.topic, "members": room.nicks()}
+
+
+class JsonHandler:
+    """One JSON-lines session; the WebSocket door will feed it text frames the same way."""
+
+    __slots__ = ("gone", "hub", "server", "session", "sink", "tr")
+
+    def __init__(self, server: Server, sink: Sink, session: Session) -> None:
+        self.server = server
+        self.sink = sink
+        self.hub = server.hub
+        self.tr = server.translate
+        self.session = session
+        self.gone = False
+        session.encoder = server.json_encoder
+        session.door = "json"
+
+    # -- Handler --------------------------------------------------------------------------
+
+    def on_line(self, item: Item) -> None:
+        if isinstance(item, Overlong):
+            err = LineTooLong(limit=self.server.settings.max_line_bytes)
+            self.sink.deliver(jl.error_reply(None, err, self.tr))
+            return
+        rid: jl.RequestId = None
+        try:
+            request = jl.parse_request(decode(item))
+            rid = request.id
+            data = self.handle(request)
+            if data:
+                self.sink.deliver(data)
+        except TertuliaError as err:
+            self.sink.deliver(jl.error_reply(rid, err, self.tr))
+
+    def on_close(self, reason: str) -> None:
+        if not self.gone:
+            self.gone = True
+            self.hub.disconnect(self.session, reason)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def handle(self, request: jl.Request) -> bytes:
+        """Apply one request; the bytes returned are its reply."""
+        if self.session.nick is None and not isinstance(
+            request, jl.Hello | jl.Ping | jl.Disconnect
+        ):
+            raise NotRegistered()
+        handler: Callable[[Any], bytes] = getattr(self, "on_" + request.type)
+        return handler(request)
+
+    def on_hello(self, req: jl.Hello) -> bytes:
+        if req.v != jl.VERSION:
+            raise BadRequest(reason=N_("protocol version {v} is not supported"), v=req.v)
+        self.hub.register(self.session, req.nick)
+        self.server.stop_nick_timer(self.sink)
+        log.info("registered", extra={"nick": req.nick, "door": self.session.door})
+        room = self.hub.join(self.session, self.server.settings.default_room)
+        return jl.reply(
+            req.id,
+            "welcome",
+            v=jl.VERSION,
+            nick=self.session.nick,
+            server=self.server.name,
+            version=__version__,
+            limits={
+                "message_bytes": self.server.settings.max_message_bytes,
+                "nick_length": self.server.settings.nick_length,
+            },
+            rooms=[room_state(room)],
+        )
+
+    def on_say(self, req: jl.Say) -> bytes:
+        event = self.hub.say(self.session, req.room, req.text, Kind(req.kind))
+        return jl.reply(req.id, msgid=event.id, ts=event.ts, room=event.room)
+
+    def on_tell(self, req: jl.Tell) -> bytes:
+        event = self.hub.tell(self.session, req.to, req.text, Kind(req.kind))
+        return jl.reply(req.id, msgid=event.id, ts=event.ts, to=event.target)
+
+    def on_join(self, req: jl.Join) -> bytes:
+        room = self.hub.join(self.session, normalize_room(req.room))
+        return jl.reply(req.id, **room_state(room))
+
+    def on_part(self, req: jl.Part) -> bytes:
+        self.hub.part(self.session, normalize_room(req.room), req.reason)
+        return jl.reply(req.id, room=normalize_room(req.room))
+
+    def on_nick(self, req: jl.Nick) -> bytes:
+        self.hub.change_nick(self.session, req.nick)
+        return jl.reply(req.id, nick=self.session.nick)
+
+    def on_who(self, req: jl.Who) -> bytes:
+        return jl.reply(req.id, **room_state(self.hub.room(normalize_room(req.room))))
+
+    def on_rooms(self, req: jl.Rooms) -> bytes:
+        rooms = [
+            {"room": r.name, "members": r.members, "topic": r.topic} for r in self.hub.room_list()
+        ]
+        return jl.reply(req.id, rooms=rooms)
+
+    def on_topic(self, req: jl.Topic) -> bytes:
+        name = normalize_room(req.room)
+        if req.topic is not None:
+            self.hub.topic(self.session, name, req.topic)
+        room = self.hub.room(name)
+        return jl.reply(req.id, room=room.name, topic=room.topic, by=room.topic_by)
+
+    def on_ping(self, req: jl.Ping) -> bytes:
+        return jl.reply(req.id, "pong")
+
+    def on_quit(self, req: jl.Disconnect) -> bytes:
+        self.gone = True
+        self.hub.disconnect(self.session, req.reason)
+        self.sink.close(jl.reply(req.id, "bye"))
+        return b""

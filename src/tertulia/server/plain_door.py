@@ -1,0 +1,261 @@
+"""The plain door: netcat and the original client on port 5000, and the switch to JSON lines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tertulia.core.errors import (
+    N_,
+    LineTooLong,
+    NoRoom,
+    NotRegistered,
+    TertuliaError,
+    UnknownCommand,
+    Usage,
+)
+from tertulia.core.events import Kind
+from tertulia.core.names import fold, normalize_room
+from tertulia.core.room import Room
+from tertulia.protocols import plain
+from tertulia.protocols.framing import Item, Overlong
+from tertulia.protocols.text import decode
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+    from tertulia.server.connection import Connection
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    N_("/nick NEW        change your nick"),
+    N_("/join #room      go to another room"),
+    N_("/part [reason]   leave the room you are in"),
+    N_("/msg NICK TEXT   private message"),
+    N_("/me TEXT         action"),
+    N_("/who [#room]     who is in a room"),
+    N_("/rooms           list the rooms"),
+    N_("/topic [TEXT]    show or set the room's topic"),
+    N_("/quit [reason]   leave (or type #LOGOUT)"),
+)
+
+
+class PlainHandler:
+    """One plain connection: anonymous listener, then a nick, then chat in one room at a time.
+
+    A plain line carries no room, so a plain user is in one room at a time: /join moves.
+    """
+
+    __slots__ = ("conn", "gone", "hub", "original", "room", "server", "session", "tr")
+
+    def __init__(self, server: Server, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+        self.hub = server.hub
+        self.tr = server.translate
+        self.session = self.hub.connect(conn, server.plain_encoder, "plain", conn.peer)
+        # Until it says who it is, the connection hears #lobby as the original client did.
+        self.hub.listen(self.session)
+        self.room: Room | None = None
+        self.original = False
+        self.gone = False
+        server.start_nick_timer(conn)
+        conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
+
+    # -- Handler --------------------------------------------------------------------------
+
+    def on_line(self, item: Item) -> None:
+        if isinstance(item, Overlong):
+            self._error(LineTooLong(limit=self.server.settings.max_line_bytes))
+            return
+        if self.session.nick is None and item.startswith(b"{"):
+            self.server.switch_to_json(self.conn, self.session, item)
+            return
+        try:
+            text = decode(item)
+            if self.session.nick is None:
+                self._first_line(text)
+            else:
+                self._chat_line(text)
+        except TertuliaError as err:
+            self._error(err)
+
+    def on_close(self, reason: str) -> None:
+        if not self.gone:
+            self.gone = True
+            self.hub.disconnect(self.session, reason)
+
+    # -- before the nick ------------------------------------------------------------------
+
+    def _first_line(self, text: str) -> None:
+        original = plain.parse_original(text)
+        if original is not None:
+            nick, said = original
+            self._register(nick)
+            self.original = True
+            if said:
+                self._chat_line(said)
+            return
+        parsed = plain.parse_line(text)
+        match parsed:
+            case None:
+                return
+            case plain.Logout():
+                self._bye("")
+            case plain.Command(name="nick", arg=arg):
+                self._register(arg)
+            case plain.Command(name="help"):
+                self._help()
+            case plain.Command():
+                raise NotRegistered()
+            case plain.Say(text=said):
+                self._register(said.strip())
+
+    def _register(self, nick: str) -> None:
+        self.hub.register(self.session, nick)
+        self.server.stop_nick_timer(self.conn)
+        log.info("registered", extra={"peer": self.conn.peer, "nick": nick, "door": "plain"})
+        self._enter(self.server.settings.default_room)
+
+    # -- chatting -------------------------------------------------------------------------
+
+    def _chat_line(self, text: str) -> None:
+        if self.original:
+            # The original client prefixes every write with "[nick] ": strip our own.
+            split = plain.parse_original(text)
+            if split is not None and fold(split[0]) == self.session.key:
+                text = split[1]
+        parsed = plain.parse_line(text)
+        match parsed:
+            case None:
+                return
+            case plain.Say(text=said):
+                self.hub.say(self.session, self._current(), said)
+            case plain.Logout(reason=reason):
+                self._bye(reason)
+            case plain.Command(name=name, arg=arg):
+                handler = self._commands().get(name)
+                if handler is None:
+                    raise UnknownCommand(command=name)
+                handler(arg)
+
+    def _commands(self) -> dict[str, Callable[[str], None]]:
+        return {
+            "nick": self.cmd_nick,
+            "join": self.cmd_join,
+            "part": self.cmd_part,
+            "msg": self.cmd_msg,
+            "me": self.cmd_me,
+            "who": self.cmd_who,
+            "rooms": self.cmd_rooms,
+            "list": self.cmd_rooms,
+            "topic": self.cmd_topic,
+            "help": self.cmd_help,
+        }
+
+    def cmd_nick(self, arg: str) -> None:
+        old = self.session.nick
+        if self.hub.change_nick(self.session, arg.split(" ")[0] if arg else "") is not None:
+            self._send_notice(N_("{old} is now known as {new}"), old=old, new=self.session.nick)
+
+    def cmd_join(self, arg: str) -> None:
+        room = normalize_room(arg.split(" ")[0] if arg else "")
+        if not room:
+            raise Usage(usage="/join #room")
+        previous = self.room
+        if previous is not None and fold(room) == previous.key:
+            self._send_notice(N_("you are already in {room}"), room=previous.name)
+            return
+        self._enter(room)
+        if previous is not None:
+            self.hub.part(self.session, previous.name)
+
+    def cmd_part(self, arg: str) -> None:
+        room = self._current()
+        self.hub.part(self.session, room, arg)
+        self.room = None
+        self._send_notice(N_("you left {room}"), room=room)
+        default = self.server.settings.default_room
+        if fold(room) != fold(default):
+            self._enter(default)
+
+    def cmd_msg(self, arg: str) -> None:
+        nick, _, text = arg.partition(" ")
+        if not nick:
+            raise Usage(usage="/msg NICK TEXT")
+        self.hub.tell(self.session, nick, text)
+
+    def cmd_me(self, arg: str) -> None:
+        self.hub.say(self.session, self._current(), arg, Kind.ACTION)
+
+    def cmd_who(self, arg: str) -> None:
+        room = self.hub.room(normalize_room(arg)) if arg else self.hub.room(self._current())
+        nicks = room.nicks()
+        self._send_notice(
+            N_("{room} ({count}): {nicks}"), room=room.name, count=len(nicks), nicks=" ".join(nicks)
+        )
+
+    def cmd_rooms(self, arg: str) -> None:
+        for info in self.hub.room_list():
+            topic = f" - {info.topic}" if info.topic else ""
+            self._send_notice(
+                N_("{room} ({count}){topic}"), room=info.name, count=info.members, topic=topic
+            )
+
+    def cmd_topic(self, arg: str) -> None:
+        room = self._current()
+        if arg:
+            self.hub.topic(self.session, room, arg)
+            self._send_notice(N_("topic of {room} set"), room=room)
+            return
+        found = self.hub.room(room)
+        if found.topic:
+            self._send_notice(N_("topic of {room}: {topic}"), room=found.name, topic=found.topic)
+        else:
+            self._send_notice(N_("{room} has no topic"), room=found.name)
+
+    def cmd_help(self, arg: str) -> None:
+        self._help()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _enter(self, room: str) -> None:
+        entered = self.hub.join(self.session, room)
+        self.room = entered
+        others = [n for n in entered.nicks() if fold(n) != self.session.key]
+        self._send_notice(
+            N_("you are {nick}, in {room} with {count} more: {nicks}"),
+            nick=self.session.nick,
+            room=entered.name,
+            count=len(others),
+            nicks=", ".join(others) or "-",
+        )
+        if entered.topic:
+            self._send_notice(
+                N_("topic of {room}: {topic}"), room=entered.name, topic=entered.topic
+            )
+
+    def _current(self) -> str:
+        if self.room is None or self.room.key not in self.session.rooms:
+            raise NoRoom()
+        return self.room.name
+
+    def _help(self) -> None:
+        self._send_notice(N_("commands (type anything else to talk):"))
+        for line in HELP:
+            self.conn.deliver(plain.notice(self.tr(line)))
+
+    def _bye(self, reason: str) -> None:
+        self.gone = True
+        self.hub.disconnect(self.session, reason)
+        self.conn.close(self._notice(N_("goodbye")))
+
+    def _notice(self, template: str, **args: object) -> bytes:
+        return plain.notice(self.tr(template).format(**args))
+
+    def _send_notice(self, template: str, **args: object) -> None:
+        self.conn.deliver(self._notice(template, **args))
+
+    def _error(self, err: TertuliaError) -> None:
+        self.conn.deliver(plain.error(err.render(self.tr)))
