@@ -55,7 +55,7 @@ class Settings:
         default=0.1, metadata={"help": "seconds before unterminated bytes count as a line"}
     )
     send_buffer_bytes: int = field(
-        default=512 * 1024, metadata={"help": "unsent bytes per client before it is dropped"}
+        default=1024 * 1024, metadata={"help": "unsent bytes per client before it is dropped"}
     )
     shutdown_grace: float = field(
         default=3.0, metadata={"help": "seconds to let clients drain at shutdown"}

@@ -34,10 +34,12 @@ def check_nick(nick: str, max_len: int) -> str:
         )
     if nick[0] not in _NICK_FIRST:
         raise NickInvalid(
-            nick=nick, reason=N_("it must start with a letter or one of [ ] \\ ` _ ^ { | }")
+            nick=nick, reason=N_("it must start with a letter or one of [ ] \\ ` _ ^ {{ | }}")
         )
     if any(ch not in _NICK_REST for ch in nick[1:]):
-        raise NickInvalid(nick=nick, reason=N_("use only letters, digits and [ ] \\ ` _ ^ { | } -"))
+        raise NickInvalid(
+            nick=nick, reason=N_("use only letters, digits and [ ] \\ ` _ ^ {{ | }} -")
+        )
     return nick
 
 

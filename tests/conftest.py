@@ -1,0 +1,41 @@
+"""Shared fixtures: a real server on 127.0.0.1, port 0, torn down after each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tertulia.config import Settings
+from tertulia.server.app import Server
+
+ServerFactory = Callable[..., Any]
+
+
+def settings_for(**overrides: Any) -> Settings:
+    base = Settings(host="127.0.0.1", port=0, lang="en", data_dir="/nonexistent")
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[ServerFactory]:
+    """Start servers with overridden settings; every one is shut down after the test."""
+    servers: list[Server] = []
+
+    async def start(**overrides: Any) -> Server:
+        server = Server(settings_for(**overrides))
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory) -> Server:
+    result: Server = await make_server()
+    return result

@@ -1,0 +1,259 @@
+"""The plain door over real sockets: relaying, the original client, nicks and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+
+from chatclient import JsonClient, LineClient
+
+from tertulia.server.app import Server
+
+
+async def test_three_clients_each_message_reaches_the_other_two_once(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    eva = await LineClient.connect(server.port, "eva")
+    await ana.expect("eva joined #lobby")
+    await bob.expect("eva joined #lobby")
+    clients = {"ana": ana, "bob": bob, "eva": eva}
+    for nick, client in clients.items():
+        await client.send(f"hello from {nick}")
+    # A last marker from each client closes the window: whatever came before it is all there is.
+    for nick, client in clients.items():
+        await client.send(f"done {nick}")
+    for nick, client in clients.items():
+        others = [n for n in clients if n != nick]
+        received: list[str] = []
+        for _ in others:
+            received += await client.lines_until(
+                lambda line: line.startswith("[") and "] done" in line
+            )
+        # The last marker may arrive after the other's: read until both markers are in.
+        said = [line for line in client.seen if line.startswith("[")]
+        for other in others:
+            assert said.count(f"[{other}] hello from {other}") == 1, said
+        assert not any(line.startswith(f"[{nick}]") for line in client.seen), client.seen
+
+
+async def test_sender_never_gets_its_own_message(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    await ana.send("only for others")
+    await bob.expect("[ana] only for others")
+    await bob.send("reply")
+    lines = await ana.lines_until("[bob] reply")
+    assert "[ana] only for others" not in lines
+
+
+async def test_original_client_chats_with_plain_and_json(server: Server) -> None:
+    plain = await LineClient.connect(server.port, "pepe")
+    js = await JsonClient.connect(server.port, "jota")
+    # The original client: connects, reads before writing, sends unterminated "[nick] text".
+    orig = await LineClient.connect(server.port)
+    await plain.send("before ana spoke")
+    await orig.expect("[pepe] before ana spoke")
+
+    await orig.send("[ana] hola", newline=False)
+    await plain.expect("[ana] hola")
+    got = await js.expect_obj(type="message", **{"from": "ana"})
+    assert got["text"] == "hola" and got["room"] == "#lobby"
+
+    await orig.send("[ana] que tal?", newline=False)
+    await plain.expect("[ana] que tal?")
+    await plain.send("bien, y vos?")
+    await orig.expect("[pepe] bien, y vos?")
+    await js.request({"type": "say", "room": "#lobby", "text": "desde json"})
+    await orig.expect("[jota] desde json")
+
+    await orig.send("[ana] #LOGOUT", newline=False)
+    await orig.closed()
+    await plain.expect("ana quit")
+    await js.expect_obj(type="quit", nick="ana")
+    assert "[ana] #LOGOUT" not in plain.seen
+
+
+async def test_unterminated_bytes_are_one_line_after_idle(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    await bob.send("half a ", newline=False)
+    await bob.send("line", newline=False)
+    await ana.expect("[bob] half a line")
+
+
+async def test_taken_nick_gets_an_error_and_a_second_chance(server: Server) -> None:
+    first = await LineClient.connect(server.port, "Ana")
+    other = await LineClient.connect(server.port)
+    await other.expect("type your nick")
+    await other.send("aNA")
+    error = await other.expect(lambda line: line.startswith("!"))
+    assert "already in use" in error
+    await other.send("ana2")
+    await other.expect("you are ana2,")
+    await first.expect("ana2 joined")
+
+
+async def test_invalid_nicks_are_refused_with_a_reason(server: Server) -> None:
+    client = await LineClient.connect(server.port)
+    await client.expect("type your nick")
+    for nick, reason in [
+        ("9lives", "must start with"),
+        ("a" * 31, "longer than 30"),
+        ("has space", "use only"),
+        ("ñandú", "must start with"),
+    ]:
+        await client.send(nick)
+        error = await client.expect(lambda line: line.startswith("!"))
+        assert reason in error, (nick, error)
+    await client.send("valid_nick")
+    await client.expect("you are valid_nick,")
+
+
+async def _assert_nobody_saw_anything(watcher: LineClient, marker_from: LineClient) -> None:
+    await marker_from.send("marker")
+    before = await watcher.lines_until("] marker")
+    assert before == [], before
+
+
+async def test_bad_input_gets_an_error_and_nobody_notices(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = await make_server(max_message_bytes=512, max_line_bytes=1024)
+    bad = await LineClient.connect(server.port, "bad")
+    good = await LineClient.connect(server.port, "good")
+    await bad.expect("good joined")
+
+    await bad.send("x" * 513)
+    assert "message too long" in await bad.expect(lambda line: line.startswith("!"))
+    await bad.send("é" * 257)  # 514 bytes in UTF-8, 257 characters
+    assert "message too long" in await bad.expect(lambda line: line.startswith("!"))
+
+    await bad.send(b"y" * 5000, newline=False)
+    await bad.send(b"y" * 5000 + b"\n", newline=False)
+    assert "line too long" in await bad.expect(lambda line: line.startswith("!"))
+
+    await bad.send(b"caf\xc3 \xff\xfe")
+    assert "UTF-8" in await bad.expect(lambda line: line.startswith("!"))
+
+    await bad.send("\x1b[2Jclear screen")
+    assert "control characters" in await bad.expect(lambda line: line.startswith("!"))
+
+    rng = random.Random(2026)
+    junk = bytes(rng.getrandbits(8) for _ in range(4000))
+    await bad.send(junk)
+    await _assert_nobody_saw_anything(good, bad)
+
+    # The connection survived all of it, and so did the server.
+    await bad.send("still here")
+    await good.expect("[bad] still here")
+    late = await LineClient.connect(server.port, "late")
+    await late.send("hi")
+    await good.expect("[late] hi")
+
+
+async def test_json_garbage_gets_an_error_and_the_connection_survives(server: Server) -> None:
+    js = await JsonClient.connect(server.port, "jota")
+    await js.send("{not json")
+    error = await js.expect_obj(type="error")
+    assert error["code"] == "bad_request"
+    await js.send(json.dumps({"type": "say", "room": "#lobby", "text": "x" * 600, "id": 7}))
+    error = await js.expect_obj(type="error", id=7)
+    assert error["code"] == "message_too_long"
+    pong = await js.request({"type": "ping"})
+    assert pong["type"] == "pong"
+
+
+async def test_commands(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    await ana.send("/me waves")
+    await bob.expect("* ana waves")
+    await ana.send("/msg bob psst")
+    await bob.expect("[ana -> bob] psst")
+    await ana.send("/topic all about cats")
+    await bob.expect("ana set the topic of #lobby: all about cats")
+    await bob.send("/who")
+    assert "ana bob" in await bob.expect("#lobby (2)")
+    await ana.send("/nick anita")
+    await bob.expect("ana is now known as anita")
+    await ana.send("/join #cats")
+    await ana.expect("you are anita, in #cats")
+    await bob.expect("anita left #lobby")
+    await bob.send("/rooms")
+    await bob.expect("#cats (1)")
+    await bob.send("//slash text")
+    await ana.send("/part")
+    await ana.expect("you are anita, in #lobby")
+    await ana.send("/help")
+    await ana.expect("/msg NICK TEXT")
+    await ana.send("/quit off to bed")
+    assert "* goodbye" in await ana.closed()
+    await bob.expect("anita quit (off to bed)")
+
+
+async def test_max_clients_refuses_with_a_line(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = await make_server(max_clients=2)
+    kept = [await LineClient.connect(server.port, nick) for nick in ("one", "two")]
+    third = await LineClient.connect(server.port)
+    lines = await third.closed()
+    assert any(line.startswith("! the server is full") for line in lines), lines
+    await kept[0].send("still served")
+    await kept[1].expect("[one] still served")
+
+
+async def test_no_nick_in_time_is_closed(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = await make_server(nick_timeout=0.2)
+    lurker = await LineClient.connect(server.port)
+    lines = await lurker.closed(timeout=5)
+    assert any("no nick after 0.2 seconds" in line for line in lines), lines
+
+
+async def test_client_that_never_reads_is_dropped_and_others_get_everything(
+    server: Server,
+) -> None:
+    total = 20_000
+    window = 1_000  # in flight at most, as a real sender that waits on its peers would be
+    readers = [await LineClient.connect(server.port, f"reader{i}") for i in range(3)]
+    sender = await LineClient.connect(server.port, "sender")
+    # A small receive window, set before connecting, so the kernel cannot soak up the flood.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    stuck = await LineClient.connect(server.port, "stuck", sock=sock)
+    stuck.writer.transport.pause_reading()  # type: ignore[attr-defined]
+    for reader in readers:
+        await reader.expect("stuck joined")
+
+    # 20,000 x 400 bytes is twice what loopback's largest socket buffers hold.
+    payload = "m" * 400
+    progress = [0] * len(readers)
+    moved = asyncio.Condition()
+
+    async def send_all() -> None:
+        for start in range(0, total, 200):
+            async with moved:
+                await asyncio.wait_for(moved.wait_for(lambda: min(progress) >= start - window), 30)
+            chunk = "".join(f"{i} {payload}\n" for i in range(start, min(start + 200, total)))
+            await sender.send(chunk, newline=False)
+
+    async def count(index: int, reader: LineClient) -> int:
+        expected = 0
+        while expected < total:
+            line = await reader.line(timeout=30)
+            if line.startswith("[sender] "):
+                number = int(line.split()[1])
+                assert number == expected, (number, expected)
+                expected += 1
+                if expected % 100 == 0:
+                    async with moved:
+                        progress[index] = expected
+                        moved.notify_all()
+        return expected
+
+    results = await asyncio.gather(send_all(), *(count(i, r) for i, r in enumerate(readers)))
+    assert results[1:] == [total] * len(readers)
+    # The stuck client was dropped mid-flood; its quit notice came among the messages.
+    for reader in readers:
+        assert any("stuck quit (slow consumer" in line for line in reader.seen)
+    assert "stuck" not in server.hub.sessions
