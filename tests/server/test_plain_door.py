@@ -8,7 +8,6 @@ import random
 import socket
 
 from chatclient import JsonClient, LineClient
-
 from tertulia.server.app import Server
 
 
@@ -233,7 +232,9 @@ async def test_client_that_never_reads_is_dropped_and_others_get_everything(
     async def send_all() -> None:
         for start in range(0, total, 200):
             async with moved:
-                await asyncio.wait_for(moved.wait_for(lambda: min(progress) >= start - window), 30)
+                await asyncio.wait_for(
+                    moved.wait_for(lambda s=start: min(progress) >= s - window), 30
+                )
             chunk = "".join(f"{i} {payload}\n" for i in range(start, min(start + 200, total)))
             await sender.send(chunk, newline=False)
 
