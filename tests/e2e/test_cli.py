@@ -1,0 +1,137 @@
+"""The real program as a subprocess: start, the `listening` line, signals, errors, config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from chatclient import JsonClient, LineClient
+
+LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
+    env.update({"LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}, **extra)
+    return env
+
+
+@asynccontextmanager
+async def serving(
+    *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env or _env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        match = LISTENING.search(line)
+        assert match, line
+        yield proc, int(match.group(1))
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env or _env(),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_version() -> None:
+    code, out, _ = await _run("--version")
+    assert code == 0
+    assert re.fullmatch(r"tertulia \d+\.\d+\.\d+\n", out)
+
+
+async def test_sigterm_tells_every_client_and_exits_zero() -> None:
+    async with serving() as (proc, port):
+        plain = await LineClient.connect(port, "ana")
+        js = await JsonClient.connect(port, "jota")
+        anonymous = await LineClient.connect(port)
+        await anonymous.expect("type your nick")
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 5)
+        assert code == 0
+        assert any("shutting down" in line for line in await plain.closed())
+        notice = await js.expect_obj(type="notice")
+        assert notice["code"] == "shutdown"
+        assert any("shutting down" in line for line in await anonymous.closed())
+
+
+async def test_sigint_exits_zero() -> None:
+    async with serving() as (proc, port):
+        client = await LineClient.connect(port, "ana")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
+        assert any("shutting down" in line for line in await client.closed())
+        assert proc.stderr is not None
+        assert b"Traceback" not in await proc.stderr.read()
+
+
+async def test_port_in_use_is_one_clear_line_and_a_nonzero_exit() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _run("serve", "--port", str(port))
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert f"127.0.0.1:{port}" in lines[0] and "address already in use" in lines[0]
+    assert "listening" not in out
+
+
+async def test_bad_configuration_is_one_line() -> None:
+    code, _, err = await _run("serve", env=_env(TERTULIA_PORT="many"))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "tertulia: configuration: TERTULIA_PORT: bad value 'many' for port"
+    ]
+
+
+async def test_flags_beat_environment_beat_file(tmp_path: Path) -> None:
+    conf = tmp_path / "tertulia.toml"
+    conf.write_text('server_name = "from-file"\nmax_message_bytes = 100\n')
+    env = _env(TERTULIA_SERVER_NAME="from-env")
+    async with serving("--config", str(conf), env=env) as (_, port):
+        client = await LineClient.connect(port)
+        assert "welcome to from-env" in await client.expect("welcome")
+        await client.send("ana")
+        await client.send("x" * 101)
+        assert "the limit is 100" in await client.expect("!")
+    async with serving("--config", str(conf), "--server-name", "from-flag", env=env) as (_, port):
+        client = await LineClient.connect(port)
+        assert "welcome to from-flag" in await client.expect("welcome")
+
+
+async def test_log_json_writes_json_lines() -> None:
+    async with serving("--log-json") as (proc, port):
+        client = await LineClient.connect(port, "ana")
+        await client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
+        assert proc.stderr is not None
+        records = [json.loads(line) for line in (await proc.stderr.read()).splitlines()]
+    registered = [r for r in records if r["msg"] == "registered"]
+    assert registered and registered[0]["nick"] == "ana" and registered[0]["level"] == "info"
