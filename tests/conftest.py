@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -39,3 +40,14 @@ async def make_server() -> AsyncIterator[ServerFactory]:
 async def server(make_server: ServerFactory) -> Server:
     result: Server = await make_server()
     return result
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under TERTULIA_REQUIRE_ALL=1 (CI), a test skipped for a missing component fails."""
+    outcome = yield
+    report = outcome.get_result()
+    required = os.environ.get("TERTULIA_REQUIRE_ALL") == "1"
+    if report.skipped and required and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under TERTULIA_REQUIRE_ALL=1: {report.longrepr}"
