@@ -29,7 +29,7 @@ pytest: $(STAMP)
 
 # Re-extract the message catalog and compile the translations.
 i18n: $(STAMP)
-	$(BIN)/python -m tertulia.i18n_tools
+	$(BIN)/python tools/i18n.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
