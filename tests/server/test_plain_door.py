@@ -231,10 +231,12 @@ async def test_client_that_never_reads_is_dropped_and_others_get_everything(
 
     async def send_all() -> None:
         for start in range(0, total, 200):
+
+            def caught_up(floor: int = start - window) -> bool:
+                return min(progress) >= floor
+
             async with moved:
-                await asyncio.wait_for(
-                    moved.wait_for(lambda s=start: min(progress) >= s - window), 30
-                )
+                await asyncio.wait_for(moved.wait_for(caught_up), 30)
             chunk = "".join(f"{i} {payload}\n" for i in range(start, min(start + 200, total)))
             await sender.send(chunk, newline=False)
 

@@ -1,0 +1,226 @@
+"""The hub with in-memory sinks: who hears what, how often, and the rules it enforces."""
+
+from __future__ import annotations
+
+import pytest
+
+from tertulia.core.errors import (
+    BadText,
+    EmptyMessage,
+    MessageTooLong,
+    NickInUse,
+    NickInvalid,
+    NoSuchNick,
+    NotInRoom,
+    NotRegistered,
+    TopicTooLong,
+)
+from tertulia.core.events import Event, Joined, Kind, NickChanged, Quit, RoomMessage, ServerNotice
+from tertulia.core.hub import Hub, Limits
+from tertulia.core.session import Session
+
+
+class Inbox:
+    """A sink that keeps what it is given: the hub's real output, read back by the test."""
+
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+        self.closed = False
+
+    def deliver(self, data: bytes) -> None:
+        self.got.append(data)
+
+    def close(self, data: bytes | None = None) -> None:
+        self.closed = True
+
+
+class CountingEncoder:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.events: list[Event] = []
+
+    def encode(self, event: Event) -> bytes | None:
+        self.calls += 1
+        self.events.append(event)
+        return repr(event).encode()
+
+
+def member(hub: Hub, nick: str, encoder: CountingEncoder, *rooms: str) -> tuple[Session, Inbox]:
+    inbox = Inbox()
+    session = hub.connect(inbox, encoder, "test")
+    hub.register(session, nick)
+    for room in rooms or ("#lobby",):
+        hub.join(session, room)
+    return session, inbox
+
+
+@pytest.fixture
+def encoder() -> CountingEncoder:
+    return CountingEncoder()
+
+
+def test_a_message_reaches_every_other_member_once_and_never_the_sender(
+    encoder: CountingEncoder,
+) -> None:
+    hub = Hub()
+    ana, ana_in = member(hub, "ana", encoder)
+    _, bob_in = member(hub, "bob", encoder)
+    _, eva_in = member(hub, "eva", encoder)
+    for inbox in (ana_in, bob_in, eva_in):
+        inbox.got.clear()
+    event = hub.say(ana, "#lobby", "hola")
+    assert ana_in.got == []
+    assert bob_in.got == eva_in.got == [repr(event).encode()]
+
+
+def test_one_encoding_per_event_whatever_the_number_of_recipients() -> None:
+    hub = Hub()
+    plain, json_ = CountingEncoder(), CountingEncoder()
+    sender, _ = member(hub, "sender", plain)
+    inboxes = [member(hub, f"p{i}", plain)[1] for i in range(50)]
+    inboxes += [member(hub, f"j{i}", json_)[1] for i in range(50)]
+    plain.calls = json_.calls = 0
+    hub.say(sender, "#lobby", "to everyone")
+    assert (plain.calls, json_.calls) == (1, 1)
+    # Not equal bytes: the very same object, shared by every recipient of one format.
+    payloads = {id(inbox.got[-1]) for inbox in inboxes[:50]}
+    assert len(payloads) == 1
+
+
+def test_an_anonymous_listener_hears_the_room_but_is_not_seen(encoder: CountingEncoder) -> None:
+    hub = Hub()
+    ana, _ = member(hub, "ana", encoder)
+    ears = Inbox()
+    listener = hub.connect(ears, encoder, "test")
+    hub.listen(listener)
+    assert hub.room("#lobby").nicks() == ["ana"]
+    encoder.events.clear()
+    hub.say(ana, "#lobby", "hi")
+    assert len(ears.got) == 1
+    hub.register(listener, "late")
+    hub.join(listener, "#lobby")
+    assert hub.room("#lobby").nicks() == ["ana", "late"]
+    assert Joined("#lobby", "late") in encoder.events
+
+
+def test_nicks_are_unique_ignoring_case(encoder: CountingEncoder) -> None:
+    hub = Hub()
+    member(hub, "Ana", encoder)
+    other = hub.connect(Inbox(), encoder, "test")
+    for taken in ("ana", "ANA", "aNa"):
+        with pytest.raises(NickInUse):
+            hub.register(other, taken)
+    with pytest.raises(NickInvalid):
+        hub.register(other, "1ana")
+    hub.register(other, "ana2")
+    assert other.nick == "ana2"
+
+
+def test_a_nick_change_is_told_once_to_each_neighbour(encoder: CountingEncoder) -> None:
+    hub = Hub()
+    ana, _ = member(hub, "ana", encoder, "#lobby", "#cats", "#dogs")
+    _, bob_in = member(hub, "bob", encoder, "#lobby", "#cats")
+    _, loner_in = member(hub, "loner", encoder, "#elsewhere")
+    bob_in.got.clear()
+    loner_in.got.clear()
+    hub.change_nick(ana, "Anita")
+    assert bob_in.got == [repr(NickChanged("ana", "Anita")).encode()]
+    assert loner_in.got == []
+    assert "Anita" in hub.room("#cats").nicks()
+    assert hub.session("ANITA") is ana
+    with pytest.raises(NoSuchNick):
+        hub.session("ana")
+    # A change of case only is a change too, and keeps the nick.
+    assert hub.change_nick(ana, "ANITA") is not None
+
+
+def test_disconnect_tells_each_neighbour_once_and_frees_the_nick(encoder: CountingEncoder) -> None:
+    hub = Hub()
+    ana, _ = member(hub, "ana", encoder, "#lobby", "#cats")
+    _, bob_in = member(hub, "bob", encoder, "#lobby", "#cats")
+    bob_in.got.clear()
+    hub.disconnect(ana, "gone")
+    assert bob_in.got == [repr(Quit("ana", "gone")).encode()]
+    assert "ana" not in hub.sessions
+    assert hub.room("#cats").nicks() == ["bob"]
+    again = hub.connect(Inbox(), encoder, "test")
+    hub.register(again, "ana")
+
+
+def test_rooms_go_when_empty_unless_persistent(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits(persistent_rooms=("#lobby", "#keep")))
+    ana, _ = member(hub, "ana", encoder, "#lobby", "#cats", "#keep")
+    hub.part(ana, "#cats")
+    hub.part(ana, "#keep")
+    hub.part(ana, "#lobby")
+    assert sorted(hub.rooms) == ["#keep", "#lobby"]
+    with pytest.raises(NotInRoom):
+        hub.say(ana, "#cats", "anyone?")
+
+
+def test_message_rules(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits(max_message_bytes=512))
+    ana, _ = member(hub, "ana", encoder)
+    hub.say(ana, "#lobby", "a" * 512)
+    hub.say(ana, "#lobby", "tab\tis fine")
+    with pytest.raises(MessageTooLong):
+        hub.say(ana, "#lobby", "a" * 513)
+    with pytest.raises(MessageTooLong):  # the limit counts UTF-8 bytes, not characters
+        hub.say(ana, "#lobby", "é" * 257)
+    hub.say(ana, "#lobby", "é" * 256)
+    for bad in ("\x1b[31mred", "nul\x00", "bell\x07", "c1\x9b"):
+        with pytest.raises(BadText):
+            hub.say(ana, "#lobby", bad)
+    with pytest.raises(EmptyMessage):
+        hub.say(ana, "#lobby", "   ")
+    with pytest.raises(NotInRoom):
+        hub.say(ana, "#nowhere", "x")
+    with pytest.raises(NoSuchNick):
+        hub.tell(ana, "ghost", "x")
+    anonymous = hub.connect(Inbox(), encoder, "test")
+    with pytest.raises(NotRegistered):
+        hub.say(anonymous, "#lobby", "who am I")
+
+
+def test_private_messages_and_actions(encoder: CountingEncoder) -> None:
+    hub = Hub()
+    ana, ana_in = member(hub, "ana", encoder)
+    _, bob_in = member(hub, "BOB", encoder)
+    _, eva_in = member(hub, "eva", encoder)
+    for inbox in (ana_in, bob_in, eva_in):
+        inbox.got.clear()
+    event = hub.tell(ana, "bob", "psst", Kind.ACTION)
+    assert event.target == "BOB" and event.kind is Kind.ACTION
+    assert len(bob_in.got) == 1 and eva_in.got == [] and ana_in.got == []
+
+
+def test_topics(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits(topic_length=10))
+    ana, _ = member(hub, "ana", encoder)
+    _, bob_in = member(hub, "bob", encoder)
+    bob_in.got.clear()
+    hub.topic(ana, "#lobby", "  cats  ")
+    assert hub.room("#lobby").topic == "cats" and hub.room("#lobby").topic_by == "ana"
+    assert len(bob_in.got) == 1
+    with pytest.raises(TopicTooLong):
+        hub.topic(ana, "#lobby", "x" * 11)
+    with pytest.raises(BadText):
+        hub.topic(ana, "#lobby", "\x1b")
+
+
+def test_announce_reaches_everyone_once_and_observers_see_every_event(
+    encoder: CountingEncoder,
+) -> None:
+    hub = Hub()
+    seen: list[Event] = []
+    hub.observers.append(seen.append)
+    ana, ana_in = member(hub, "ana", encoder, "#lobby", "#cats")
+    _, bob_in = member(hub, "bob", encoder, "#lobby", "#cats")
+    ana_in.got.clear()
+    bob_in.got.clear()
+    notice = ServerNotice("shutdown", "bye")
+    hub.announce(notice)
+    assert len(ana_in.got) == len(bob_in.got) == 1
+    said = hub.say(ana, "#cats", "x")
+    assert seen[-2:] == [notice, said]
+    assert isinstance(said, RoomMessage)
