@@ -88,8 +88,9 @@ async def _serve(settings: config.Settings) -> int:
         )
         print(f"tertulia: {line}", file=sys.stderr)
         return 1
+    # Untranslated on purpose: scripts and tests look for `listening` and the address.
     for address in server.addresses("plain"):
-        print(tr(N_("plain door listening on {address}")).format(address=address), flush=True)
+        print(f"plain door listening on {address}", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
