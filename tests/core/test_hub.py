@@ -15,7 +15,16 @@ from tertulia.core.errors import (
     NotRegistered,
     TopicTooLong,
 )
-from tertulia.core.events import Event, Joined, Kind, NickChanged, Quit, RoomMessage, ServerNotice
+from tertulia.core.events import (
+    Event,
+    Joined,
+    Kind,
+    NickChanged,
+    Parted,
+    Quit,
+    RoomMessage,
+    ServerNotice,
+)
 from tertulia.core.hub import Hub, Limits
 from tertulia.core.session import Session
 
@@ -224,3 +233,13 @@ def test_announce_reaches_everyone_once_and_observers_see_every_event(
     said = hub.say(ana, "#cats", "x")
     assert seen[-2:] == [notice, said]
     assert isinstance(said, RoomMessage)
+
+
+def test_part_and_quit_reasons_lose_control_characters(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits(topic_length=20))
+    ana, _ = member(hub, "ana", encoder, "#lobby", "#cats")
+    member(hub, "bob", encoder, "#lobby", "#cats")
+    encoder.events.clear()
+    hub.part(ana, "#cats", "\x1b[2Jbye\x07")
+    hub.disconnect(ana, "x" * 50)
+    assert encoder.events == [Parted("#cats", "ana", "[2Jbye"), Quit("ana", "x" * 20)]

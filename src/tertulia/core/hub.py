@@ -144,7 +144,7 @@ class Hub:
         if session.key is None:
             self.unlisten(session)
             return
-        event = Quit(nick=session.nick or "", reason=reason)
+        event = Quit(nick=session.nick or "", reason=self._clean(reason))
         neighbours = self._neighbours(session)
         for room in list(session.rooms.values()):
             self._leave(session, room)
@@ -175,7 +175,7 @@ class Hub:
     def part(self, session: Session, room: str, reason: str = "") -> None:
         nick = self._nick_of(session)
         target = self._member_room(session, room)
-        event = Parted(room=target.name, nick=nick, reason=reason)
+        event = Parted(room=target.name, nick=nick, reason=self._clean(reason))
         self._fanout(event, target.receivers, exclude=session)
         self._leave(session, target)
 
@@ -291,6 +291,11 @@ class Hub:
         session.rooms.pop(room.key, None)
         if room.empty and not room.persistent:
             del self.rooms[room.key]
+
+    def _clean(self, reason: str) -> str:
+        # A reason is shown to others but refusing it would keep someone from leaving:
+        # drop what could drive a terminal and cut it to a topic's length instead.
+        return _CONTROL.sub("", reason).strip()[: self.limits.topic_length]
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
