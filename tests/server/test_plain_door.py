@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import socket
+import struct
+
+import pytest
 
 from chatclient import JsonClient, LineClient
 from tertulia.server.app import Server
@@ -260,3 +264,33 @@ async def test_client_that_never_reads_is_dropped_and_others_get_everything(
     for reader in readers:
         assert any("stuck quit (slow consumer" in line for line in reader.seen)
     assert "stuck" not in server.hub.sessions
+
+
+async def test_junk_and_abrupt_disconnects_from_many_clients_break_nothing(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    watcher = await LineClient.connect(server.port, "watcher")
+    rng = random.Random(5000)
+
+    async def vandal(index: int) -> None:
+        client = await LineClient.connect(server.port)
+        if index % 3 == 0:
+            await client.send(f"v{index}")
+        for _ in range(rng.randint(1, 8)):
+            junk = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3000)))
+            await client.send(junk.replace(b"{", b"("), newline=rng.random() < 0.5)
+        sock = client.writer.get_extra_info("socket")
+        if index % 2:
+            # An abrupt reset instead of a clean close.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.writer.transport.abort()
+
+    with caplog.at_level(logging.WARNING, logger="tertulia"):
+        await asyncio.gather(*(vandal(i) for i in range(24)))
+        friend = await LineClient.connect(server.port, "friend")
+        await friend.send("anyone there?")
+        await watcher.expect("[friend] anyone there?")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    # Only the watcher and the friend are left; every vandal's session is gone.
+    await friend.send("/who")
+    assert (await friend.expect("#lobby (")).endswith("friend watcher")
