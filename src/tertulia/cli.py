@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -14,35 +15,52 @@ from typing import Any
 
 from tertulia import __version__, config, logs
 from tertulia.core.errors import N_, TertuliaError
-from tertulia.i18n import translator
+from tertulia.i18n import Translate, translator
 
 log = logging.getLogger("tertulia.cli")
 
 
-def _add_serve(sub: Any) -> None:
-    p = sub.add_parser("serve", help="run the chat server")
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="plain/JSON-lines port (default 5000, 0: any free)")
-    p.add_argument("--data-dir", help="directory for history and accounts")
-    p.add_argument("--config", help="TOML configuration file")
-    p.add_argument("--server-name", help="name shown to clients")
-    p.add_argument("--lang", help="language of user-facing text: en or es")
-    p.add_argument("--log-level", help="debug, info, warning or error (default info)")
-    p.add_argument("--log-json", action="store_const", const=True, help="log JSON lines")
-    p.add_argument("--max-clients", type=int, help="connections before refusing new ones")
-    p.add_argument("--max-message-bytes", type=int, help="UTF-8 bytes per message (default 512)")
-    p.add_argument("--nick-timeout", type=float, help="seconds allowed to send a nick")
-    p.add_argument("--send-buffer-bytes", type=int, help="unsent bytes before dropping a client")
+def _add_serve(sub: Any, tr: Translate) -> None:
+    p = sub.add_parser("serve", help=tr(N_("run the chat server")))
+    p.add_argument("--host", help=tr(N_("address to listen on (default 127.0.0.1)")))
+    p.add_argument(
+        "--port", type=int, help=tr(N_("plain/JSON-lines port (default 5000, 0: any free)"))
+    )
+    p.add_argument("--data-dir", help=tr(N_("directory for history and accounts")))
+    p.add_argument("--config", help=tr(N_("TOML configuration file")))
+    p.add_argument("--server-name", help=tr(N_("name shown to clients")))
+    p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
+    p.add_argument("--log-level", help=tr(N_("debug, info, warning or error (default info)")))
+    p.add_argument("--log-json", action="store_const", const=True, help=tr(N_("log JSON lines")))
+    p.add_argument("--max-clients", type=int, help=tr(N_("connections before refusing new ones")))
+    p.add_argument(
+        "--max-message-bytes", type=int, help=tr(N_("UTF-8 bytes per message (default 512)"))
+    )
+    p.add_argument("--nick-timeout", type=float, help=tr(N_("seconds allowed to send a nick")))
+    p.add_argument(
+        "--send-buffer-bytes", type=int, help=tr(N_("unsent bytes before dropping a client"))
+    )
     p.set_defaults(func=cmd_serve)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _lang_from(argv: Sequence[str]) -> str:
+    # The parser's own help must already be in the user's language, before parsing.
+    for i, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+    return os.environ.get("TERTULIA_LANG", "")
+
+
+def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
+    tr = tr or translator()
     parser = argparse.ArgumentParser(
-        prog="tertulia", description="A self-hosted chat server and its clients."
+        prog="tertulia", description=tr(N_("A self-hosted chat server and its clients."))
     )
     parser.add_argument("--version", action="version", version=f"tertulia {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_serve(sub)
+    _add_serve(sub, tr)
     return parser
 
 
@@ -113,7 +131,8 @@ def _raise_fd_limit() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(translator(_lang_from(argv)))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

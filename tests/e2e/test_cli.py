@@ -135,3 +135,10 @@ async def test_log_json_writes_json_lines() -> None:
         records = [json.loads(line) for line in (await proc.stderr.read()).splitlines()]
     registered = [r for r in records if r["msg"] == "registered"]
     assert registered and registered[0]["nick"] == "ana" and registered[0]["level"] == "info"
+
+
+async def test_help_speaks_the_users_language() -> None:
+    code, out, _ = await _run("serve", "--help", env=_env(LANG="es_AR.UTF-8"))
+    assert code == 0 and "archivo de configuración TOML" in out
+    code, out, _ = await _run("serve", "--lang", "en", "--help", env=_env(LANG="es_AR.UTF-8"))
+    assert code == 0 and "TOML configuration file" in out
