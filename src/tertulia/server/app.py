@@ -37,7 +37,7 @@ class Server:
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self.started = time.time()
-        self._listeners: list[asyncio.Server] = []
+        self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
@@ -63,27 +63,26 @@ class Server:
         listener = await self._loop.create_server(
             lambda: Connection(self), s.host, s.port, reuse_address=True, backlog=1024
         )
-        self._listeners.append(listener)
+        self._listeners["plain"] = listener
         for address in self.addresses("plain"):
             log.info("listening", extra={"door": "plain", "address": address})
 
     def addresses(self, door: str = "plain") -> list[str]:
-        out = []
-        for listener in self._listeners:
-            for sock in listener.sockets:
-                host, port = sock.getsockname()[:2]
-                out.append(f"{host}:{port}")
-        return out
+        """Where a door listens, as host:port (the actual port when started on port 0)."""
+        listener = self._listeners.get(door)
+        if listener is None:
+            return []
+        return [f"{host}:{port}" for host, port, *_ in (s.getsockname() for s in listener.sockets)]
 
     @property
     def port(self) -> int:
         """The plain door's actual port (useful when started on port 0)."""
-        port: int = self._listeners[0].sockets[0].getsockname()[1]
+        port: int = self._listeners["plain"].sockets[0].getsockname()[1]
         return port
 
     async def shutdown(self) -> None:
         """Tell every client, let them drain for a moment, then close everything."""
-        for listener in self._listeners:
+        for listener in self._listeners.values():
             listener.close()
         notice = ServerNotice("shutdown", N_("the server is shutting down, goodbye"))
         self.hub.announce(notice, self._sessions())
@@ -96,7 +95,7 @@ class Server:
             except TimeoutError:
                 for conn in list(self.connections):
                     conn.abort("shutdown")
-        for listener in self._listeners:
+        for listener in self._listeners.values():
             await listener.wait_closed()
         log.info("stopped")
 
