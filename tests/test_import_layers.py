@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "tertulia"
 ALLOWED = {
     "core": {"core"},
     "protocols": {"core", "protocols"},
-    "client": {"core", "protocols", "client", "i18n"},
-    "tui": {"core", "protocols", "client", "tui", "i18n"},
-    "bench": {"core", "protocols", "client", "bench", "i18n"},
+    "client": {"core", "protocols", "client", "i18n", "runtime"},
+    "tui": {"core", "protocols", "client", "tui", "i18n", "runtime"},
+    "bench": {"core", "protocols", "client", "bench", "i18n", "runtime"},
 }
 NO_IO = {"core", "protocols"}
 IO_MODULES = {"asyncio", "socket", "selectors", "uvloop", "ssl"}

@@ -1,21 +1,22 @@
-"""The `tertulia` command: serve (and, as they land, chat and bench)."""
+"""The `tertulia` command: serve, bench (and, as it lands, chat)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import errno
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from tertulia import __version__, config, logs
+from tertulia.bench import command as bench_command
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate, translator
+from tertulia.runtime import raise_fd_limit, run
 
 log = logging.getLogger("tertulia.cli")
 
@@ -61,17 +62,8 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tertulia {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub, tr)
+    bench_command.add_parser(sub, tr)
     return parser
-
-
-def run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run a coroutine on uvloop when it is installed, else on asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - depends on the platform
-        return asyncio.run(main())
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -92,7 +84,7 @@ async def _serve(settings: config.Settings) -> int:
     from tertulia.server.app import Server
 
     tr = translator(settings.lang)
-    _raise_fd_limit()
+    raise_fd_limit()
     server = Server(settings)
     try:
         await server.start()
@@ -118,16 +110,6 @@ async def _serve(settings: config.Settings) -> int:
     log.info("shutting down")
     await server.shutdown()
     return 0
-
-
-def _raise_fd_limit() -> None:
-    # Each client is a file descriptor; the usual soft limit of 1024 is below max_clients.
-    with contextlib.suppress(ImportError, ValueError, OSError):
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

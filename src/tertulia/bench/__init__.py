@@ -1,0 +1,1 @@
+"""`tertulia bench`: a load generator that measures tertulia and other chat servers alike."""

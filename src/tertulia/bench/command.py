@@ -1,0 +1,230 @@
+"""`tertulia bench`: its arguments, the runs they ask for, and a progress bar while they go."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tertulia.bench import report
+from tertulia.bench.scenarios import SCENARIOS, Options, Result
+from tertulia.bench.targets import TargetError, open_target
+from tertulia.core.errors import N_
+from tertulia.i18n import Translate
+from tertulia.runtime import raise_fd_limit, run
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas: {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers: {text!r}")
+    return values
+
+
+def _scenarios(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown or not names:
+        choices = ", ".join(SCENARIOS)
+        raise argparse.ArgumentTypeError(f"unknown scenario {text!r}: choose from {choices}")
+    return names
+
+
+def add_parser(sub: Any, tr: Translate) -> None:
+    d = Options()
+    p = sub.add_parser("bench", help=tr(N_("measure a chat server under load")))
+    p.add_argument(
+        "scenario",
+        type=_scenarios,
+        help=tr(N_("fanout, latency, stall, idle or churn; several separated by commas")),
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help=tr(
+            N_(
+                "[name=]URL[,pid=N]: plain://, json://, irc:// or original://127.0.0.1:PORT, "
+                "or spawn:plain, spawn:json, spawn:ngircd, spawn:original; repeatable"
+            )
+        ),
+    )
+    p.add_argument(
+        "--spawn", action="store_true", help=tr(N_("start a tertulia server on a free port"))
+    )
+    p.add_argument(
+        "--server-pid", type=int, help=tr(N_("process id of a target started elsewhere"))
+    )
+    p.add_argument(
+        "--clients",
+        type=_ints,
+        default=[d.clients],
+        help=tr(N_("clients, or several counts separated by commas")),
+    )
+    p.add_argument("--senders", type=int, default=d.senders, help=tr(N_("clients that send")))
+    p.add_argument("--messages", type=int, default=d.messages, help=tr(N_("messages per sender")))
+    p.add_argument("--size", type=int, default=d.size, help=tr(N_("bytes per message")))
+    p.add_argument(
+        "--window", type=int, default=d.window, help=tr(N_("messages in flight (0: 8 per sender)"))
+    )
+    p.add_argument("--rate", type=float, default=d.rate, help=tr(N_("messages per second")))
+    p.add_argument(
+        "--duration", type=float, default=d.duration, help=tr(N_("seconds of sending at --rate"))
+    )
+    p.add_argument("--stuck", type=int, default=d.stuck, help=tr(N_("clients that never read")))
+    p.add_argument(
+        "--rooms", type=int, default=d.rooms, help=tr(N_("rooms to spread idle clients over"))
+    )
+    p.add_argument("--cycles", type=int, default=d.cycles, help=tr(N_("connect/disconnect cycles")))
+    p.add_argument(
+        "--parallel", type=int, default=d.parallel, help=tr(N_("connections opened at once"))
+    )
+    p.add_argument(
+        "--hold", type=float, default=d.hold, help=tr(N_("seconds to hold before weighing"))
+    )
+    p.add_argument(
+        "--sample", type=int, default=d.sample, help=tr(N_("receivers parsed for latency"))
+    )
+    p.add_argument(
+        "--quiet",
+        type=float,
+        default=d.quiet,
+        help=tr(N_("seconds without progress that end a run")),
+    )
+    p.add_argument(
+        "--out",
+        default="bench-out",
+        help=tr(N_("directory for results.jsonl, results.md and plots")),
+    )
+    p.add_argument("--no-plots", action="store_true", help=tr(N_("skip the PNG plots")))
+    p.add_argument("--no-progress", action="store_true", help=tr(N_("no progress bar")))
+    p.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help=tr(N_("extra argument for spawned tertulia servers; repeatable")),
+    )
+    p.set_defaults(func=cmd_bench)
+
+
+def options_for(args: argparse.Namespace, clients: int) -> Options:
+    return Options(
+        clients=clients, senders=args.senders, messages=args.messages, size=args.size,
+        window=args.window, rate=args.rate, duration=args.duration, stuck=args.stuck,
+        rooms=args.rooms, cycles=args.cycles, parallel=args.parallel, hold=args.hold,
+        sample=args.sample, quiet=args.quiet,
+    )  # fmt: skip
+
+
+class RichProgress:
+    """A bar per phase, refreshed from the clients' counters: the hot path never touches it."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not (enabled and console.is_terminal),
+        )
+        self.title = ""
+        self.current: tuple[Any, Callable[[], int]] | None = None
+
+    def phase(self, label: str, total: int, done: Callable[[], int]) -> None:
+        self.refresh()
+        task = self.bar.add_task(f"{self.title} {label}", total=total)
+        self.current = (task, done)
+
+    def refresh(self) -> None:
+        if self.current is not None:
+            task, done = self.current
+            self.bar.update(task, completed=done())
+
+    @contextlib.contextmanager
+    def shown(self) -> Iterator[None]:
+        with self.bar:
+            yield
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)  # redraw rate of the bar, not synchronisation
+            self.refresh()
+
+
+async def run_all(args: argparse.Namespace) -> list[Result]:
+    specs = list(args.target)
+    if args.spawn or not specs:
+        specs.insert(0, "spawn:plain")
+    if args.server_pid is not None:
+        specs = [s if "spawn:" in s or "pid=" in s else f"{s},pid={args.server_pid}" for s in specs]
+    progress = RichProgress(not args.no_progress)
+    results: list[Result] = []
+    with progress.shown():
+        ticker = asyncio.create_task(progress.tick())
+        try:
+            for scenario in args.scenario:
+                for clients in args.clients:
+                    for spec in specs:
+                        target = await open_target(spec, tuple(args.server_arg))
+                        progress.title = f"{scenario} {target.name} {clients}c"
+                        try:
+                            result = await SCENARIOS[scenario](
+                                target, options_for(args, clients), progress
+                            )
+                        finally:
+                            await target.stop()
+                        results.append(result)
+                        print(_summary(result), file=sys.stderr, flush=True)
+        finally:
+            ticker.cancel()
+    return results
+
+
+def _summary(r: Result) -> str:
+    cpu = f"{r.cpu_us_per_delivery:.3f} µs/delivery" if r.cpu_us_per_delivery else "cpu -"
+    return (
+        f"{r.scenario} {r.target} {r.clients}c: delivered {r.delivered}/{r.expected}, "
+        f"lost {r.lost}, mangled {r.mangled}, {r.deliveries_per_s:,.0f}/s, {cpu}"
+        + (" STALLED" if r.stalled else "")
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    raise_fd_limit()
+    began = time.perf_counter()
+    try:
+        results = run(lambda: run_all(args))
+    except (TargetError, OSError) as err:
+        print(f"tertulia bench: {err}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_jsonl(results, out / "results.jsonl")
+    table = report.markdown(results)
+    (out / "results.md").write_text(table, encoding="utf-8")
+    written = [] if args.no_plots else report.plot(results, out)
+    print(table)
+    print(
+        f"{len(results)} runs in {time.perf_counter() - began:.0f} s; results in {out}/"
+        + "".join(f", {p.name}" for p in written),
+        file=sys.stderr,
+    )
+    return 0
