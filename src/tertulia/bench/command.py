@@ -191,6 +191,8 @@ async def run_all(args: argparse.Namespace) -> list[Result]:
                             )
                         finally:
                             await target.stop()
+                        if target.retries:
+                            result.extra["connect_retries"] = target.retries
                         results.append(result)
                         print(_summary(result), file=sys.stderr, flush=True)
         finally:

@@ -16,6 +16,7 @@ from tertulia.bench.targets import Target
 from tertulia.bench.wire import SYNC
 
 ROOM = "#lobby"
+CONNECT_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -127,24 +128,50 @@ async def connect_all(
     times: list[float] = []
     want = set(sampled)
 
+    retries = 0
+
     async def one(i: int) -> BenchClient:
+        nonlocal retries
         async with gate:
             began = time.perf_counter()
-            client = await connect(target, first + i, _room(i, rooms), i in want, rcvbuf)
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    client = await connect(target, first + i, _room(i, rooms), i in want, rcvbuf)
+                    break
+                except OSError:
+                    # A server with a short listen backlog drops some of a burst of
+                    # connections; a real user would retry, so the bench does too.
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    retries += 1
             times.append(time.perf_counter() - began)
             return client
 
     progress.phase(label, count, lambda: len(times))
     tasks: list[asyncio.Task[BenchClient]] = []
+    # Joining a big room costs the server and the bench O(members) per join: allow for it.
+    limit = max(60.0, count / 10)
     try:
-        async with asyncio.timeout(max(60.0, count / 50)), asyncio.TaskGroup() as group:
+        async with asyncio.timeout(limit), asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(i)) for i in range(count)]
-    except BaseException:
+    except BaseException as exc:
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is None:
                 task.result().close()
+        if isinstance(exc, TimeoutError):
+            raise TimeoutError(
+                f"{label}: {len(times)} of {count} clients joined within {limit:.0f} s"
+            ) from exc
+        if isinstance(exc, BaseExceptionGroup):
+            # One line for the user: the first reason, not a tree of identical tracebacks.
+            first_error = exc.exceptions[0]
+            raise ConnectionError(
+                f"{len(exc.exceptions)} of {count} clients could not join: {first_error}"
+            ) from exc
         raise
     clients = [t.result() for t in tasks]
+    if retries:
+        target.retries += retries
     if target.wire.needs_sync:
         await _sync(target, clients)
     return clients, times
@@ -195,6 +222,8 @@ class Flow:
             own = self.per_sender if id(client) in sender_set else 0
             client.expect = self.total - own
             expected += client.expect
+            if client.expect == 0 and not client.done.done():
+                client.done.set_result(None)  # a lone sender has nothing to wait for
         return expected
 
 
@@ -218,7 +247,6 @@ def _send(flow: Flow, count: int, size: int, batch: bool) -> None:
 
 
 async def _wait_progress(wake: asyncio.Event, quiet: float) -> bool:
-    wake.clear()
     try:
         async with asyncio.timeout(quiet):
             await wake.wait()
@@ -237,6 +265,8 @@ async def run_window(flow: Flow, opts: Options) -> bool:
     flow.began = time.perf_counter()
     try:
         while flow.sent < flow.total:
+            # Cleared before looking, so progress that lands after the look still wakes us.
+            wake.clear()
             low = min(c.received for c in flow.pacers)
             room_left = min(window - (flow.sent - low), flow.total - flow.sent)
             if room_left <= 0:

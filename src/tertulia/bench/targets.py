@@ -32,6 +32,7 @@ class Target:
     process: asyncio.subprocess.Process | None = None
     workdir: tempfile.TemporaryDirectory[str] | None = None
     issued: int = 0
+    retries: int = 0  # connections the bench had to open again
 
     def take(self, count: int) -> int:
         """The first of `count` client numbers never used on this target, so nicks never clash
