@@ -337,6 +337,12 @@ def _fill_delivery(result: Result, flow: Flow, samples: Sequence[BenchClient]) -
     t = tally(expected, counted, logs, sample_expected)
     result.expected, result.delivered = t.expected, min(t.delivered, t.expected)
     result.lost, result.duplicated, result.mangled = t.lost, t.duplicated, t.mangled
+    sampled_total = sum(len(e) for e in sample_expected)
+    if sampled_total and (t.mangled or t.lost):
+        # The samples saw every message as it arrived: their shares describe the whole run.
+        sampled_lost = sum(s.lost(e) for s, e in zip(logs, sample_expected, strict=True))
+        result.extra["sampled_lost_pct"] = round(100 * sampled_lost / sampled_total, 2)
+        result.extra["sampled_mangled_pct"] = round(100 * t.mangled / sampled_total, 2)
     result.seconds = max(flow.ended - flow.began, 1e-9)
     result.deliveries_per_s = result.delivered / result.seconds
     latencies = sorted(ns / 1e6 for log in logs for ns in log.latencies_ns)
