@@ -169,14 +169,15 @@ class RichProgress:
             self.refresh()
 
 
-async def run_all(args: argparse.Namespace) -> list[Result]:
+async def run_all(args: argparse.Namespace, results: list[Result]) -> None:
+    """Run every scenario x clients x target; `results` grows as runs end, so that a run
+    that fails later loses nothing of those before it."""
     specs = list(args.target)
     if args.spawn or not specs:
         specs.insert(0, "spawn:plain")
     if args.server_pid is not None:
         specs = [s if "spawn:" in s or "pid=" in s else f"{s},pid={args.server_pid}" for s in specs]
     progress = RichProgress(not args.no_progress)
-    results: list[Result] = []
     with progress.shown():
         ticker = asyncio.create_task(progress.tick())
         try:
@@ -197,7 +198,6 @@ async def run_all(args: argparse.Namespace) -> list[Result]:
                         print(_summary(result), file=sys.stderr, flush=True)
         finally:
             ticker.cancel()
-    return results
 
 
 def _summary(r: Result) -> str:
@@ -212,10 +212,14 @@ def _summary(r: Result) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     raise_fd_limit()
     began = time.perf_counter()
+    results: list[Result] = []
+    failure = None
     try:
-        results = run(lambda: run_all(args))
+        run(lambda: run_all(args, results))
     except (TargetError, OSError) as err:
-        print(f"tertulia bench: {err}", file=sys.stderr)
+        failure = str(err) or type(err).__name__
+    if failure is not None and not results:
+        print(f"tertulia bench: {failure}", file=sys.stderr)
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,4 +233,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         + "".join(f", {p.name}" for p in written),
         file=sys.stderr,
     )
+    if failure is not None:
+        print(f"tertulia bench: {failure}", file=sys.stderr)
+        return 1
     return 0
