@@ -40,6 +40,23 @@ def _scenarios(text: str) -> list[str]:
     return names
 
 
+OPTION_HELP = {
+    "senders": N_("clients that send"),
+    "messages": N_("messages per sender"),
+    "size": N_("bytes per message"),
+    "window": N_("messages in flight (0: 8 per sender)"),
+    "rate": N_("messages per second"),
+    "duration": N_("seconds of sending at --rate"),
+    "stuck": N_("clients that never read"),
+    "rooms": N_("rooms to spread idle clients over"),
+    "cycles": N_("connect/disconnect cycles"),
+    "parallel": N_("connections opened at once"),
+    "hold": N_("seconds to hold before weighing"),
+    "sample": N_("receivers parsed for latency"),
+    "quiet": N_("seconds without progress that end a run"),
+}
+
+
 def add_parser(sub: Any, tr: Translate) -> None:
     d = Options()
     p = sub.add_parser("bench", help=tr(N_("measure a chat server under load")))
@@ -72,36 +89,10 @@ def add_parser(sub: Any, tr: Translate) -> None:
         default=[d.clients],
         help=tr(N_("clients, or several counts separated by commas")),
     )
-    p.add_argument("--senders", type=int, default=d.senders, help=tr(N_("clients that send")))
-    p.add_argument("--messages", type=int, default=d.messages, help=tr(N_("messages per sender")))
-    p.add_argument("--size", type=int, default=d.size, help=tr(N_("bytes per message")))
-    p.add_argument(
-        "--window", type=int, default=d.window, help=tr(N_("messages in flight (0: 8 per sender)"))
-    )
-    p.add_argument("--rate", type=float, default=d.rate, help=tr(N_("messages per second")))
-    p.add_argument(
-        "--duration", type=float, default=d.duration, help=tr(N_("seconds of sending at --rate"))
-    )
-    p.add_argument("--stuck", type=int, default=d.stuck, help=tr(N_("clients that never read")))
-    p.add_argument(
-        "--rooms", type=int, default=d.rooms, help=tr(N_("rooms to spread idle clients over"))
-    )
-    p.add_argument("--cycles", type=int, default=d.cycles, help=tr(N_("connect/disconnect cycles")))
-    p.add_argument(
-        "--parallel", type=int, default=d.parallel, help=tr(N_("connections opened at once"))
-    )
-    p.add_argument(
-        "--hold", type=float, default=d.hold, help=tr(N_("seconds to hold before weighing"))
-    )
-    p.add_argument(
-        "--sample", type=int, default=d.sample, help=tr(N_("receivers parsed for latency"))
-    )
-    p.add_argument(
-        "--quiet",
-        type=float,
-        default=d.quiet,
-        help=tr(N_("seconds without progress that end a run")),
-    )
+    # Each Options field is a flag of the same name, typed and defaulted by the dataclass.
+    for name, text in OPTION_HELP.items():
+        default = getattr(d, name)
+        p.add_argument(f"--{name}", type=type(default), default=default, help=tr(text))
     p.add_argument(
         "--out",
         default="bench-out",
@@ -120,12 +111,7 @@ def add_parser(sub: Any, tr: Translate) -> None:
 
 
 def options_for(args: argparse.Namespace, clients: int) -> Options:
-    return Options(
-        clients=clients, senders=args.senders, messages=args.messages, size=args.size,
-        window=args.window, rate=args.rate, duration=args.duration, stuck=args.stuck,
-        rooms=args.rooms, cycles=args.cycles, parallel=args.parallel, hold=args.hold,
-        sample=args.sample, quiet=args.quiet,
-    )  # fmt: skip
+    return Options(clients=clients, **{name: getattr(args, name) for name in OPTION_HELP})
 
 
 class RichProgress:
