@@ -13,6 +13,7 @@ ALLOWED = {
     "protocols": {"core", "protocols"},
     "client": {"core", "protocols", "client", "i18n", "runtime"},
     "tui": {"core", "protocols", "client", "tui", "i18n", "runtime"},
+    "chat": {"core", "protocols", "client", "chat", "tui", "i18n", "runtime"},
     "bench": {"core", "protocols", "client", "bench", "i18n", "runtime"},
 }
 NO_IO = {"core", "protocols"}

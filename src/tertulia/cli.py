@@ -1,4 +1,4 @@
-"""The `tertulia` command: serve, bench (and, as it lands, chat)."""
+"""The `tertulia` command: serve, chat and bench."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from tertulia import __version__, config, logs
 from tertulia.bench import command as bench_command
+from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate, translator
 from tertulia.runtime import raise_fd_limit, run
@@ -62,6 +63,7 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tertulia {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub, tr)
+    chat_command.add_parser(sub, tr)
     bench_command.add_parser(sub, tr)
     return parser
 

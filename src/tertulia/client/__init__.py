@@ -1,0 +1,1 @@
+"""The async client library: JSON lines over TCP (later WebSocket), typed events and requests."""

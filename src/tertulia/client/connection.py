@@ -1,0 +1,179 @@
+"""One JSON-lines connection to a tertulia server: requests with replies, and a stream of events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tertulia.client import events as ev
+from tertulia.protocols import jsonlines as jl
+
+# Big enough for a welcome that lists a crowded room's members.
+LINE_LIMIT = 4 * 1024 * 1024
+CONNECT_SECONDS = 10.0
+QUIT_SECONDS = 5.0
+
+
+class ClientError(Exception):
+    """What the server refused, in its own words (already in the user's language)."""
+
+    def __init__(self, text: str, code: str = "") -> None:
+        super().__init__(text)
+        self.code = code
+
+
+class Disconnected(ClientError):
+    pass
+
+
+class ChatClient:
+    """`ChatClient.open`, then `hello`; read `events()`; every request awaits its reply."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._pending: dict[int | str, asyncio.Future[Any]] = {}
+        self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._read())
+        self.welcome: ev.Welcome | None = None
+        self.closed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> ChatClient:
+        async with asyncio.timeout(CONNECT_SECONDS):
+            reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+        return cls(reader, writer)
+
+    @property
+    def nick(self) -> str | None:
+        return self.welcome.nick if self.welcome else None
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def hello(self, nick: str) -> ev.Welcome:
+        """Register `nick`; ClientError with the server's reason if it is refused."""
+        reply = await self.request(jl.Hello(nick=nick))
+        assert isinstance(reply, ev.Welcome)
+        self.welcome = reply
+        return reply
+
+    async def say(self, room: str, text: str, action: bool = False) -> ev.Reply:
+        kind = "action" if action else "message"
+        return await self._ok(jl.Say(room=room, text=text, kind=kind))
+
+    async def tell(self, to: str, text: str, action: bool = False) -> ev.Reply:
+        kind = "action" if action else "message"
+        return await self._ok(jl.Tell(to=to, text=text, kind=kind))
+
+    async def join(self, room: str) -> ev.Reply:
+        return await self._ok(jl.Join(room=room))
+
+    async def part(self, room: str, reason: str = "") -> ev.Reply:
+        return await self._ok(jl.Part(room=room, reason=reason))
+
+    async def change_nick(self, nick: str) -> ev.Reply:
+        return await self._ok(jl.Nick(nick=nick))
+
+    async def who(self, room: str) -> ev.Reply:
+        return await self._ok(jl.Who(room=room))
+
+    async def rooms(self) -> ev.Reply:
+        return await self._ok(jl.Rooms())
+
+    async def topic(self, room: str, topic: str | None = None) -> ev.Reply:
+        return await self._ok(jl.Topic(room=room, topic=topic))
+
+    async def ping(self) -> float:
+        """Round-trip time in seconds."""
+        began = time.perf_counter()
+        await self._ok(jl.Ping())
+        return time.perf_counter() - began
+
+    async def quit(self, reason: str = "") -> None:
+        """Leave cleanly: the server answers bye and closes; everything sent before is delivered."""
+        if not self.closed.is_set():
+            with contextlib.suppress(ClientError, TimeoutError, OSError):
+                async with asyncio.timeout(QUIT_SECONDS):
+                    await self.request(jl.Disconnect(reason=reason))
+                    await self.closed.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._finish()
+
+    async def request(self, request: Any) -> ev.Reply | ev.Welcome:
+        if self.closed.is_set():
+            raise Disconnected("not connected")
+        rid = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            self._writer.write(jl.encode_request(dataclasses.replace(request, id=rid)))
+            return await future  # type: ignore[no-any-return]
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _ok(self, request: Any) -> ev.Reply:
+        reply = await self.request(request)
+        assert isinstance(reply, ev.Reply)
+        return reply
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[ev.Event]:
+        """Everything the server announces, in order, until the connection closes."""
+        while True:
+            item = await self._events.get()
+            if item is None:
+                return
+            yield item
+
+    async def _read(self) -> None:
+        try:
+            while line := await self._reader.readline():
+                try:
+                    item = ev.parse(line)
+                except ev.BadLine:
+                    continue  # a newer server's object we do not know: skip it
+                if item is not None:
+                    self._dispatch(item)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            self._finish()
+
+    def _dispatch(self, item: ev.Incoming) -> None:
+        rid = getattr(item, "id", None)
+        future = self._pending.get(rid) if rid is not None else None
+        if future is not None and not future.done():
+            if isinstance(item, ev.ErrorReply):
+                future.set_exception(ClientError(item.text, item.code))
+            else:
+                future.set_result(item)
+            return
+        if isinstance(item, ev.Reply | ev.ErrorReply):
+            if isinstance(item, ev.ErrorReply):
+                self._events.put_nowait(ev.Notice(item.code, item.text))
+            return
+        self._events.put_nowait(item)
+
+    def _finish(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(Disconnected("connection closed"))
+        self._events.put_nowait(None)

@@ -1,0 +1,159 @@
+"""What a server says to a JSON-lines client, as typed values: pure code over decoded objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    room: str
+    topic: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    nick: str
+    server: str
+    version: str
+    rooms: tuple[RoomState, ...]
+    id: int | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    room: str
+    sender: str
+    text: str
+    kind: str  # "message" or "action" (/me)
+    msgid: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    sender: str
+    to: str
+    text: str
+    kind: str
+    msgid: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    room: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    room: str
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    room: str
+    nick: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to one request: `kind` is ok, pong or bye; `data` the rest of the object."""
+
+    id: int | str | None
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    id: int | str | None
+    code: str
+    text: str
+
+
+Event = Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Notice
+Incoming = Event | Reply | ErrorReply
+
+
+class BadLine(ValueError):
+    """A line from the server that is not one of the protocol's objects."""
+
+
+def _room_state(obj: dict[str, Any]) -> RoomState:
+    return RoomState(str(obj["room"]), str(obj.get("topic") or ""), tuple(obj.get("members", ())))
+
+
+def parse(line: bytes | str) -> Incoming | None:
+    """One line as a typed value; None for lines that are not JSON objects (the plain
+    greeting sent before the connection switched to JSON), BadLine for malformed ones."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+        return _typed(obj)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadLine(f"unexpected line from the server: {text[:80]!r}") from exc
+
+
+def _typed(obj: dict[str, Any]) -> Incoming:
+    kind = obj["type"]
+    rid = obj.get("id")
+    match kind:
+        case "welcome":
+            rooms = tuple(_room_state(r) for r in obj.get("rooms", ()))
+            return Welcome(obj["nick"], obj.get("server", ""), obj.get("version", ""), rooms, rid)
+        case "message":
+            return Message(
+                obj["room"], obj["from"], obj["text"], obj.get("kind", "message"),
+                str(obj.get("msgid", "")), float(obj.get("ts", 0)),
+            )  # fmt: skip
+        case "private":
+            return Private(
+                obj["from"], obj["to"], obj["text"], obj.get("kind", "message"),
+                str(obj.get("msgid", "")), float(obj.get("ts", 0)),
+            )  # fmt: skip
+        case "join" if "nick" in obj:
+            return Joined(obj["room"], obj["nick"])
+        case "part" if "nick" in obj:
+            return Parted(obj["room"], obj["nick"], obj.get("reason", ""))
+        case "quit" if "nick" in obj:
+            return Quit(obj["nick"], obj.get("reason", ""))
+        case "nick" if "old" in obj:
+            return NickChanged(obj["old"], obj["new"])
+        case "topic" if "nick" in obj and "id" not in obj:
+            return TopicChanged(obj["room"], obj["nick"], obj.get("topic", ""))
+        case "notice":
+            return Notice(obj.get("code", ""), obj["text"])
+        case "error":
+            return ErrorReply(rid, obj.get("code", ""), obj.get("text", ""))
+        case _:
+            data = {k: v for k, v in obj.items() if k not in ("type", "id")}
+            return Reply(rid, kind, data)

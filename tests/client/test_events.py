@@ -1,0 +1,57 @@
+"""The client library's typed events, parsed from the bytes a server sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from tertulia.client import events as ev
+
+
+def test_a_message_and_an_action() -> None:
+    line = (
+        b'{"type":"message","room":"#lobby","from":"ana","text":"hola",'
+        b'"kind":"message","msgid":"7","ts":1.5}\n'
+    )
+    assert ev.parse(line) == ev.Message("#lobby", "ana", "hola", "message", "7", 1.5)
+    action = ev.parse(line.replace(b'"kind":"message"', b'"kind":"action"'))
+    assert isinstance(action, ev.Message) and action.kind == "action"
+
+
+def test_the_welcome_carries_rooms_and_the_request_id() -> None:
+    line = (
+        '{"type":"welcome","id":1,"v":1,"nick":"ana","server":"t","version":"0.1",'
+        '"rooms":[{"room":"#lobby","topic":"","members":["ana","bo"]}]}'
+    )
+    welcome = ev.parse(line)
+    assert welcome == ev.Welcome("ana", "t", "0.1", (ev.RoomState("#lobby", "", ("ana", "bo")),), 1)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"type":"join","room":"#a","nick":"bo"}', ev.Joined("#a", "bo")),
+        ('{"type":"part","room":"#a","nick":"bo","reason":"x"}', ev.Parted("#a", "bo", "x")),
+        ('{"type":"quit","nick":"bo","reason":""}', ev.Quit("bo", "")),
+        ('{"type":"nick","old":"bo","new":"bob"}', ev.NickChanged("bo", "bob")),
+        ('{"type":"topic","room":"#a","nick":"bo","topic":"t"}', ev.TopicChanged("#a", "bo", "t")),
+        ('{"type":"notice","code":"shutdown","text":"bye"}', ev.Notice("shutdown", "bye")),
+        (
+            '{"type":"error","id":3,"code":"nick_in_use","text":"taken"}',
+            ev.ErrorReply(3, "nick_in_use", "taken"),
+        ),
+        ('{"type":"ok","id":4,"room":"#a"}', ev.Reply(4, "ok", {"room": "#a"})),
+        ('{"type":"pong","id":5}', ev.Reply(5, "pong", {})),
+    ],
+)
+def test_every_kind_of_line(line: str, expected: ev.Incoming) -> None:
+    assert ev.parse(line) == expected
+
+
+def test_the_plain_greeting_is_not_an_event() -> None:
+    assert ev.parse(b"* welcome to tertulia: type your nick\n") is None
+
+
+@pytest.mark.parametrize("line", [b"{not json", b'{"no":"type"}', b'{"type":"message"}'])
+def test_malformed_lines_are_bad_lines(line: bytes) -> None:
+    with pytest.raises(ev.BadLine):
+        ev.parse(line)

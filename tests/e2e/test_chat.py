@@ -1,0 +1,117 @@
+"""`tertulia chat` as a subprocess: the set-up flow and the line mode, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from tertulia.client import events as ev
+from tertulia.client.connection import ChatClient
+from tertulia.server.app import Server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def chat(*args: str, stdin: str, lang: str = "en") -> tuple[int, str, str]:
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "chat", "--lang", lang, *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        out, err = await proc.communicate(stdin.encode())
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_a_bad_port_is_asked_again_and_salir_ends_with_0() -> None:
+    code, out, err = await chat(stdin="seis\n70000\nsalir\n")
+    assert code == 0, err
+    assert out.count("A port is a number from 1 to 65535") == 2
+    assert out.count("Port (Enter for 5000):") == 3
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("word", ["salir", "exit", "QUIT"])
+async def test_each_quit_word_at_the_nick_prompt_ends_with_0(server: Server, word: str) -> None:
+    code, out, err = await chat(stdin=f"{server.port}\n{word}\n")
+    assert code == 0, err
+    assert "Nick:" in out
+    assert "you are" not in out
+
+
+async def test_spanish_prompts(server: Server) -> None:
+    code, out, _ = await chat(stdin="abc\nsalir\n", lang="es")
+    assert code == 0
+    assert "Puerto (Intro para 5000):" in out and "prueba otra vez" in out
+
+
+async def test_a_taken_nick_shows_the_reason_and_the_question_comes_back(server: Server) -> None:
+    ana = await ChatClient.open("127.0.0.1", server.port)
+    await ana.hello("ana")
+    code, out, err = await chat("--port", str(server.port), stdin="Ana\nbea\nhola\n")
+    assert code == 0, err
+    assert out.count("Nick:") == 2
+    assert "! " in out and "Ana" in out  # the server's reason, e.g. the nick is taken
+    assert "* you are bea, in #lobby" in out
+    message = await _next_message(ana)
+    assert (message.sender, message.text) == ("bea", "hola")
+    await ana.quit()
+
+
+async def test_plain_mode_pipes_lines_through_the_server(server: Server) -> None:
+    reader = await ChatClient.open("127.0.0.1", server.port)
+    await reader.hello("reader")
+    await reader.join("#otra")
+    lines = "hola\n/me saluda\n/join #otra\nen otra\n/msg reader psst\n"
+    code, out, err = await chat("--port", str(server.port), "--nick", "bot", "--plain", stdin=lines)
+    assert code == 0, err
+    assert "* you are bot, in #lobby" in out
+    got = [await _next_message(reader) for _ in range(4)]
+    assert [(type(m).__name__, m.text) for m in got] == [
+        ("Message", "hola"), ("Message", "saluda"), ("Message", "en otra"), ("Private", "psst"),
+    ]  # fmt: skip
+    assert got[1].kind == "action" and isinstance(got[2], ev.Message) and got[2].room == "#otra"
+    await reader.quit()
+
+
+async def test_plain_mode_prints_what_others_say(server: Server) -> None:
+    talker = await ChatClient.open("127.0.0.1", server.port)
+    await talker.hello("talker")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "chat", "--lang", "en", "--port", str(server.port),
+        "--nick", "listener", "--plain",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    async with asyncio.timeout(20):
+        first = await proc.stdout.readline()
+        assert b"you are listener" in first, first
+        await talker.say("#lobby", "buenas")
+        second = await proc.stdout.readline()
+        assert second == b"#lobby [talker] buenas\n", second
+        proc.stdin.write(b"#LOGOUT\n")
+        await proc.stdin.drain()
+        assert await proc.wait() == 0
+    await talker.quit()
+
+
+async def test_no_server_is_one_line_and_exit_1(server: Server) -> None:
+    port = server.port
+    await server.shutdown()
+    code, _, err = await chat("--port", str(port), "--nick", "x", stdin="")
+    assert code == 1
+    assert err.strip().startswith("tertulia: cannot connect to 127.0.0.1:")
+    assert "Traceback" not in err
+
+
+async def _next_message(client: ChatClient) -> ev.Message | ev.Private:
+    async with asyncio.timeout(10):
+        async for event in client.events():
+            if isinstance(event, ev.Message | ev.Private):
+                return event
+    raise AssertionError("closed before a message")
