@@ -1,0 +1,107 @@
+"""Typed lines applied to a connected client: the / commands both terminal modes share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tertulia.client.connection import ChatClient, ClientError
+from tertulia.core.errors import N_
+from tertulia.i18n import Translate
+
+HELP = (
+    N_("/join #room       go to a room (created if new)"),
+    N_("/part [reason]    leave the current room"),
+    N_("/msg nick text    a private message"),
+    N_("/me text          an action"),
+    N_("/nick name        change your nick"),
+    N_("/who [#room]      who is in a room"),
+    N_("/rooms            the rooms and how many are in each"),
+    N_("/topic [text]     show or set the room's topic"),
+    N_("/quit or #LOGOUT  leave"),
+)
+LEAVE = "leave"
+
+
+class LineChat:
+    """Applies typed lines to a connected client; what it has to say goes to `out`.
+
+    The line mode prints it; the Textual app shows it in the current room's log.
+    """
+
+    def __init__(
+        self, client: ChatClient, room: str, tr: Translate, out: Callable[[str], None] | None = None
+    ) -> None:
+        self.client = client
+        self.room = room
+        self.tr = tr
+        self.out = out or _print
+        self.commands: dict[str, Callable[[str], Awaitable[str | None]]] = {
+            "join": self._join, "part": self._part, "msg": self._msg, "me": self._me,
+            "nick": self._nick, "who": self._who, "rooms": self._rooms, "topic": self._topic,
+            "help": self._help, "quit": self._quit,
+        }  # fmt: skip
+
+    async def handle(self, line: str) -> str | None:
+        """Apply one typed line; returns LEAVE when the user is done."""
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return None
+        if line.strip() == "#LOGOUT":
+            return LEAVE
+        try:
+            if line.startswith("/") and not line.startswith("//"):
+                name, _, rest = line[1:].partition(" ")
+                command = self.commands.get(name.lower())
+                if command is None:
+                    self.out("! " + self.tr(N_("unknown command /{name}")).format(name=name))
+                    return None
+                return await command(rest.strip())
+            await self.client.say(self.room, line.removeprefix("/"))
+        except ClientError as err:
+            self.out(f"! {err}")
+        return None
+
+    async def _join(self, arg: str) -> None:
+        reply = await self.client.join(arg or self.room)
+        self.room = str(reply.data.get("room", arg))
+        members = ", ".join(reply.data.get("members", ()))
+        self.out("* " + self.tr(N_("you are in {room}: {members}")).format(
+            room=self.room, members=members))  # fmt: skip
+
+    async def _part(self, arg: str) -> None:
+        await self.client.part(self.room, arg)
+
+    async def _msg(self, arg: str) -> None:
+        to, _, text = arg.partition(" ")
+        await self.client.tell(to, text)
+
+    async def _me(self, arg: str) -> None:
+        await self.client.say(self.room, arg, action=True)
+
+    async def _nick(self, arg: str) -> None:
+        await self.client.change_nick(arg)
+
+    async def _who(self, arg: str) -> None:
+        reply = await self.client.who(arg or self.room)
+        members = ", ".join(reply.data.get("members", ()))
+        self.out(f"* {reply.data.get('room', arg)}: {members}")
+
+    async def _rooms(self, arg: str) -> None:
+        reply = await self.client.rooms()
+        for info in reply.data.get("rooms", ()):
+            self.out(f"* {info['room']} ({info['members']}) {info.get('topic') or ''}".rstrip())
+
+    async def _topic(self, arg: str) -> None:
+        reply = await self.client.topic(self.room, arg or None)
+        self.out(f"* {reply.data.get('room')}: {reply.data.get('topic') or ''}".rstrip())
+
+    async def _help(self, arg: str) -> None:
+        for text in HELP:
+            self.out("* " + self.tr(text))
+
+    async def _quit(self, arg: str) -> str:
+        return LEAVE
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,301 @@
+"""The Textual chat app: rooms with unread counts, log, members, input line and status bar."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, ListItem, ListView, RichLog, Static
+
+from tertulia.client import events as ev
+from tertulia.client.commands import LEAVE, LineChat
+from tertulia.client.connection import ChatClient, ClientError
+from tertulia.client.render import render
+from tertulia.core.errors import N_
+from tertulia.i18n import Translate
+
+# Colours that read on dark and light terminals; a nick keeps its colour everywhere.
+PALETTE = (
+    "red", "green", "yellow", "blue", "magenta", "cyan", "bright_red", "bright_green",
+    "bright_blue", "bright_magenta", "bright_cyan", "dark_orange",
+)  # fmt: skip
+
+
+def nick_colour(nick: str) -> str:
+    return PALETTE[zlib.crc32(nick.casefold().encode()) % len(PALETTE)]
+
+
+def mentions(text: str, nick: str | None) -> bool:
+    if not nick:
+        return False
+    words = {w.strip(".,:;!?¡¿()[]<>'\"@").casefold() for w in text.split()}
+    return nick.casefold() in words
+
+
+@dataclass
+class RoomView:
+    name: str
+    lines: list[Text] = field(default_factory=list)
+    members: set[str] = field(default_factory=set)
+    unread: int = 0
+
+
+class HistoryInput(Input):
+    """An input line that remembers what was sent: up and down walk through it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "older", show=False),
+        Binding("down", "newer", show=False),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.history: list[str] = []
+        self._at = 0
+
+    def remember(self, line: str) -> None:
+        if line and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+        self._at = len(self.history)
+
+    def action_older(self) -> None:
+        if self._at > 0:
+            self._at -= 1
+            self.value = self.history[self._at]
+            self.cursor_position = len(self.value)
+
+    def action_newer(self) -> None:
+        if self._at < len(self.history):
+            self._at += 1
+            self.value = self.history[self._at] if self._at < len(self.history) else ""
+            self.cursor_position = len(self.value)
+
+
+class ChatApp(App[int]):
+    """One connected client on screen; the network reaches the widgets as events."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tertulia"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "leave", "quit", priority=True),
+        Binding("pageup", "scroll(-1)", show=False),
+        Binding("pagedown", "scroll(1)", show=False),
+        Binding("ctrl+n", "switch(1)", "next room"),
+        Binding("ctrl+p", "switch(-1)", "previous room"),
+    ]
+
+    def __init__(self, client: ChatClient, server: str, room: str, tr: Translate) -> None:
+        super().__init__()
+        self.client = client
+        self.server_name = server
+        self.tr = tr
+        self.rooms: dict[str, RoomView] = {}
+        self.current = room
+        self.rtt_ms: float | None = None
+        self.chat = LineChat(client, room, tr, out=self.show_notice)
+        if client.welcome is not None:
+            for state in client.welcome.rooms:
+                self.rooms[state.room] = RoomView(state.room, members=set(state.members))
+        self.rooms.setdefault(room, RoomView(room))
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ListView(id="rooms")
+            with Vertical(id="centre"):
+                yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
+                yield HistoryInput(id="input", placeholder=self.tr(N_("Type a message")))
+            yield Static(id="members")
+        yield Static(id="status")
+
+    async def on_mount(self) -> None:
+        self.query_one("#rooms", ListView).can_focus = False
+        self.query_one("#log", RichLog).can_focus = False
+        self.query_one("#input", HistoryInput).focus()
+        self.refresh_rooms()
+        self.refresh_members()
+        self.refresh_status()
+        self.listen()
+        self.set_interval(10, self.measure_rtt)
+        self.measure_rtt()
+
+    # -- the network --------------------------------------------------------------------
+
+    @work(exclusive=True, group="listen")
+    async def listen(self) -> None:
+        async for event in self.client.events():
+            self.on_chat_event(event)
+        self.show_notice("* " + self.tr(N_("the server closed the connection")))
+        self.refresh_status()
+
+    @work(exclusive=True, group="rtt")
+    async def measure_rtt(self) -> None:
+        try:
+            self.rtt_ms = await self.client.ping() * 1000
+        except ClientError:
+            self.rtt_ms = None
+        self.refresh_status()
+
+    def on_chat_event(self, event: ev.Event) -> None:
+        me = self.client.nick
+        match event:
+            case ev.Message():
+                self.add_line(event.room, self.message_text(event.sender, event.text, event.kind))
+                if event.sender != me and mentions(event.text, me):
+                    self.bell()
+            case ev.Private():
+                other = event.sender if event.sender != me else event.to
+                self.add_line(self.current, self.message_text(
+                    f"{event.sender} → {other}", event.text, event.kind))  # fmt: skip
+                self.bell()
+            case ev.Joined():
+                self.rooms.setdefault(event.room, RoomView(event.room)).members.add(event.nick)
+                self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
+            case ev.Parted():
+                self.room(event.room).members.discard(event.nick)
+                self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
+            case ev.Quit() | ev.NickChanged():
+                old = event.nick if isinstance(event, ev.Quit) else event.old
+                for view in self.rooms.values():
+                    if old in view.members:
+                        view.members.discard(old)
+                        if isinstance(event, ev.NickChanged):
+                            view.members.add(event.new)
+                        self.add_line(view.name, self.notice_text(render(event, me, self.tr)))
+            case _:
+                self.show_notice(render(event, me, self.tr) or "")
+        self.refresh_members()
+
+    # -- what the user types --------------------------------------------------------------
+
+    @on(Input.Submitted, "#input")
+    async def submitted(self, message: Input.Submitted) -> None:
+        box = self.query_one("#input", HistoryInput)
+        line = message.value
+        box.remember(line)
+        box.value = ""
+        if not line.strip():
+            return
+        before = self.chat.room
+        if self.client.closed.is_set():
+            self.show_notice("! " + self.tr(N_("not connected: not sent")))
+            return
+        if await self.chat.handle(line) == LEAVE:
+            await self.action_leave()
+            return
+        if not line.startswith("/") or line.startswith(("//", "/me ")):
+            kind = "action" if line.startswith("/me ") else "message"
+            text = line[4:] if kind == "action" else line.removeprefix("/")
+            self.add_line(self.current, self.message_text(self.client.nick or "", text, kind))
+        if self.chat.room != before:
+            view = self.rooms.setdefault(self.chat.room, RoomView(self.chat.room))
+            try:
+                reply = await self.client.who(view.name)
+                view.members = set(reply.data.get("members", ()))
+            except ClientError:
+                pass
+            self.switch_to(self.chat.room)
+
+    async def action_leave(self) -> None:
+        await self.client.quit()
+        self.exit(0)
+
+    def action_scroll(self, pages: int) -> None:
+        log = self.query_one("#log", RichLog)
+        if pages < 0:
+            log.scroll_page_up()
+        else:
+            log.scroll_page_down()
+
+    def action_switch(self, step: int) -> None:
+        names = list(self.rooms)
+        if len(names) > 1:
+            self.switch_to(names[(names.index(self.current) + step) % len(names)])
+
+    @on(ListView.Selected, "#rooms")
+    def picked(self, message: ListView.Selected) -> None:
+        name = message.item.name
+        if name:
+            self.switch_to(name)
+            self.query_one("#input", HistoryInput).focus()
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def room(self, name: str) -> RoomView:
+        return self.rooms.setdefault(name, RoomView(name))
+
+    def switch_to(self, name: str) -> None:
+        self.current = self.chat.room = name
+        view = self.room(name)
+        view.unread = 0
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        for line in view.lines:
+            log.write(line)
+        self.refresh_rooms()
+        self.refresh_members()
+        self.refresh_status()
+
+    def add_line(self, room: str, text: Text) -> None:
+        view = self.room(room)
+        view.lines.append(text)
+        if room == self.current:
+            self.query_one("#log", RichLog).write(text)
+        else:
+            view.unread += 1
+        self.refresh_rooms()
+
+    def show_notice(self, line: str) -> None:
+        if line:
+            self.add_line(self.current, self.notice_text(line))
+
+    def stamp(self) -> Text:
+        return Text(time.strftime("%H:%M "), style="dim")
+
+    def message_text(self, sender: str, body: str, kind: str) -> Text:
+        line = self.stamp()
+        colour = nick_colour(sender.split(" ")[0])
+        if kind == "action":
+            line.append(f"* {sender} ", style=f"italic {colour}")
+            line.append(body, style="italic")
+        else:
+            line.append(f"<{sender}> ", style=f"bold {colour}")
+            line.append(body)
+        me = self.client.nick
+        if sender != me and mentions(body, me):
+            line.stylize("reverse")
+        return line
+
+    def notice_text(self, body: str | None) -> Text:
+        line = self.stamp()
+        line.append(body or "", style="dim italic" if (body or "").startswith("*") else "bold red")
+        return line
+
+    def refresh_rooms(self) -> None:
+        rooms = self.query_one("#rooms", ListView)
+        rooms.clear()
+        for view in self.rooms.values():
+            label = view.name + (f" ({view.unread})" if view.unread else "")
+            style = "bold reverse" if view.name == self.current else ""
+            rooms.append(ListItem(Static(Text(label, style=style)), name=view.name))
+
+    def refresh_members(self) -> None:
+        members = sorted(self.room(self.current).members, key=str.casefold)
+        text = Text()
+        for nick in members:
+            text.append(nick + "\n", style=nick_colour(nick))
+        self.query_one("#members", Static).update(text)
+
+    def refresh_status(self) -> None:
+        state = self.tr(N_("disconnected")) if self.client.closed.is_set() else self.tr(
+            N_("connected"))  # fmt: skip
+        rtt = f"{self.rtt_ms:.0f} ms" if self.rtt_ms is not None else "-"
+        self.query_one("#status", Static).update(
+            f" {state} · {self.server_name} · {self.client.nick} · {self.current} · rtt {rtt}"
+        )

@@ -1,0 +1,68 @@
+"""The Textual app driven by its pilot against a real server on port 0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tertulia.client import events as ev
+from tertulia.client.connection import ChatClient
+from tertulia.i18n import translator
+from tertulia.server.app import Server
+from tertulia.tui.app import ChatApp, mentions, nick_colour
+
+
+async def connected(server: Server, nick: str) -> ChatClient:
+    client = await ChatClient.open("127.0.0.1", server.port)
+    await client.hello(nick)
+    return client
+
+
+async def until(pilot_pause: Callable[[], object], check: Callable[[], bool]) -> None:
+    """Let the app run until `check` holds, within a bound."""
+    async with asyncio.timeout(10):
+        while not check():
+            await pilot_pause()  # type: ignore[misc]
+
+
+def plain(app: ChatApp, room: str) -> list[str]:
+    return [line.plain for line in app.rooms[room].lines]
+
+
+async def test_send_receive_switch_rooms_and_a_mention(server: Server) -> None:
+    ana = await connected(server, "ana")
+    bo = await connected(server, "bo")
+    app = ChatApp(ana, f"127.0.0.1:{server.port}", "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        await pilot.press(*"hola", "enter")
+        async with asyncio.timeout(10):
+            async for event in bo.events():
+                if isinstance(event, ev.Message):
+                    assert (event.sender, event.text) == ("ana", "hola")
+                    break
+        assert any(line.endswith("<ana> hola") for line in plain(app, "#lobby"))
+
+        await bo.say("#lobby", "hey ana, look")
+        await until(pilot.pause, lambda: any("look" in line for line in plain(app, "#lobby")))
+        mention = app.rooms["#lobby"].lines[-1]
+        assert "reverse" in str(mention.spans[-1].style) or any(
+            "reverse" in str(span.style) for span in mention.spans
+        )
+
+        await pilot.press(*"/join #otra", "enter")
+        await until(pilot.pause, lambda: app.current == "#otra")
+        await bo.say("#lobby", "while you are away")
+        await until(pilot.pause, lambda: app.rooms["#lobby"].unread == 1)
+        await pilot.press("ctrl+n")
+        assert app.current == "#lobby" and app.rooms["#lobby"].unread == 0
+
+        await pilot.press("up")
+        assert app.query_one("#input").value == "/join #otra"  # type: ignore[attr-defined]
+    await bo.quit()
+    await ana.close()
+
+
+def test_nick_colours_are_stable_and_mentions_are_words() -> None:
+    assert nick_colour("Ana") == nick_colour("ana")
+    assert mentions("hola, ana!", "Ana")
+    assert not mentions("banana", "ana")
