@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from conftest import ServerFactory
 from tertulia.client import events as ev
 from tertulia.client.connection import ChatClient
 from tertulia.i18n import translator
@@ -32,7 +33,7 @@ def plain(app: ChatApp, room: str) -> list[str]:
 async def test_send_receive_switch_rooms_and_a_mention(server: Server) -> None:
     ana = await connected(server, "ana")
     bo = await connected(server, "bo")
-    app = ChatApp(ana, f"127.0.0.1:{server.port}", "#lobby", translator("en"))
+    app = ChatApp(ana, ("127.0.0.1", server.port), "#lobby", translator("en"))
     async with app.run_test() as pilot:
         await pilot.press(*"hola", "enter")
         async with asyncio.timeout(10):
@@ -66,3 +67,29 @@ def test_nick_colours_are_stable_and_mentions_are_words() -> None:
     assert nick_colour("Ana") == nick_colour("ana")
     assert mentions("hola, ana!", "Ana")
     assert not mentions("banana", "ana")
+
+
+async def test_reconnects_with_the_same_nick_and_rooms(make_server: ServerFactory) -> None:
+    first: Server = await make_server()
+    port = first.port
+    ana = await connected(first, "ana")
+    app = ChatApp(ana, ("127.0.0.1", port), "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        await pilot.press(*"/join #otra", "enter")
+        await until(pilot.pause, lambda: app.current == "#otra")
+        await first.shutdown()
+        await until(pilot.pause, lambda: app.client.closed.is_set())
+        await pilot.press(*"lost?", "enter")
+        assert any("not sent" in line for line in plain(app, "#otra"))
+
+        second: Server = await make_server(port=port)
+        await until(pilot.pause, lambda: not app.client.closed.is_set())
+        assert app.client.nick == "ana"
+        assert any("reconnected as ana" in line for line in plain(app, "#otra"))
+        bo = await connected(second, "bo")
+        joined = await bo.join("#otra")
+        assert sorted(joined.data["members"]) == ["ana", "bo"]
+        await bo.say("#otra", "welcome back")
+        await until(pilot.pause, lambda: any("welcome back" in x for x in plain(app, "#otra")))
+        await bo.quit()
+    await app.client.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import random
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -20,6 +24,9 @@ from tertulia.client.connection import ChatClient, ClientError
 from tertulia.client.render import render
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate
+
+BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
+BACKOFF_MAX = 30.0
 
 # Colours that read on dark and light terminals; a nick keeps its colour everywhere.
 PALETTE = (
@@ -91,10 +98,20 @@ class ChatApp(App[int]):
         Binding("ctrl+p", "switch(-1)", "previous room"),
     ]
 
-    def __init__(self, client: ChatClient, server: str, room: str, tr: Translate) -> None:
+    def __init__(
+        self,
+        client: ChatClient,
+        address: tuple[str, int],
+        room: str,
+        tr: Translate,
+        clock: Callable[[], str] | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
-        self.server_name = server
+        self.address = address
+        self.server_name = f"{address[0]}:{address[1]}"
+        self.clock = clock or (lambda: time.strftime("%H:%M"))
+        self.leaving = False
         self.tr = tr
         self.rooms: dict[str, RoomView] = {}
         self.current = room
@@ -129,10 +146,41 @@ class ChatApp(App[int]):
 
     @work(exclusive=True, group="listen")
     async def listen(self) -> None:
-        async for event in self.client.events():
-            self.on_chat_event(event)
-        self.show_notice("* " + self.tr(N_("the server closed the connection")))
-        self.refresh_status()
+        while True:
+            async for event in self.client.events():
+                self.on_chat_event(event)
+            if self.leaving:
+                return
+            self.show_notice("* " + self.tr(N_("the server closed the connection")))
+            self.refresh_status()
+            await self.reconnect()
+
+    async def reconnect(self) -> None:
+        """Try again with exponential backoff and jitter, keeping the nick and the rooms."""
+        nick = self.client.nick or ""
+        rooms = list(self.rooms)
+        for attempt in itertools.count():
+            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt) * random.uniform(0.5, 1.5)
+            self.show_notice("* " + self.tr(N_("reconnecting in {seconds:.1f} s")).format(
+                seconds=delay))  # fmt: skip
+            await asyncio.sleep(delay)  # the backoff itself, not a synchronisation
+            try:
+                client = await ChatClient.open(*self.address)
+            except (OSError, TimeoutError):
+                continue
+            try:
+                await client.hello(nick)
+                for room in rooms:
+                    await client.join(room)
+            except ClientError as err:
+                self.show_notice(f"! {err}")
+                await client.close()
+                continue
+            self.client = self.chat.client = client
+            self.show_notice("* " + self.tr(N_("reconnected as {nick}")).format(nick=nick))
+            self.refresh_status()
+            self.measure_rtt()
+            return
 
     @work(exclusive=True, group="rtt")
     async def measure_rtt(self) -> None:
@@ -203,6 +251,7 @@ class ChatApp(App[int]):
             self.switch_to(self.chat.room)
 
     async def action_leave(self) -> None:
+        self.leaving = True
         await self.client.quit()
         self.exit(0)
 
@@ -256,7 +305,7 @@ class ChatApp(App[int]):
             self.add_line(self.current, self.notice_text(line))
 
     def stamp(self) -> Text:
-        return Text(time.strftime("%H:%M "), style="dim")
+        return Text(self.clock() + " ", style="dim")
 
     def message_text(self, sender: str, body: str, kind: str) -> Text:
         line = self.stamp()
