@@ -10,7 +10,7 @@ from tertulia.client import events as ev
 from tertulia.client.connection import ChatClient
 from tertulia.i18n import translator
 from tertulia.server.app import Server
-from tertulia.tui.app import ChatApp, mentions, nick_colour
+from tertulia.tui.app import ChatApp, HistoryInput, mentions, nick_colour
 
 
 async def connected(server: Server, nick: str) -> ChatClient:
@@ -93,3 +93,19 @@ async def test_reconnects_with_the_same_nick_and_rooms(make_server: ServerFactor
         await until(pilot.pause, lambda: any("welcome back" in x for x in plain(app, "#otra")))
         await bo.quit()
     await app.client.close()
+
+
+async def test_tab_completes_nicks_commands_and_rooms(server: Server) -> None:
+    ana = await connected(server, "ana")
+    bea = await connected(server, "beatriz")
+    app = ChatApp(ana, ("127.0.0.1", server.port), "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        box = app.query_one("#input", HistoryInput)
+        await until(pilot.pause, lambda: "beatriz" in app.rooms["#lobby"].members)
+        await pilot.press("b", "e", "tab")
+        assert box.value == "beatriz: "
+        box.value = ""
+        await pilot.press(*"/jo", "tab", *"#lo", "tab")
+        assert box.value == "/join #lobby "
+    await bea.quit()
+    await ana.close()

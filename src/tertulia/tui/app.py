@@ -54,18 +54,56 @@ class RoomView:
     unread: int = 0
 
 
+def _common_prefix(words: list[str], at_least: int) -> str:
+    first = words[0]
+    size = at_least
+    while size < len(first) and all(
+        len(w) > size and w[size].casefold() == first[size].casefold() for w in words
+    ):
+        size += 1
+    return first[:size]
+
+
+COMMANDS = ("/join", "/part", "/msg", "/me", "/nick", "/who", "/rooms", "/topic", "/help", "/quit")
+
+
 class HistoryInput(Input):
     """An input line that remembers what was sent: up and down walk through it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "older", show=False),
         Binding("down", "newer", show=False),
+        Binding("tab", "complete", show=False, priority=True),
     ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.history: list[str] = []
         self._at = 0
+        # What tab completes from: the app sets it to nicks, commands and room names.
+        self.candidates: Callable[[], list[str]] = list
+
+    def action_complete(self) -> None:
+        """Complete the word before the cursor; a nick that starts the line gets ": "."""
+        before = self.value[: self.cursor_position]
+        start = before.rfind(" ") + 1
+        word = before[start:]
+        if not word:
+            return
+        matches = sorted(
+            {c for c in self.candidates() if c.casefold().startswith(word.casefold())},
+            key=str.casefold,
+        )
+        if not matches:
+            return
+        choice = matches[0] if len(matches) == 1 else _common_prefix(matches, len(word))
+        if choice == word:
+            return
+        if len(matches) == 1 and start == 0 and not choice.startswith(("/", "#")):
+            choice += ":"
+        suffix = " " if len(matches) == 1 else ""
+        self.value = before[:start] + choice + suffix + self.value[self.cursor_position :]
+        self.cursor_position = start + len(choice) + len(suffix)
 
     def remember(self, line: str) -> None:
         if line and (not self.history or self.history[-1] != line):
@@ -134,13 +172,19 @@ class ChatApp(App[int]):
     async def on_mount(self) -> None:
         self.query_one("#rooms", ListView).can_focus = False
         self.query_one("#log", RichLog).can_focus = False
-        self.query_one("#input", HistoryInput).focus()
+        box = self.query_one("#input", HistoryInput)
+        box.candidates = self.completions
+        box.focus()
         self.refresh_rooms()
         self.refresh_members()
         self.refresh_status()
         self.listen()
         self.set_interval(10, self.measure_rtt)
         self.measure_rtt()
+
+    def completions(self) -> list[str]:
+        nicks = set(self.room(self.current).members) - {self.client.nick or ""}
+        return [*nicks, *COMMANDS, *self.rooms]
 
     # -- the network --------------------------------------------------------------------
 
