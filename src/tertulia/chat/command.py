@@ -102,10 +102,16 @@ async def _chat(args: argparse.Namespace, tr: Translate) -> int:
             room = str(reply.data.get("room", args.room))
         except ClientError as err:
             print(f"! {err}", flush=True)
-    print(
-        "* " + tr(N_("you are {nick}, in {room}")).format(nick=welcome.nick, room=room), flush=True
-    )
-    return await run_lines(client, room, tr)
+    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        line = tr(N_("you are {nick}, in {room}")).format(nick=welcome.nick, room=room)
+        print(f"* {line}", flush=True)
+        return await run_lines(client, room, tr)
+    from tertulia.tui.app import ChatApp  # Textual loads only for the full-screen client
+
+    app = ChatApp(client, (args.host, port), room, tr)
+    code = await app.run_async()
+    await app.client.close()  # the app's client: a new one after a reconnection
+    return code or 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -1,0 +1,73 @@
+"""The real program in a real terminal: two `tertulia chat` sessions under tmux."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tertulia.server.app import Server
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def tmux() -> Iterator[list[str]]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed: apt-get install -y tmux")
+    # A private server socket: the test never touches the user's own tmux.
+    base = ["tmux", "-L", f"tertulia-{uuid.uuid4().hex[:8]}", "-f", "/dev/null"]
+    yield base
+    subprocess.run([*base, "kill-server"], capture_output=True, check=False)
+
+
+def start(tmux: list[str], name: str, port: int, nick: str) -> None:
+    command = " ".join(
+        shlex.quote(a)
+        for a in (sys.executable, "-m", "tertulia", "chat", "--lang", "en", "--port", str(port),
+                  "--nick", nick)
+    )  # fmt: skip
+    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command],
+        check=True, env=env,
+    )  # fmt: skip
+
+
+async def screen(tmux: list[str], name: str, wanted: str) -> str:
+    """Capture the pane until it shows `wanted`, within a bound."""
+    text = ""
+    async with asyncio.timeout(30):
+        while wanted not in text:
+            done = await asyncio.create_subprocess_exec(
+                *tmux, "capture-pane", "-p", "-t", name, stdout=asyncio.subprocess.PIPE
+            )
+            out, _ = await done.communicate()
+            text = out.decode("utf-8", "replace")
+            if wanted not in text:
+                await asyncio.sleep(0.2)  # polling a terminal: there is no event to wait on
+    return text
+
+
+async def keys(tmux: list[str], name: str, text: str) -> None:
+    typed = await asyncio.create_subprocess_exec(*tmux, "send-keys", "-t", name, text, "Enter")
+    assert await typed.wait() == 0
+
+
+async def test_two_terminals_chat(server: Server, tmux: list[str]) -> None:
+    start(tmux, "ana", server.port, "ana")
+    start(tmux, "bea", server.port, "bea")
+    await screen(tmux, "ana", "connected")
+    await screen(tmux, "bea", "connected")
+    await keys(tmux, "ana", "hola desde tmux")
+    text = await screen(tmux, "bea", "<ana> hola desde tmux")
+    assert "#lobby" in text and "bea" in text
+    await keys(tmux, "bea", "/quit")
+    await screen(tmux, "ana", "bea quit")
