@@ -58,7 +58,12 @@ async def test_send_receive_switch_rooms_and_a_mention(server: Server) -> None:
         assert app.current == "#lobby" and app.rooms["#lobby"].unread == 0
 
         await pilot.press("up")
-        assert app.query_one("#input").value == "/join #otra"  # type: ignore[attr-defined]
+        assert app.query_one("#input", HistoryInput).value == "/join #otra"
+
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+a", "ctrl+k", *"/part", "enter")
+        await until(pilot.pause, lambda: "#otra" not in app.rooms)
+        assert app.current == "#lobby"
     await bo.quit()
     await ana.close()
 

@@ -285,6 +285,11 @@ class ChatApp(App[int]):
             kind = "action" if line.startswith("/me ") else "message"
             text = line[4:] if kind == "action" else line.removeprefix("/")
             self.add_line(self.current, self.message_text(self.client.nick or "", text, kind))
+        if line.split(" ", 1)[0].lower() == "/part" and len(self.rooms) > 1:
+            # The room is left: drop its tab and show the next one.
+            del self.rooms[before]
+            self.switch_to(next(iter(self.rooms)))
+            return
         if self.chat.room != before:
             view = self.rooms.setdefault(self.chat.room, RoomView(self.chat.room))
             try:
