@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+# Joins, parts, quits, nick and topic changes reach a client with the core's own shape.
+from tertulia.core.events import Joined, NickChanged, Parted, Quit, TopicChanged
+
 
 @dataclass(frozen=True, slots=True)
 class RoomState:
@@ -44,38 +47,6 @@ class Private:
 
 
 @dataclass(frozen=True, slots=True)
-class Joined:
-    room: str
-    nick: str
-
-
-@dataclass(frozen=True, slots=True)
-class Parted:
-    room: str
-    nick: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    nick: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class NickChanged:
-    old: str
-    new: str
-
-
-@dataclass(frozen=True, slots=True)
-class TopicChanged:
-    room: str
-    nick: str
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
 class Notice:
     code: str
     text: str
@@ -99,6 +70,12 @@ class ErrorReply:
 
 Event = Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Notice
 Incoming = Event | Reply | ErrorReply
+
+
+__all__ = [
+    "BadLine", "ErrorReply", "Event", "Incoming", "Joined", "Message", "NickChanged", "Notice",
+    "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome", "parse",
+]  # fmt: skip
 
 
 class BadLine(ValueError):
