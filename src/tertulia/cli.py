@@ -28,6 +28,10 @@ def _add_serve(sub: Any, tr: Translate) -> None:
     p.add_argument(
         "--port", type=int, help=tr(N_("plain/JSON-lines port (default 5000, 0: any free)"))
     )
+    p.add_argument("--irc-port", type=int, help=tr(N_("IRC port (default 6667, 0: any free)")))
+    p.add_argument(
+        "--no-irc", dest="irc", action="store_const", const=False, help=tr(N_("no IRC door"))
+    )
     p.add_argument("--data-dir", help=tr(N_("directory for history and accounts")))
     p.add_argument("--config", help=tr(N_("TOML configuration file")))
     p.add_argument("--server-name", help=tr(N_("name shown to clients")))
@@ -101,8 +105,9 @@ async def _serve(settings: config.Settings) -> int:
         print(f"tertulia: {line}", file=sys.stderr)
         return 1
     # Untranslated on purpose: scripts and tests look for `listening` and the address.
-    for address in server.addresses("plain"):
-        print(f"plain door listening on {address}", flush=True)
+    for door in ("plain", "irc"):
+        for address in server.addresses(door):
+            print(f"{door} door listening on {address}", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ async def serving(
     *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", *args,
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--irc-port", "0", *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env or _env(),

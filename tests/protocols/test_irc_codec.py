@@ -107,12 +107,16 @@ def test_too_long_names_its_command_for_the_error_numeric() -> None:
 
 
 def test_serialize_adds_the_colon_only_where_needed() -> None:
-    assert serialize(Message("PRIVMSG", ("#a", "hola"))) == b"PRIVMSG #a hola\r\n"
+    assert serialize(Message("JOIN", ("#a",))) == b"JOIN #a\r\n"
+    assert serialize(Message("MODE", ("#a", "+n"))) == b"MODE #a +n\r\n"
+    # Text always goes out as a trailing parameter, even a single word.
+    assert serialize(Message("PRIVMSG", ("#a", "hola"))) == b"PRIVMSG #a :hola\r\n"
+    assert serialize(Message("353", ("ana", "=", "#a", "ana"))) == b"353 ana = #a :ana\r\n"
     assert serialize(Message("PRIVMSG", ("#a", "hola mundo"))) == b"PRIVMSG #a :hola mundo\r\n"
     assert serialize(Message("TOPIC", ("#a", ""))) == b"TOPIC #a :\r\n"
     assert serialize(Message("PRIVMSG", ("#a", ":)"))) == b"PRIVMSG #a ::)\r\n"
     line = serialize(Message("001", ("ana", "Welcome"), "tertulia", {"time": "x;y z"}))
-    assert line == b"@time=x\\:y\\sz :tertulia 001 ana Welcome\r\n"
+    assert line == b"@time=x\\:y\\sz :tertulia 001 ana :Welcome\r\n"
 
 
 @pytest.mark.parametrize("params", [("a b", "c"), ("", "c"), (":a", "c"), ("a\r\nQUIT",)])

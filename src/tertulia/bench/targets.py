@@ -118,7 +118,7 @@ async def spawn_tertulia(name: str, wire: Wire, extra: tuple[str, ...]) -> Targe
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
     env = {k: v for k, v in env.items() if not k.startswith("TERTULIA_")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--lang", "en",
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--no-irc", "--lang", "en",
         "--log-level", "warning", "--max-clients", "100000", *extra,
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip

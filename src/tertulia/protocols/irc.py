@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 BODY_LIMIT = 512
 TAGS_LIMIT = 8191
 MAX_PARAMS = 15
+# Commands whose last parameter is text: it always goes out as a trailing one, as most
+# servers send it, so that naive clients that read the text after " :" see it.
+TEXT_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT", "ERROR", "KICK", "AWAY"})
 
 _ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _UNESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
@@ -133,11 +136,12 @@ def serialize(message: Message) -> bytes:
     if message.source:
         parts.append(":" + message.source)
     parts.append(message.command)
+    text = message.command in TEXT_COMMANDS or message.command.isdigit()
     for i, param in enumerate(message.params):
         if any(c in param for c in "\r\n\0"):
             raise ValueError(f"parameter {i} holds CR, LF or NUL")
         last = i == len(message.params) - 1
-        if last and (not param or " " in param or param.startswith(":")):
+        if last and (text or not param or " " in param or param.startswith(":")):
             parts.append(":" + param)
         elif " " in param or param.startswith(":") or not param:
             raise ValueError(f"parameter {i} cannot be a middle parameter: {param!r}")

@@ -18,6 +18,7 @@ from tertulia.protocols import plain
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.server.connection import Connection, WriteFlusher
+from tertulia.server.irc_door import IrcEncoder, IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.plain_door import PlainHandler
 
@@ -34,6 +35,7 @@ class Server:
         self.hub = Hub(self.settings.limits())
         self.plain_encoder = PlainEncoder(self.translate)
         self.json_encoder = JsonEncoder(self.translate)
+        self.irc_encoder = IrcEncoder(self.name, self.translate)
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self.started = time.time()
@@ -60,12 +62,21 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._flusher = WriteFlusher(self._loop)
         s = self.settings
-        listener = await self._loop.create_server(
-            lambda: Connection(self), s.host, s.port, reuse_address=True, backlog=1024
-        )
-        self._listeners["plain"] = listener
-        for address in self.addresses("plain"):
-            log.info("listening", extra={"door": "plain", "address": address})
+        doors = [("plain", s.port)] + ([("irc", s.irc_port)] if s.irc else [])
+        try:
+            for door, port in doors:
+                self._listeners[door] = await self._loop.create_server(
+                    lambda door=door: Connection(self, door),  # type: ignore[misc]
+                    s.host, port, reuse_address=True, backlog=1024,
+                )  # fmt: skip
+        except OSError:
+            for listener in self._listeners.values():
+                listener.close()
+            self._listeners.clear()
+            raise
+        for door in self._listeners:
+            for address in self.addresses(door):
+                log.info("listening", extra={"door": door, "address": address})
 
     def addresses(self, door: str = "plain") -> list[str]:
         """Where a door listens, as host:port (the actual port when started on port 0)."""
@@ -109,7 +120,7 @@ class Server:
             return
         self.connections.add(conn)
         self._all_closed.clear()
-        conn.handler = PlainHandler(self, conn)
+        conn.handler = IrcHandler(self, conn) if conn.door == "irc" else PlainHandler(self, conn)
         log.debug("connected", extra={"peer": conn.peer})
 
     def forget(self, conn: Connection) -> None:

@@ -50,6 +50,7 @@ class Connection(asyncio.Protocol):
         "_closing",
         "_idle_timer",
         "_out",
+        "door",
         "framer",
         "handler",
         "peer",
@@ -58,9 +59,12 @@ class Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, door: str = "plain") -> None:
         self.server = server
-        self.framer = LineFramer(server.settings.max_line_bytes)
+        self.door = door
+        # IRC lines may carry up to 8191 bytes of tags before their 512-byte body.
+        limit = server.settings.max_line_bytes if door == "plain" else 8191 + 512
+        self.framer = LineFramer(limit)
         self.transport: asyncio.Transport | None = None
         self.handler: Handler | None = None
         self.peer = "?"
@@ -175,7 +179,8 @@ class Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        if self.framer.pending and not self._closing:
+        # Only the plain door flushes unterminated bytes: the original client sends no newline.
+        if self.framer.pending and not self._closing and self.door == "plain":
             self._idle_timer = self.server.loop.call_later(
                 self.server.settings.idle_flush, self._idle_flush
             )

@@ -1,0 +1,326 @@
+"""The IRC door: registration, channels and messages of RFC 1459/2812 over the same hub.
+
+This first part covers what every client needs to chat: CAP LS/END (no capabilities yet),
+NICK and USER, the welcome burst, PING/PONG, JOIN, PART, PRIVMSG and NOTICE, TOPIC, NAMES,
+QUIT, and 421 for the rest. docs/irc.md lists what is supported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tertulia import __version__
+from tertulia.core.errors import NickInUse, NickInvalid, TertuliaError
+from tertulia.core.events import (
+    Event,
+    Joined,
+    Kind,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomMessage,
+    ServerNotice,
+    TopicChanged,
+)
+from tertulia.core.room import Room
+from tertulia.protocols.framing import Item, Overlong
+from tertulia.protocols.irc import IrcParseError, Message, parse, serialize
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+    from tertulia.server.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[str], str]
+
+
+def mask(nick: str) -> str:
+    # Every user looks the same from IRC, whatever its door: nick!nick@tertulia.
+    return f"{nick}!{nick}@tertulia"
+
+
+class IrcEncoder:
+    """Core events as IRC lines; one encoding shared by every IRC recipient."""
+
+    __slots__ = ("_server", "_tr")
+
+    def __init__(self, server_name: str, translate: Translate) -> None:
+        self._server = server_name
+        self._tr = translate
+
+    def encode(self, event: Event) -> bytes | None:
+        match event:
+            case RoomMessage(sender=nick, room=room, text=text, kind=kind):
+                return _say(nick, room, text, kind)
+            case PrivateMessage(sender=nick, target=target, text=text, kind=kind):
+                return _say(nick, target, text, kind)
+            case Joined(room=room, nick=nick):
+                return serialize(Message("JOIN", (room,), mask(nick)))
+            case Parted(room=room, nick=nick, reason=reason):
+                params = (room, reason) if reason else (room,)
+                return serialize(Message("PART", params, mask(nick)))
+            case Quit(nick=nick, reason=reason):
+                return serialize(Message("QUIT", (reason or "Quit",), mask(nick)))
+            case NickChanged(old=old, new=new):
+                return serialize(Message("NICK", (new,), mask(old)))
+            case TopicChanged(room=room, nick=nick, topic=topic):
+                return serialize(Message("TOPIC", (room, topic), mask(nick)))
+            case ServerNotice():
+                text = event.render(self._tr)
+                return serialize(Message("NOTICE", ("*", text), self._server))
+        return None
+
+
+def _say(nick: str, target: str, text: str, kind: Kind) -> bytes:
+    if kind is Kind.ACTION:
+        return serialize(Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick)))
+    command = "NOTICE" if kind is Kind.NOTICE else "PRIVMSG"
+    return serialize(Message(command, (target, text), mask(nick)))
+
+
+class IrcHandler:
+    """One IRC client: CAP and registration first, then commands applied to the hub."""
+
+    __slots__ = ("capping", "conn", "gone", "hub", "nick", "server", "session", "tr", "user")
+
+    def __init__(self, server: Server, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+        self.hub = server.hub
+        self.tr = server.translate
+        self.session = self.hub.connect(conn, server.irc_encoder, "irc", conn.peer)
+        self.nick: str | None = None
+        self.user: str | None = None
+        self.capping = False
+        self.gone = False
+        server.start_nick_timer(conn)
+
+    # -- Handler --------------------------------------------------------------------------
+
+    def on_line(self, item: Item) -> None:
+        if isinstance(item, Overlong):
+            self.numeric("417", "Input line was too long")
+            return
+        try:
+            msg = parse(item)
+        except IrcParseError as err:
+            if err.reason == "line too long":
+                self.numeric("417", "Input line was too long")
+            elif item.strip():
+                log.debug("bad irc line", extra={"peer": self.conn.peer, "reason": err.reason})
+            return
+        handler = getattr(self, "on_" + msg.command.lower(), None)
+        registered = self.session.nick is not None
+        if handler is None:
+            if registered:
+                self.numeric("421", msg.command, "Unknown command")
+            return
+        if not registered and msg.command not in ("CAP", "NICK", "USER", "PASS", "PING", "QUIT"):
+            self.numeric("451", "You have not registered")
+            return
+        try:
+            handler(msg)
+        except TertuliaError as err:
+            self.error(err)
+
+    def on_close(self, reason: str) -> None:
+        if not self.gone:
+            self.gone = True
+            self.hub.disconnect(self.session, reason)
+
+    # -- replies --------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        self.conn.deliver(serialize(msg))
+
+    def numeric(self, code: str, *params: str) -> None:
+        self.send(Message(code, (self.session.nick or "*", *params), self.server.name))
+
+    def error(self, err: TertuliaError) -> None:
+        self.send(Message("NOTICE", (self.nick or "*", err.render(self.tr)), self.server.name))
+
+    # -- registration ---------------------------------------------------------------------
+
+    def on_cap(self, msg: Message) -> None:
+        sub = msg.param(0).upper()
+        if sub == "LS":
+            self.capping = True
+            self.send(Message("CAP", (self.nick or "*", "LS", ""), self.server.name))
+        elif sub == "REQ":
+            self.send(Message("CAP", (self.nick or "*", "NAK", msg.param(1)), self.server.name))
+        elif sub == "END":
+            self.capping = False
+            self._maybe_welcome()
+
+    def on_pass(self, msg: Message) -> None:
+        pass  # no server password yet: accepted and ignored, as servers without one do
+
+    def on_nick(self, msg: Message) -> None:
+        nick = msg.param(0)
+        if not nick:
+            self.numeric("431", "No nickname given")
+            return
+        if self.session.nick is not None:
+            try:
+                if self.hub.change_nick(self.session, nick) is not None:
+                    self.send(Message("NICK", (nick,), mask(self.nick or nick)))
+                    self.nick = nick
+            except NickInUse:
+                self.numeric("433", nick, "Nickname is already in use")
+            except NickInvalid as err:
+                self.numeric("432", nick, err.render(self.tr))
+            return
+        self.nick = nick
+        self._maybe_welcome()
+
+    def on_user(self, msg: Message) -> None:
+        if self.session.nick is not None:
+            self.numeric("462", "You may not reregister")
+            return
+        if len(msg.params) < 4:
+            self.numeric("461", "USER", "Not enough parameters")
+            return
+        self.user = msg.param(0)
+        self._maybe_welcome()
+
+    def _maybe_welcome(self) -> None:
+        if self.capping or self.nick is None or self.user is None or self.session.nick:
+            return
+        try:
+            self.hub.register(self.session, self.nick)
+        except NickInUse:
+            self.numeric("433", self.nick, "Nickname is already in use")
+            self.nick = None
+            return
+        except NickInvalid as err:
+            self.numeric("432", self.nick, err.render(self.tr))
+            self.nick = None
+            return
+        self.server.stop_nick_timer(self.conn)
+        log.info("registered", extra={"nick": self.nick, "door": "irc"})
+        s = self.server.settings
+        name = self.server.name
+        self.numeric("001", f"Welcome to the {name} IRC door, {mask(self.nick)}")
+        self.numeric("002", f"Your host is {name}, running tertulia {__version__}")
+        self.numeric("003", "This server has been started recently")
+        self.numeric("004", name, f"tertulia-{__version__}", "i", "nt")
+        self.numeric(
+            "005", "CASEMAPPING=ascii", "CHANTYPES=#", f"NICKLEN={s.nick_length}",
+            f"CHANNELLEN={s.room_length}", f"TOPICLEN={s.topic_length}", "PREFIX=(ov)@+",
+            "CHANMODES=,,,nt", f"NETWORK={name}", "are supported by this server",
+        )  # fmt: skip
+        self.numeric("422", "MOTD File is missing")
+
+    # -- connection -----------------------------------------------------------------------
+
+    def on_ping(self, msg: Message) -> None:
+        self.send(Message("PONG", (self.server.name, msg.param(0)), self.server.name))
+
+    def on_pong(self, msg: Message) -> None:
+        pass
+
+    def on_quit(self, msg: Message) -> None:
+        reason = msg.param(0)
+        self.send(Message("ERROR", (f"Closing link: {reason or 'Quit'}",)))
+        if not self.gone:
+            self.gone = True
+            self.hub.disconnect(self.session, reason)
+        self.conn.close()
+
+    # -- channels -------------------------------------------------------------------------
+
+    def on_join(self, msg: Message) -> None:
+        if not msg.params:
+            self.numeric("461", "JOIN", "Not enough parameters")
+            return
+        if msg.param(0) == "0":
+            for room in list(self.session.rooms.values()):
+                self.hub.part(self.session, room.name)
+                self.send(Message("PART", (room.name,), mask(self.nick or "")))
+            return
+        for name in msg.param(0).split(","):
+            if not name.startswith("#"):
+                self.numeric("403", name, "No such channel")
+                continue
+            try:
+                room = self.hub.join(self.session, name)
+            except TertuliaError as err:
+                self.numeric("479", name, err.render(self.tr))
+                continue
+            self.send(Message("JOIN", (room.name,), mask(self.nick or "")))
+            if room.topic:
+                self.numeric("332", room.name, room.topic)
+            self._names(room)
+
+    def on_part(self, msg: Message) -> None:
+        reason = msg.param(1)
+        for name in msg.param(0).split(","):
+            try:
+                self.hub.part(self.session, name, reason)
+            except TertuliaError:
+                self.numeric("442", name, "You're not on that channel")
+                continue
+            params = (name, reason) if reason else (name,)
+            self.send(Message("PART", params, mask(self.nick or "")))
+
+    def on_names(self, msg: Message) -> None:
+        for name in msg.param(0).split(","):
+            try:
+                self._names(self.hub.room(name))
+            except TertuliaError:
+                self.numeric("366", name, "End of /NAMES list")
+
+    def _names(self, room: Room) -> None:
+        nicks = room.nicks()
+        line: list[str] = []
+        for nick in nicks:
+            line.append(nick)
+            if len(line) == 40:
+                self.numeric("353", "=", room.name, " ".join(line))
+                line = []
+        if line:
+            self.numeric("353", "=", room.name, " ".join(line))
+        self.numeric("366", room.name, "End of /NAMES list")
+
+    def on_topic(self, msg: Message) -> None:
+        name = msg.param(0)
+        if len(msg.params) < 2:
+            room = self.hub.room(name)
+            if room.topic:
+                self.numeric("332", room.name, room.topic)
+            else:
+                self.numeric("331", room.name, "No topic is set")
+            return
+        event = self.hub.topic(self.session, name, msg.param(1))
+        self.send(Message("TOPIC", (event.room, event.topic), mask(self.nick or "")))
+
+    # -- messages -------------------------------------------------------------------------
+
+    def on_privmsg(self, msg: Message) -> None:
+        self._message(msg, Kind.MESSAGE)
+
+    def on_notice(self, msg: Message) -> None:
+        self._message(msg, Kind.NOTICE)
+
+    def _message(self, msg: Message, kind: Kind) -> None:
+        if len(msg.params) < 2 or not msg.param(1):
+            if kind is Kind.MESSAGE:
+                self.numeric("412", "No text to send")
+            return
+        text = msg.param(1)
+        if kind is Kind.MESSAGE and text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            kind, text = Kind.ACTION, text[8:-1]
+        for target in msg.param(0).split(","):
+            try:
+                if target.startswith("#"):
+                    self.hub.say(self.session, target, text, kind)
+                else:
+                    self.hub.tell(self.session, target, text, kind)
+            except TertuliaError as err:
+                if kind is not Kind.NOTICE:  # NOTICE never gets an automatic reply
+                    code = "401" if not target.startswith("#") else "404"
+                    self.numeric(code, target, err.render(self.tr))

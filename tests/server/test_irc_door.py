@@ -1,0 +1,126 @@
+"""The IRC door over real sockets: registration, channels, messages across doors."""
+
+from __future__ import annotations
+
+import re
+
+from chatclient import JsonClient, LineClient
+from tertulia.server.app import Server
+
+
+class IrcClient(LineClient):
+    """A LineClient that reads IRC's CR LF lines."""
+
+    async def line(self, timeout: float = 5.0) -> str:
+        return (await super().line(timeout)).rstrip("\r")
+
+
+def irc_port(server: Server) -> int:
+    return int(server.addresses("irc")[0].rsplit(":", 1)[1])
+
+
+async def irc(server: Server, nick: str, cap: bool = False) -> IrcClient:
+    client = await IrcClient.connect(irc_port(server))
+    assert isinstance(client, IrcClient)
+    if cap:
+        await client.send("CAP LS 302")
+        await client.expect(" CAP * LS ")
+    await client.send(f"NICK {nick}\r\nUSER {nick} 0 * :Real {nick}", newline=True)
+    if cap:
+        await client.send("CAP END")
+    await client.expect(" 422 ")
+    return client
+
+
+async def test_registration_burst_without_cap(server: Server) -> None:
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("NICK ana\r\nUSER ana 0 * :Ana")
+    burst = await client.lines_until(" 422 ")
+    codes = [line.split(" ")[1] for line in burst]
+    assert codes == ["001", "002", "003", "004", "005"]
+    isupport = burst[4]
+    for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=30", "NETWORK=tertulia"):
+        assert token in isupport
+    await client.send("PING :abc")
+    assert (await client.expect("PONG")) == ":tertulia PONG tertulia abc"
+    await client.close()
+
+
+async def test_cap_negotiation_holds_the_welcome_until_cap_end(server: Server) -> None:
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("CAP LS 302\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP REQ :sasl")
+    assert " CAP * LS " in await client.line()
+    assert " CAP " in (nak := await client.line()) and " NAK " in nak
+    await client.send("CAP END")
+    assert " 001 ana " in await client.line()
+    await client.close()
+
+
+async def test_unknown_commands_and_unregistered_use(server: Server) -> None:
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("JOIN #lobby")
+    assert " 451 " in await client.line()
+    await client.send("NICK ana\r\nUSER ana 0 * :Ana")
+    await client.expect(" 422 ")
+    await client.send("FROBNICATE now")
+    assert re.search(r" 421 ana FROBNICATE :Unknown command", await client.line())
+    await client.close()
+
+
+async def test_join_names_topic_part(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #dev")
+    assert await ana.line() == ":ana!ana@tertulia JOIN #dev"
+    assert " 353 ana = #dev :ana" in await ana.line()
+    assert " 366 ana #dev " in await ana.line()
+    bo = await irc(server, "bo", cap=True)
+    await bo.send("JOIN #dev")
+    await bo.expect(" 366 ")
+    assert await ana.line() == ":bo!bo@tertulia JOIN #dev"
+    await ana.send("TOPIC #dev :planning day")
+    assert await ana.line() == ":ana!ana@tertulia TOPIC #dev :planning day"
+    assert await bo.line() == ":ana!ana@tertulia TOPIC #dev :planning day"
+    await bo.send("NAMES #dev")
+    assert (await bo.line()).endswith("= #dev :ana bo")
+    await bo.expect(" 366 bo #dev ")
+    await bo.send("PART #dev :bye")
+    assert await bo.line() == ":bo!bo@tertulia PART #dev :bye"
+    assert await ana.line() == ":bo!bo@tertulia PART #dev :bye"
+    await ana.close()
+    await bo.close()
+
+
+async def test_messages_cross_every_door(server: Server) -> None:
+    plain = await LineClient.connect(server.port, "pia")
+    js = await JsonClient.connect(server.port, "jo")
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #lobby")
+    await ana.expect(" 366 ")
+    await plain.expect("ana joined #lobby")
+    await ana.send("PRIVMSG #lobby :hola desde IRC")
+    assert await plain.expect("hola desde IRC") == "[ana] hola desde IRC"
+    got = await js.expect_obj(type="message")
+    assert (got["from"], got["text"], got["room"]) == ("ana", "hola desde IRC", "#lobby")
+    await plain.send("y desde netcat")
+    assert await ana.expect("netcat") == ":pia!pia@tertulia PRIVMSG #lobby :y desde netcat"
+    await ana.send("PRIVMSG #lobby :\x01ACTION saluda\x01")
+    assert await plain.expect("saluda") == "* ana saluda"
+    await ana.send("PRIVMSG jo :psst")
+    private = await js.expect_obj(type="private")
+    assert (private["from"], private["text"]) == ("ana", "psst")
+    await ana.send("QUIT :me voy")
+    assert "ERROR" in await ana.expect("ERROR")
+    assert await plain.expect("ana quit") == "* ana quit (me voy)"
+    for client in (plain, js, ana):
+        await client.close()
+
+
+async def test_nicks_are_shared_across_doors(server: Server) -> None:
+    plain = await LineClient.connect(server.port, "Ana")
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("NICK ana\r\nUSER ana 0 * :Ana")
+    assert re.search(r" 433 \* ana :Nickname is already in use", await client.line())
+    await client.send("NICK ana2")
+    assert " 001 ana2 " in await client.line()
+    await client.close()
+    await plain.close()
