@@ -124,3 +124,30 @@ async def test_nicks_are_shared_across_doors(server: Server) -> None:
     assert " 001 ana2 " in await client.line()
     await client.close()
     await plain.close()
+
+
+async def test_who_whois_list_ison_and_friends(server: Server) -> None:
+    plain = await LineClient.connect(server.port, "pia")
+    ana = await irc(server, "ana")
+    await ana.send("WHO #lobby")
+    who = await ana.lines_until(" 315 ana #lobby ")
+    assert any(" 352 ana #lobby pia tertulia tertulia pia H :0 pia (plain)" in w for w in who)
+    await ana.send("WHOIS pia")
+    whois = await ana.lines_until(" 318 ")
+    assert [w.split(" ")[1] for w in whois] == ["311", "319", "312"]
+    assert whois[1].endswith(":#lobby")
+    await ana.send("WHOIS nobody")
+    assert " 401 ana nobody " in await ana.line()
+    await ana.expect(" 318 ")
+    await ana.send("LIST")
+    assert " 322 ana #lobby 1 :" in await ana.line()
+    assert " 323 " in await ana.line()
+    await ana.send("ISON pia nobody ANA")
+    assert (await ana.line()).endswith(" 303 ana :pia ana")
+    await ana.send("USERHOST pia")
+    assert (await ana.line()).endswith(" 302 ana :pia=+pia@tertulia")
+    for command, code in (("MOTD", "422"), ("VERSION", "351"), ("TIME", "391")):
+        await ana.send(command)
+        assert f" {code} ana " in await ana.line()
+    await ana.close()
+    await plain.close()

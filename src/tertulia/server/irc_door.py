@@ -8,6 +8,7 @@ QUIT, and 421 for the rest. docs/irc.md lists what is supported.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -297,6 +298,74 @@ class IrcHandler:
             return
         event = self.hub.topic(self.session, name, msg.param(1))
         self.send(Message("TOPIC", (event.room, event.topic), mask(self.nick or "")))
+
+    # -- who is there ---------------------------------------------------------------------
+
+    def on_who(self, msg: Message) -> None:
+        name = msg.param(0, "*")
+        try:
+            if name.startswith("#"):
+                room = self.hub.room(name)
+                people = [(room.name, s) for s in room.members.values()]
+            else:
+                people = [("*", self.hub.session(name))]
+        except TertuliaError:
+            people = []
+        for channel, session in people:
+            nick = session.nick or ""
+            self.numeric("352", channel, nick, "tertulia", self.server.name, nick, "H",
+                         f"0 {nick} ({session.door})")  # fmt: skip
+        self.numeric("315", name, "End of /WHO list")
+
+    def on_whois(self, msg: Message) -> None:
+        name = msg.param(len(msg.params) - 1) if msg.params else ""
+        try:
+            session = self.hub.session(name)
+        except TertuliaError:
+            self.numeric("401", name, "No such nick/channel")
+            self.numeric("318", name, "End of /WHOIS list")
+            return
+        nick = session.nick or name
+        self.numeric("311", nick, nick, "tertulia", "*", f"{nick} ({session.door})")
+        rooms = [r.name for r in session.rooms.values() if session.key in r.members]
+        if rooms:
+            self.numeric("319", nick, " ".join(rooms))
+        self.numeric("312", nick, self.server.name, f"tertulia {__version__}")
+        self.numeric("318", nick, "End of /WHOIS list")
+
+    def on_list(self, msg: Message) -> None:
+        for info in self.hub.room_list():
+            self.numeric("322", info.name, str(info.members), info.topic)
+        self.numeric("323", "End of /LIST")
+
+    def on_ison(self, msg: Message) -> None:
+        online = []
+        for word in " ".join(msg.params).split():
+            try:
+                online.append(self.hub.session(word).nick or word)
+            except TertuliaError:
+                continue
+        self.numeric("303", " ".join(online))
+
+    def on_userhost(self, msg: Message) -> None:
+        found = []
+        for word in msg.params[:5]:
+            try:
+                nick = self.hub.session(word).nick or word
+            except TertuliaError:
+                continue
+            found.append(f"{nick}=+{nick}@tertulia")
+        self.numeric("302", " ".join(found))
+
+    def on_motd(self, msg: Message) -> None:
+        self.numeric("422", "MOTD File is missing")
+
+    def on_version(self, msg: Message) -> None:
+        self.numeric("351", f"tertulia-{__version__}", self.server.name, "the tertulia chat server")
+
+    def on_time(self, msg: Message) -> None:
+        now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        self.numeric("391", self.server.name, now)
 
     # -- messages -------------------------------------------------------------------------
 
