@@ -59,6 +59,10 @@ class Settings:
     send_buffer_bytes: int = field(
         default=1024 * 1024, metadata={"help": "unsent bytes per client before it is dropped"}
     )
+    ping_interval: float = field(
+        default=120.0,
+        metadata={"help": "seconds of IRC silence before a PING; as many again to answer"},
+    )
     shutdown_grace: float = field(
         default=3.0, metadata={"help": "seconds to let clients drain at shutdown"}
     )

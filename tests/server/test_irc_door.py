@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from chatclient import JsonClient, LineClient
+from conftest import ServerFactory
 from tertulia.server.app import Server
 
 
@@ -151,3 +152,29 @@ async def test_who_whois_list_ison_and_friends(server: Server) -> None:
         assert f" {code} ana " in await ana.line()
     await ana.close()
     await plain.close()
+
+
+async def test_mode_queries_are_answered_and_changes_refused(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #lobby")
+    await ana.expect(" 366 ")
+    await ana.send("MODE #lobby")
+    assert (await ana.line()).endswith(" 324 ana #lobby :+nt")
+    await ana.send("MODE #lobby +b")
+    assert " 368 ana #lobby " in await ana.line()
+    await ana.send("MODE #lobby +m")
+    assert " 482 ana #lobby " in await ana.line()
+    await ana.send("MODE ana")
+    assert (await ana.line()).endswith(" 221 ana :+")
+    await ana.close()
+
+
+async def test_a_silent_client_is_pinged_then_dropped(make_server: ServerFactory) -> None:
+    server: Server = await make_server(ping_interval=0.2)
+    ana = await irc(server, "ana")
+    assert await ana.expect("PING") == "PING tertulia"
+    await ana.send("PONG tertulia")
+    # Answering keeps it; then silence: another PING, and the door gives up.
+    assert await ana.expect("PING") == "PING tertulia"
+    lines = await ana.closed()
+    assert any("ping timeout" in line for line in lines)

@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 Translate = Callable[[str], str]
 
 
+# What an empty ban, exception or invite list query gets: its end numeric.
+LIST_ENDS = {
+    "b": ("368", "End of channel ban list"),
+    "e": ("349", "End of channel exception list"),
+    "I": ("347", "End of channel invite list"),
+}
+
+
 def mask(nick: str) -> str:
     # Every user looks the same from IRC, whatever its door: nick!nick@tertulia.
     return f"{nick}!{nick}@tertulia"
@@ -86,7 +94,10 @@ def _say(nick: str, target: str, text: str, kind: Kind) -> bytes:
 class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
-    __slots__ = ("capping", "conn", "gone", "hub", "nick", "server", "session", "tr", "user")
+    __slots__ = (
+        "capping", "conn", "gone", "heard", "hub", "nick", "pinged", "server", "session",
+        "timer", "tr", "user",
+    )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
         self.server = server
@@ -98,11 +109,40 @@ class IrcHandler:
         self.user: str | None = None
         self.capping = False
         self.gone = False
+        # Idle clients are pinged; one that stays silent for another interval is dropped.
+        self.heard = True
+        self.pinged = False
+        self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
         server.start_nick_timer(conn)
+
+    def _check_alive(self) -> None:
+        if self.gone:
+            return
+        if self.heard:
+            self.heard, self.pinged = False, False
+        elif not self.pinged:
+            self.pinged = True
+            self.send(Message("PING", (self.server.name,)))
+        else:
+            log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
+            self.send(Message("ERROR", ("Closing link: ping timeout",)))
+            self._leave("ping timeout")
+            return
+        self.timer = self.server.loop.call_later(
+            self.server.settings.ping_interval, self._check_alive
+        )
+
+    def _leave(self, reason: str) -> None:
+        if not self.gone:
+            self.gone = True
+            self.timer.cancel()
+            self.hub.disconnect(self.session, reason)
+        self.conn.close()
 
     # -- Handler --------------------------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
+        self.heard = True
         if isinstance(item, Overlong):
             self.numeric("417", "Input line was too long")
             return
@@ -129,6 +169,7 @@ class IrcHandler:
             self.error(err)
 
     def on_close(self, reason: str) -> None:
+        self.timer.cancel()
         if not self.gone:
             self.gone = True
             self.hub.disconnect(self.session, reason)
@@ -227,10 +268,7 @@ class IrcHandler:
     def on_quit(self, msg: Message) -> None:
         reason = msg.param(0)
         self.send(Message("ERROR", (f"Closing link: {reason or 'Quit'}",)))
-        if not self.gone:
-            self.gone = True
-            self.hub.disconnect(self.session, reason)
-        self.conn.close()
+        self._leave(reason)
 
     # -- channels -------------------------------------------------------------------------
 
@@ -298,6 +336,31 @@ class IrcHandler:
             return
         event = self.hub.topic(self.session, name, msg.param(1))
         self.send(Message("TOPIC", (event.room, event.topic), mask(self.nick or "")))
+
+    def on_mode(self, msg: Message) -> None:
+        # Modes come later (issue 5); until then answer queries so clients settle, and
+        # refuse changes with the numeric a non-operator would get.
+        target = msg.param(0)
+        if not target.startswith("#"):
+            if target.casefold() != (self.session.nick or "").casefold():
+                self.numeric("502", "Cant change mode for other users")
+            elif len(msg.params) == 1:
+                self.numeric("221", "+")
+            else:
+                self.numeric("501", "Unknown MODE flag")
+            return
+        try:
+            room = self.hub.room(target)
+        except TertuliaError:
+            self.numeric("403", target, "No such channel")
+            return
+        if len(msg.params) == 1:
+            self.numeric("324", room.name, "+nt")
+        elif msg.param(1).lstrip("+") in ("b", "e", "I"):
+            end = LIST_ENDS[msg.param(1).lstrip("+")]
+            self.numeric(end[0], room.name, end[1])
+        else:
+            self.numeric("482", room.name, "You're not channel operator")
 
     # -- who is there ---------------------------------------------------------------------
 
