@@ -178,3 +178,30 @@ async def test_a_silent_client_is_pinged_then_dropped(make_server: ServerFactory
     assert await ana.expect("PING") == "PING tertulia"
     lines = await ana.closed()
     assert any("ping timeout" in line for line in lines)
+
+
+async def test_server_time_and_echo_message(server: Server) -> None:
+    ana = await IrcClient.connect(irc_port(server))
+    await ana.send("CAP LS 302")
+    offered = await ana.line()
+    assert "server-time" in offered and "echo-message" in offered
+    await ana.send("CAP REQ :server-time echo-message\r\nNICK ana\r\nUSER ana 0 * :Ana")
+    assert (await ana.line()).endswith("ACK :server-time echo-message")
+    await ana.send("CAP END")
+    welcome = await ana.expect(" 001 ")
+    assert re.match(r"@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :tertulia 001 ", welcome)
+    await ana.expect(" 422 ")
+    bo = await irc(server, "bo")
+    await ana.send("JOIN #lobby")
+    await ana.expect(" 366 ")
+    await bo.send("JOIN #lobby")
+    await bo.expect(" 366 ")
+    await bo.send("PRIVMSG #lobby :con hora")
+    tagged = await ana.expect("con hora")
+    assert re.match(r"@time=\S+Z :bo!bo@tertulia PRIVMSG #lobby :con hora$", tagged)
+    await ana.send("PRIVMSG #lobby :eco")
+    echoed = await ana.expect(":eco")
+    assert re.match(r"@time=\S+Z :ana!ana@tertulia PRIVMSG #lobby :eco$", echoed)
+    assert await bo.expect(":eco") == ":ana!ana@tertulia PRIVMSG #lobby :eco"  # bo has no tags
+    await ana.close()
+    await bo.close()

@@ -36,6 +36,7 @@ class Server:
         self.plain_encoder = PlainEncoder(self.translate)
         self.json_encoder = JsonEncoder(self.translate)
         self.irc_encoder = IrcEncoder(self.name, self.translate)
+        self.irc_time_encoder = IrcEncoder(self.name, self.translate, server_time=True)
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self.started = time.time()

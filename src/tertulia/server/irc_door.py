@@ -52,16 +52,36 @@ def mask(nick: str) -> str:
     return f"{nick}!{nick}@tertulia"
 
 
+# What the door offers in CAP LS. message-tags: client tags are accepted (and not relayed
+# yet); multi-prefix and cap-notify cost nothing while there are no modes or cap changes.
+CAPABILITIES = ("cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+
+
+def server_time(ts: float | None = None) -> str:
+    moment = time.time() if ts is None else ts
+    millis = int(moment * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
+
+
 class IrcEncoder:
-    """Core events as IRC lines; one encoding shared by every IRC recipient."""
+    """Core events as IRC lines. One encoder per variant (with or without server-time), so
+    the hub still encodes each event once per variant and shares the bytes."""
 
-    __slots__ = ("_server", "_tr")
+    __slots__ = ("_server", "_time", "_tr")
 
-    def __init__(self, server_name: str, translate: Translate) -> None:
+    def __init__(self, server_name: str, translate: Translate, server_time: bool = False) -> None:
         self._server = server_name
         self._tr = translate
+        self._time = server_time
 
     def encode(self, event: Event) -> bytes | None:
+        line = self._line(event)
+        if line is None or not self._time:
+            return line
+        ts = getattr(event, "ts", None)
+        return b"@time=" + server_time(ts).encode() + b" " + line
+
+    def _line(self, event: Event) -> bytes | None:
         match event:
             case RoomMessage(sender=nick, room=room, text=text, kind=kind):
                 return _say(nick, room, text, kind)
@@ -95,8 +115,8 @@ class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "capping", "conn", "gone", "heard", "hub", "nick", "pinged", "server", "session",
-        "timer", "tr", "user",
+        "capping", "caps", "conn", "gone", "heard", "hub", "nick", "pinged", "server",
+        "session", "timer", "tr", "user",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -108,6 +128,7 @@ class IrcHandler:
         self.nick: str | None = None
         self.user: str | None = None
         self.capping = False
+        self.caps: set[str] = set()
         self.gone = False
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
@@ -177,6 +198,8 @@ class IrcHandler:
     # -- replies --------------------------------------------------------------------------
 
     def send(self, msg: Message) -> None:
+        if "server-time" in self.caps:
+            msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": server_time()})
         self.conn.deliver(serialize(msg))
 
     def numeric(self, code: str, *params: str) -> None:
@@ -189,11 +212,31 @@ class IrcHandler:
 
     def on_cap(self, msg: Message) -> None:
         sub = msg.param(0).upper()
+        who = self.session.nick or "*"
         if sub == "LS":
-            self.capping = True
-            self.send(Message("CAP", (self.nick or "*", "LS", ""), self.server.name))
+            if self.session.nick is None:
+                self.capping = True
+            self.send(Message("CAP", (who, "LS", " ".join(CAPABILITIES)), self.server.name))
+        elif sub == "LIST":
+            self.send(Message("CAP", (who, "LIST", " ".join(sorted(self.caps))), self.server.name))
         elif sub == "REQ":
-            self.send(Message("CAP", (self.nick or "*", "NAK", msg.param(1)), self.server.name))
+            if self.session.nick is None:
+                self.capping = True
+            wanted = msg.param(1).split()
+            names = [w.removeprefix("-") for w in wanted]
+            if not all(n in CAPABILITIES for n in names):
+                self.send(Message("CAP", (who, "NAK", msg.param(1)), self.server.name))
+                return
+            for w in wanted:
+                if w.startswith("-"):
+                    self.caps.discard(w[1:])
+                else:
+                    self.caps.add(w)
+            self.session.encoder = (
+                self.server.irc_time_encoder if "server-time" in self.caps
+                else self.server.irc_encoder
+            )  # fmt: skip
+            self.send(Message("CAP", (who, "ACK", msg.param(1)), self.server.name))
         elif sub == "END":
             self.capping = False
             self._maybe_welcome()
@@ -449,9 +492,13 @@ class IrcHandler:
         for target in msg.param(0).split(","):
             try:
                 if target.startswith("#"):
-                    self.hub.say(self.session, target, text, kind)
+                    event: Event = self.hub.say(self.session, target, text, kind)
                 else:
-                    self.hub.tell(self.session, target, text, kind)
+                    event = self.hub.tell(self.session, target, text, kind)
+                if "echo-message" in self.caps:
+                    echo = self.session.encoder.encode(event)
+                    if echo is not None:
+                        self.conn.deliver(echo)
             except TertuliaError as err:
                 if kind is not Kind.NOTICE:  # NOTICE never gets an automatic reply
                     code = "401" if not target.startswith("#") else "404"
