@@ -32,6 +32,9 @@ def _add_serve(sub: Any, tr: Translate) -> None:
     p.add_argument(
         "--no-irc", dest="irc", action="store_const", const=False, help=tr(N_("no IRC door"))
     )
+    p.add_argument(
+        "--password", help=tr(N_("server password (IRC PASS; the other doors do not ask yet)"))
+    )
     p.add_argument("--data-dir", help=tr(N_("directory for history and accounts")))
     p.add_argument("--config", help=tr(N_("TOML configuration file")))
     p.add_argument("--server-name", help=tr(N_("name shown to clients")))

@@ -205,3 +205,20 @@ async def test_server_time_and_echo_message(server: Server) -> None:
     assert await bo.expect(":eco") == ":ana!ana@tertulia PRIVMSG #lobby :eco"  # bo has no tags
     await ana.close()
     await bo.close()
+
+
+async def test_a_server_password_is_required_over_irc(make_server: ServerFactory) -> None:
+    server: Server = await make_server(password="s3cret")
+    wrong = await IrcClient.connect(irc_port(server))
+    await wrong.send("PASS nope\r\nNICK ana\r\nUSER ana 0 * :Ana")
+    assert " 464 * :Password incorrect" in await wrong.line()
+    assert any("bad password" in line for line in await wrong.closed())
+    missing = await IrcClient.connect(irc_port(server))
+    await missing.send("NICK ana\r\nUSER ana 0 * :Ana")
+    assert " 464 " in await missing.line()
+    right = await IrcClient.connect(irc_port(server))
+    await right.send("CAP LS 302\r\nPASS s3cret\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+    await right.expect(" 001 ana ")
+    await right.send("PASS again")
+    assert " 462 " in await right.expect(" 462 ")
+    await right.close()

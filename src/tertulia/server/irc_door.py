@@ -7,6 +7,7 @@ QUIT, and 421 for the rest. docs/irc.md lists what is supported.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -115,8 +116,8 @@ class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "capping", "caps", "conn", "gone", "heard", "hub", "nick", "pinged", "server",
-        "session", "timer", "tr", "user",
+        "capping", "caps", "conn", "gone", "heard", "hub", "nick", "password", "pinged",
+        "server", "session", "timer", "tr", "user",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -129,6 +130,7 @@ class IrcHandler:
         self.user: str | None = None
         self.capping = False
         self.caps: set[str] = set()
+        self.password = ""
         self.gone = False
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
@@ -242,7 +244,10 @@ class IrcHandler:
             self._maybe_welcome()
 
     def on_pass(self, msg: Message) -> None:
-        pass  # no server password yet: accepted and ignored, as servers without one do
+        if self.session.nick is not None:
+            self.numeric("462", "You may not reregister")
+            return
+        self.password = msg.param(0)
 
     def on_nick(self, msg: Message) -> None:
         nick = msg.param(0)
@@ -274,6 +279,13 @@ class IrcHandler:
 
     def _maybe_welcome(self) -> None:
         if self.capping or self.nick is None or self.user is None or self.session.nick:
+            return
+        wanted = self.server.settings.password
+        if wanted and not hmac.compare_digest(self.password.encode(), wanted.encode()):
+            log.info("refused: wrong server password", extra={"peer": self.conn.peer})
+            self.numeric("464", "Password incorrect")
+            self.send(Message("ERROR", ("Closing link: bad password",)))
+            self._leave("bad password")
             return
         try:
             self.hub.register(self.session, self.nick)
