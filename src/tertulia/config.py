@@ -34,7 +34,9 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata={"help": "address the doors listen on"})
     port: int = field(default=5000, metadata={"help": "plain/JSON-lines door port (0: any)"})
     password: str = field(
-        default="", metadata={"help": "server password IRC clients must send with PASS"}
+        default="",
+        repr=False,  # never printed with the rest of the settings
+        metadata={"help": "server password IRC clients must send with PASS"},
     )
     irc: bool = field(default=True, metadata={"help": "open the IRC door"})
     irc_port: int = field(default=6667, metadata={"help": "IRC door port (0: any)"})
