@@ -33,7 +33,7 @@ def assert_complete(result: Result) -> None:
     assert result.p50_ms <= result.p99_ms <= (result.max_ms or 0)
 
 
-@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json"])
+@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json", "spawn:irc"])
 async def test_fanout_delivers_everything_once(spec: str) -> None:
     result = await run(spec, "fanout", clients=12, senders=3, messages=40)
     assert_complete(result)

@@ -73,7 +73,7 @@ def add_parser(sub: Any, tr: Translate) -> None:
         help=tr(
             N_(
                 "[name=]URL[,pid=N]: plain://, json://, irc:// or original://127.0.0.1:PORT, "
-                "or spawn:plain, spawn:json, spawn:ngircd, spawn:original; repeatable"
+                "or spawn:plain, spawn:json, spawn:irc, spawn:ngircd, spawn:original; repeatable"
             )
         ),
     )

@@ -70,6 +70,7 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
 SPAWN_NAMES = {
     "spawn:plain": "tertulia",
     "spawn:json": "tertulia-json",
+    "spawn:irc": "tertulia-irc",
     "spawn:ngircd": "ngircd",
     "spawn:original": "original",
 }
@@ -89,13 +90,13 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
     pid = int(options["pid"]) if "pid" in options else None
     if url.startswith("spawn:"):
         kind = url.removeprefix("spawn:")
-        if kind in ("plain", "json"):
+        if kind in ("plain", "json", "irc"):
             return await spawn_tertulia(name, WIRES[kind], extra_args)
         if kind == "original":
             return await spawn_original(name, _baseline_path(options.get("path")))
         if kind == "ngircd":
             return await spawn_ngircd(name)
-        raise TargetError(f"unknown spawn kind {kind!r}: plain, json, original or ngircd")
+        raise TargetError(f"unknown spawn kind {kind!r}: plain, json, irc, original or ngircd")
     match = re.fullmatch(r"(plain|json|irc|original)://([\d.]+|localhost):(\d+)", url)
     if match is None:
         raise TargetError(
@@ -117,13 +118,20 @@ def _free_port() -> int:
 async def spawn_tertulia(name: str, wire: Wire, extra: tuple[str, ...]) -> Target:
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
     env = {k: v for k, v in env.items() if not k.startswith("TERTULIA_")}
+    # The IRC door is opened (on a free port) only when it is the door being measured.
+    irc = ("--irc-port", "0") if wire.name == "irc" else ("--no-irc",)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--no-irc", "--lang", "en",
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", *irc, "--lang", "en",
         "--log-level", "warning", "--max-clients", "100000", *extra,
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    door = b"irc door" if wire.name == "irc" else b"plain door"
+    line = b""
+    while door not in line:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        if not line:
+            break
     match = _LISTENING.search(line)
     if match is None:
         process.kill()
