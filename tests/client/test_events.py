@@ -36,6 +36,10 @@ def test_the_welcome_carries_rooms_and_the_request_id() -> None:
         ('{"type":"topic","room":"#a","nick":"bo","topic":"t"}', ev.TopicChanged("#a", "bo", "t")),
         ('{"type":"notice","code":"shutdown","text":"bye"}', ev.Notice("shutdown", "bye")),
         (
+            '{"type":"kick","room":"#a","nick":"bo","by":"ana","reason":"x"}',
+            ev.Kicked("#a", "bo", "ana", "x"),
+        ),
+        (
             '{"type":"error","id":3,"code":"nick_in_use","text":"taken"}',
             ev.ErrorReply(3, "nick_in_use", "taken"),
         ),

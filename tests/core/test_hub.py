@@ -12,12 +12,15 @@ from tertulia.core.errors import (
     NickInvalid,
     NoSuchNick,
     NotInRoom,
+    NotMember,
+    NotOperator,
     NotRegistered,
     TopicTooLong,
 )
 from tertulia.core.events import (
     Event,
     Joined,
+    Kicked,
     Kind,
     NickChanged,
     Parted,
@@ -243,3 +246,35 @@ def test_part_and_quit_reasons_lose_control_characters(encoder: CountingEncoder)
     hub.part(ana, "#cats", "\x1b[2Jbye\x07")
     hub.disconnect(ana, "x" * 50)
     assert encoder.events == [Parted("#cats", "ana", "[2Jbye"), Quit("ana", "x" * 20)]
+
+
+def test_the_first_to_join_is_operator_and_may_kick(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits())
+    ana, ana_in = member(hub, "ana", encoder, "#dev")
+    bob, bob_in = member(hub, "bob", encoder, "#dev")
+    room = hub.room("#dev")
+    assert hub.is_operator(room, ana) and not hub.is_operator(room, bob)
+    with pytest.raises(NotOperator):
+        hub.kick(bob, "#dev", "ana")
+    with pytest.raises(NotMember):
+        hub.kick(ana, "#dev", "nobody")
+    ana_in.got.clear()
+    bob_in.got.clear()
+    event = hub.kick(ana, "#dev", "BOB", "spam\x07")
+    assert event == Kicked("#dev", "bob", "ana", "spam")
+    assert len(ana_in.got) == 1 and len(bob_in.got) == 1  # the kicker and the kicked hear it
+    assert "#dev" not in {r.name for r in bob.rooms.values()}
+    assert room.nicks() == ["ana"]
+
+
+def test_operators_follow_nick_changes_and_leave_with_their_owner(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits())
+    ana, _ = member(hub, "ana", encoder, "#dev")
+    bob, _ = member(hub, "bob", encoder, "#dev")
+    hub.change_nick(ana, "anita")
+    room = hub.room("#dev")
+    assert hub.is_operator(room, ana)
+    hub.part(ana, "#dev")
+    assert room.operators == set()
+    with pytest.raises(NotOperator):
+        hub.kick(bob, "#dev", "bob")

@@ -72,7 +72,7 @@ async def test_join_names_topic_part(server: Server) -> None:
     ana = await irc(server, "ana")
     await ana.send("JOIN #dev")
     assert await ana.line() == ":ana!ana@tertulia JOIN #dev"
-    assert " 353 ana = #dev :ana" in await ana.line()
+    assert " 353 ana = #dev :@ana" in await ana.line()
     assert " 366 ana #dev " in await ana.line()
     bo = await irc(server, "bo", cap=True)
     await bo.send("JOIN #dev")
@@ -82,7 +82,7 @@ async def test_join_names_topic_part(server: Server) -> None:
     assert await ana.line() == ":ana!ana@tertulia TOPIC #dev :planning day"
     assert await bo.line() == ":ana!ana@tertulia TOPIC #dev :planning day"
     await bo.send("NAMES #dev")
-    assert (await bo.line()).endswith("= #dev :ana bo")
+    assert (await bo.line()).endswith("= #dev :@ana bo")
     await bo.expect(" 366 bo #dev ")
     await bo.send("PART #dev :bye")
     assert await bo.line() == ":bo!bo@tertulia PART #dev :bye"
@@ -132,7 +132,7 @@ async def test_who_whois_list_ison_and_friends(server: Server) -> None:
     ana = await irc(server, "ana")
     await ana.send("WHO #lobby")
     who = await ana.lines_until(" 315 ana #lobby ")
-    assert any(" 352 ana #lobby pia tertulia tertulia pia H :0 pia (plain)" in w for w in who)
+    assert any(" 352 ana #lobby pia tertulia tertulia pia H@ :0 pia (plain)" in w for w in who)
     await ana.send("WHOIS pia")
     whois = await ana.lines_until(" 318 ")
     assert [w.split(" ")[1] for w in whois] == ["311", "319", "312"]
@@ -222,3 +222,22 @@ async def test_a_server_password_is_required_over_irc(make_server: ServerFactory
     await right.send("PASS again")
     assert " 462 " in await right.expect(" 462 ")
     await right.close()
+
+
+async def test_an_operator_kicks_across_doors(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #dev")
+    assert "@ana" in await ana.expect(" 353 ")
+    plain = await LineClient.connect(server.port, "pia")
+    await plain.send("/join #dev")
+    await plain.expect("you are pia, in #dev")
+    await ana.expect("JOIN #dev")
+    await plain.send("/kick ana")
+    assert "not an operator of #dev" in await plain.expect("!")
+    await ana.send("KICK #dev pia :too loud")
+    assert await ana.expect("KICK") == ":ana!ana@tertulia KICK #dev pia :too loud"
+    assert await plain.expect("put out") == "* pia was put out of #dev by ana (too loud)"
+    await ana.send("KICK #dev pia")
+    assert " 441 ana pia #dev " in await ana.line()
+    await ana.close()
+    await plain.close()

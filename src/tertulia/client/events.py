@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Joins, parts, quits, nick and topic changes reach a client with the core's own shape.
-from tertulia.core.events import Joined, NickChanged, Parted, Quit, TopicChanged
+from tertulia.core.events import Joined, Kicked, NickChanged, Parted, Quit, TopicChanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +68,17 @@ class ErrorReply:
     text: str
 
 
-Event = Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Notice
+Event = (
+    Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Kicked
+    | Notice
+)  # fmt: skip
 Incoming = Event | Reply | ErrorReply
 
 
 __all__ = [
-    "BadLine", "ErrorReply", "Event", "Incoming", "Joined", "Message", "NickChanged", "Notice",
-    "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome", "parse",
+    "BadLine", "ErrorReply", "Event", "Incoming", "Joined", "Kicked", "Message", "NickChanged",
+    "Notice", "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome",
+    "parse",
 ]  # fmt: skip
 
 
@@ -127,6 +131,8 @@ def _typed(obj: dict[str, Any]) -> Incoming:
             return NickChanged(obj["old"], obj["new"])
         case "topic" if "nick" in obj and "id" not in obj:
             return TopicChanged(obj["room"], obj["nick"], obj.get("topic", ""))
+        case "kick" if "by" in obj:
+            return Kicked(obj["room"], obj["nick"], obj["by"], obj.get("reason", ""))
         case "notice":
             return Notice(obj.get("code", ""), obj["text"])
         case "error":

@@ -32,6 +32,11 @@ def render(event: ev.Event, me: str | None, tr: Translate) -> str | None:
             return "* " + tr(N_("{nick} set the topic of {room}: {topic}")).format(
                 nick=event.nick, room=event.room, topic=event.topic
             )
+        case ev.Kicked():
+            line = tr(N_("{nick} was put out of {room} by {by}")).format(
+                nick=event.nick, room=event.room, by=event.by
+            )
+            return "* " + line + (f" ({event.reason})" if event.reason else "")
         case ev.Notice():
             return f"* {event.text}"
     return None

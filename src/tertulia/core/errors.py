@@ -74,6 +74,16 @@ class NoRoom(TertuliaError):
     template = N_("you are not in any room: /join one")
 
 
+class NotOperator(TertuliaError):
+    code = "not_operator"
+    template = N_("you are not an operator of {room}")
+
+
+class NotMember(TertuliaError):
+    code = "not_member"
+    template = N_("{nick} is not in {room}")
+
+
 class NoSuchNick(TertuliaError):
     code = "no_such_nick"
     template = N_("nobody is called {nick}")

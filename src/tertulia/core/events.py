@@ -61,6 +61,16 @@ class NickChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Kicked:
+    """`by`, an operator of `room`, put `nick` out of it."""
+
+    room: str
+    nick: str
+    by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TopicChanged:
     room: str
     nick: str
@@ -88,5 +98,6 @@ Event = (
     | Quit
     | NickChanged
     | TopicChanged
+    | Kicked
     | ServerNotice
 )

@@ -17,12 +17,15 @@ from tertulia.core.errors import (
     NoSuchNick,
     NoSuchRoom,
     NotInRoom,
+    NotMember,
+    NotOperator,
     NotRegistered,
     TopicTooLong,
 )
 from tertulia.core.events import (
     Event,
     Joined,
+    Kicked,
     Kind,
     NickChanged,
     Parted,
@@ -134,6 +137,9 @@ class Hub:
             if old_key in room.members:
                 del room.members[old_key]
                 room.members[key] = session
+            if old_key in room.operators:
+                room.operators.discard(old_key)
+                room.operators.add(key)
         event = NickChanged(old=old, new=nick)
         self._fanout(event, self._neighbours(session), exclude=session)
         return event
@@ -166,6 +172,8 @@ class Hub:
         target = self._room(room, create=True)
         if session.key in target.members:
             return target
+        if not target.members:
+            target.operators.add(session.key)  # type: ignore[arg-type]
         target.members[session.key] = session  # type: ignore[index]
         target.receivers[session] = None
         session.rooms[target.key] = target
@@ -178,6 +186,24 @@ class Hub:
         event = Parted(room=target.name, nick=nick, reason=self._clean(reason))
         self._fanout(event, target.receivers, exclude=session)
         self._leave(session, target)
+
+    def kick(self, session: Session, room: str, nick: str, reason: str = "") -> Kicked:
+        """An operator puts a member out of a room; everyone in it, the kicked one included,
+        hears it."""
+        by = self._nick_of(session)
+        target = self._member_room(session, room)
+        if session.key not in target.operators:
+            raise NotOperator(room=target.name)
+        victim = target.members.get(fold(nick))
+        if victim is None:
+            raise NotMember(nick=nick, room=target.name)
+        event = Kicked(target.name, victim.nick or nick, by, self._clean(reason))
+        self._fanout(event, target.receivers, exclude=None)
+        self._leave(victim, target)
+        return event
+
+    def is_operator(self, room: Room, session: Session) -> bool:
+        return session.key in room.operators
 
     def topic(self, session: Session, room: str, topic: str) -> TopicChanged:
         nick = self._nick_of(session)
@@ -288,6 +314,7 @@ class Hub:
         room.receivers.pop(session, None)
         if session.key is not None:
             room.members.pop(session.key, None)
+            room.operators.discard(session.key)
         session.rooms.pop(room.key, None)
         if room.empty and not room.persistent:
             del self.rooms[room.key]

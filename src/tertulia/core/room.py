@@ -11,6 +11,7 @@ class Room:
         "key",
         "members",
         "name",
+        "operators",
         "persistent",
         "receivers",
         "topic",
@@ -26,6 +27,8 @@ class Room:
         self.topic_by = ""
         # Named members by folded nick; they show in member lists and notices.
         self.members: dict[str, Session] = {}
+        # Folded nicks of the room's operators: whoever joins an empty room becomes one.
+        self.operators: set[str] = set()
         # Everyone who hears the room: members plus anonymous listeners (a plain connection
         # that has not sent its nick yet still reads #lobby, as the original client did).
         self.receivers: dict[Session, None] = {}

@@ -11,6 +11,7 @@ from tertulia.core.errors import N_, BadRequest, TertuliaError
 from tertulia.core.events import (
     Event,
     Joined,
+    Kicked,
     Kind,
     NickChanged,
     Parted,
@@ -224,6 +225,11 @@ def event_object(event: Event, translate: Translate) -> dict[str, Any]:
             return {"type": "nick", "old": event.old, "new": event.new}
         case TopicChanged():
             return {"type": "topic", "room": event.room, "nick": event.nick, "topic": event.topic}
+        case Kicked():
+            return {
+                "type": "kick", "room": event.room, "nick": event.nick, "by": event.by,
+                "reason": event.reason,
+            }  # fmt: skip
         case ServerNotice():
             return {"type": "notice", "code": event.code, "text": event.render(translate)}
     raise TypeError(f"no JSON form for {event!r}")  # pragma: no cover

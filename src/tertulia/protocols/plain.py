@@ -10,6 +10,7 @@ from tertulia.core.errors import N_
 from tertulia.core.events import (
     Event,
     Joined,
+    Kicked,
     Kind,
     NickChanged,
     Parted,
@@ -111,6 +112,11 @@ class PlainEncoder:
                 return notice(f"{line} ({reason})" if reason else line)
             case NickChanged(old=old, new=new):
                 return notice(tr(N_("{old} is now known as {new}")).format(old=old, new=new))
+            case Kicked(room=room, nick=nick, by=by, reason=reason):
+                line = tr(N_("{nick} was put out of {room} by {by}")).format(
+                    nick=nick, room=room, by=by
+                )
+                return notice(f"{line} ({reason})" if reason else line)
             case TopicChanged(room=room, nick=nick, topic=topic):
                 return notice(
                     tr(N_("{nick} set the topic of {room}: {topic}")).format(

@@ -14,10 +14,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tertulia import __version__
-from tertulia.core.errors import NickInUse, NickInvalid, TertuliaError
+from tertulia.core.errors import (
+    NickInUse,
+    NickInvalid,
+    NotInRoom,
+    NotMember,
+    NotOperator,
+    TertuliaError,
+)
 from tertulia.core.events import (
     Event,
     Joined,
+    Kicked,
     Kind,
     NickChanged,
     Parted,
@@ -27,6 +35,7 @@ from tertulia.core.events import (
     ServerNotice,
     TopicChanged,
 )
+from tertulia.core.names import fold
 from tertulia.core.room import Room
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.irc import IrcParseError, Message, parse, serialize
@@ -99,6 +108,8 @@ class IrcEncoder:
                 return serialize(Message("NICK", (new,), mask(old)))
             case TopicChanged(room=room, nick=nick, topic=topic):
                 return serialize(Message("TOPIC", (room, topic), mask(nick)))
+            case Kicked(room=room, nick=nick, by=by, reason=reason):
+                return serialize(Message("KICK", (room, nick, reason or by), mask(by)))
             case ServerNotice():
                 text = event.render(self._tr)
                 return serialize(Message("NOTICE", ("*", text), self._server))
@@ -369,7 +380,7 @@ class IrcHandler:
                 self.numeric("366", name, "End of /NAMES list")
 
     def _names(self, room: Room) -> None:
-        nicks = room.nicks()
+        nicks = [("@" if fold(n) in room.operators else "") + n for n in room.nicks()]
         line: list[str] = []
         for nick in nicks:
             line.append(nick)
@@ -379,6 +390,23 @@ class IrcHandler:
         if line:
             self.numeric("353", "=", room.name, " ".join(line))
         self.numeric("366", room.name, "End of /NAMES list")
+
+    def on_kick(self, msg: Message) -> None:
+        if len(msg.params) < 2:
+            self.numeric("461", "KICK", "Not enough parameters")
+            return
+        room, reason = msg.param(0), msg.param(2)
+        for nick in msg.param(1).split(","):
+            try:
+                self.hub.kick(self.session, room, nick, reason)
+            except NotOperator:
+                self.numeric("482", room, "You're not channel operator")
+                return
+            except NotMember:
+                self.numeric("441", nick, room, "They aren't on that channel")
+            except NotInRoom:
+                self.numeric("442", room, "You're not on that channel")
+                return
 
     def on_topic(self, msg: Message) -> None:
         name = msg.param(0)
@@ -431,7 +459,8 @@ class IrcHandler:
             people = []
         for channel, session in people:
             nick = session.nick or ""
-            self.numeric("352", channel, nick, "tertulia", self.server.name, nick, "H",
+            flag = "H@" if channel != "*" and session.key in room.operators else "H"
+            self.numeric("352", channel, nick, "tertulia", self.server.name, nick, flag,
                          f"0 {nick} ({session.door})")  # fmt: skip
         self.numeric("315", name, "End of /WHO list")
 

@@ -37,6 +37,7 @@ HELP = (
     N_("/who [#room]     who is in a room"),
     N_("/rooms           list the rooms"),
     N_("/topic [TEXT]    show or set the room's topic"),
+    N_("/kick NICK [why] put someone out of the room (operators)"),
     N_("/quit [reason]   leave (or type #LOGOUT)"),
 )
 
@@ -151,6 +152,7 @@ class PlainHandler:
             "rooms": self.cmd_rooms,
             "list": self.cmd_rooms,
             "topic": self.cmd_topic,
+            "kick": self.cmd_kick,
             "help": self.cmd_help,
         }
 
@@ -214,6 +216,12 @@ class PlainHandler:
             self._send_notice(N_("topic of {room}: {topic}"), room=found.name, topic=found.topic)
         else:
             self._send_notice(N_("{room} has no topic"), room=found.name)
+
+    def cmd_kick(self, arg: str) -> None:
+        nick, _, reason = arg.partition(" ")
+        if not nick:
+            raise Usage(usage="/kick NICK [reason]")
+        self.hub.kick(self.session, self._current(), nick, reason.strip())
 
     def cmd_help(self, arg: str) -> None:
         self._help()

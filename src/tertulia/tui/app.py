@@ -249,9 +249,13 @@ class ChatApp(App[int]):
             case ev.Joined():
                 self.rooms.setdefault(event.room, RoomView(event.room)).members.add(event.nick)
                 self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
-            case ev.Parted():
+            case ev.Parted() | ev.Kicked():
                 self.room(event.room).members.discard(event.nick)
                 self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
+                if isinstance(event, ev.Kicked) and event.nick == me and len(self.rooms) > 1:
+                    self.show_notice(render(event, me, self.tr) or "")
+                    del self.rooms[event.room]
+                    self.switch_to(next(iter(self.rooms)))
             case ev.Quit() | ev.NickChanged():
                 old = event.nick if isinstance(event, ev.Quit) else event.old
                 for view in self.rooms.values():
