@@ -36,6 +36,11 @@ def test_the_welcome_carries_rooms_and_the_request_id() -> None:
         ('{"type":"topic","room":"#a","nick":"bo","topic":"t"}', ev.TopicChanged("#a", "bo", "t")),
         ('{"type":"notice","code":"shutdown","text":"bye"}', ev.Notice("shutdown", "bye")),
         (
+            '{"type":"mode","room":"#a","by":"ana","modes":"+o","args":["bo"]}',
+            ev.ModeChanged("#a", "ana", "+o", ("bo",)),
+        ),
+        ('{"type":"invite","room":"#a","nick":"bo","by":"ana"}', ev.Invited("#a", "bo", "ana")),
+        (
             '{"type":"kick","room":"#a","nick":"bo","by":"ana","reason":"x"}',
             ev.Kicked("#a", "bo", "ana", "x"),
         ),

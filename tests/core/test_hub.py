@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tertulia.core.errors import (
+    BadKey,
+    BadMode,
     BadText,
     EmptyMessage,
+    InviteOnly,
     MessageTooLong,
+    Moderated,
     NickInUse,
     NickInvalid,
     NoSuchNick,
@@ -15,6 +19,7 @@ from tertulia.core.errors import (
     NotMember,
     NotOperator,
     NotRegistered,
+    RoomFull,
     TopicTooLong,
 )
 from tertulia.core.events import (
@@ -22,6 +27,7 @@ from tertulia.core.events import (
     Joined,
     Kicked,
     Kind,
+    ModeChanged,
     NickChanged,
     Parted,
     Quit,
@@ -278,3 +284,37 @@ def test_operators_follow_nick_changes_and_leave_with_their_owner(encoder: Count
     assert room.operators == set()
     with pytest.raises(NotOperator):
         hub.kick(bob, "#dev", "bob")
+
+
+def test_modes_guard_joining_speaking_and_topics(encoder: CountingEncoder) -> None:
+    hub = Hub(Limits())
+    ana, _ = member(hub, "ana", encoder, "#dev")
+    bob, bob_in = member(hub, "bob", encoder, "#dev")
+    with pytest.raises(NotOperator):
+        hub.set_modes(bob, "#dev", [(True, "m", "")])
+    event = hub.set_modes(ana, "#dev", [(True, "m", ""), (True, "t", ""), (True, "v", "bob")])
+    assert event == ModeChanged("#dev", "ana", "+mtv", ("bob",))
+    assert hub.set_modes(ana, "#dev", [(True, "m", "")]) is None  # nothing changed: no event
+    hub.say(bob, "#dev", "voiced, so heard")
+    hub.set_modes(ana, "#dev", [(False, "v", "bob")])
+    with pytest.raises(Moderated):
+        hub.say(bob, "#dev", "not any more")
+    with pytest.raises(NotOperator):
+        hub.topic(bob, "#dev", "mine")
+    hub.set_modes(ana, "#dev", [(True, "i", ""), (True, "k", "sesame"), (True, "l", "2")])
+    eva, _ = member(hub, "eva", encoder, "#other")
+    with pytest.raises(InviteOnly):
+        hub.join(eva, "#dev", "sesame")
+    hub.invite(ana, "#dev", "eva")
+    hub.join(eva, "#dev")  # an invitation opens +i, +k and +l, once
+    hub.part(eva, "#dev")
+    with pytest.raises(InviteOnly):
+        hub.join(eva, "#dev", "sesame")
+    hub.set_modes(ana, "#dev", [(False, "i", "")])
+    with pytest.raises(BadKey):
+        hub.join(eva, "#dev", "wrong")
+    with pytest.raises(RoomFull):
+        hub.join(eva, "#dev", "sesame")
+    with pytest.raises(BadMode):
+        hub.set_modes(ana, "#dev", [(True, "z", "")])
+    assert bob_in.got  # bob heard the mode changes

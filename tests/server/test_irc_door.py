@@ -154,19 +154,70 @@ async def test_who_whois_list_ison_and_friends(server: Server) -> None:
     await plain.close()
 
 
-async def test_mode_queries_are_answered_and_changes_refused(server: Server) -> None:
+async def test_channel_modes_and_invites(server: Server) -> None:
     ana = await irc(server, "ana")
-    await ana.send("JOIN #lobby")
+    await ana.send("JOIN #dev")
     await ana.expect(" 366 ")
-    await ana.send("MODE #lobby")
-    assert (await ana.line()).endswith(" 324 ana #lobby :+nt")
-    await ana.send("MODE #lobby +b")
-    assert " 368 ana #lobby " in await ana.line()
-    await ana.send("MODE #lobby +m")
-    assert " 482 ana #lobby " in await ana.line()
+    await ana.send("MODE #dev")
+    assert (await ana.line()).endswith(" 324 ana #dev :+n")
+    await ana.send("MODE #dev +b")
+    assert " 368 ana #dev " in await ana.line()
+    bo = await irc(server, "bo")
+    await bo.send("JOIN #dev")
+    await bo.expect(" 366 ")
+    await ana.expect("JOIN #dev")
+    await bo.send("MODE #dev +m")
+    assert " 482 bo #dev " in await bo.line()
+    await ana.send("MODE #dev +mt")
+    assert await ana.line() == ":ana!ana@tertulia MODE #dev +mt"
+    assert await bo.line() == ":ana!ana@tertulia MODE #dev +mt"
+    await bo.send("PRIVMSG #dev :can I speak?")
+    assert " 404 bo #dev " in await bo.line()
+    await bo.send("TOPIC #dev :mine")
+    assert " 482 bo #dev " in await bo.line()
+    await ana.send("MODE #dev +v bo")
+    assert await bo.line() == ":ana!ana@tertulia MODE #dev +v bo"
+    await bo.send("PRIVMSG #dev :now I can")
+    assert (await ana.expect("now I can")).endswith(":now I can")
+    await ana.send("MODE #dev +i")
+    await ana.expect("MODE #dev +i")
+    cy = await irc(server, "cy")
+    await cy.send("JOIN #dev")
+    assert " 473 cy #dev " in await cy.line()
+    await ana.send("INVITE cy #dev")
+    assert (await ana.expect(" 341 ")).endswith(" 341 ana cy :#dev")
+    assert await cy.line() == ":ana!ana@tertulia INVITE cy #dev"
+    await cy.send("JOIN #dev")
+    await cy.expect(" 366 ")
+    await ana.send("JOIN #k\r\nMODE #k +kl sesame 2")
+    await ana.expect("MODE #k +kl sesame 2")
+    await bo.send("JOIN #k")
+    assert " 475 bo #k " in await bo.expect(" 475 ")
+    await bo.send("JOIN #k sesame")
+    await bo.expect(" 366 bo #k ")
+    await cy.send("JOIN #k sesame")
+    assert " 471 cy #k " in await cy.expect(" 471 ")
+    await ana.send("MODE #k")
+    assert (await ana.expect(" 324 ")).endswith(" 324 ana #k +nkl sesame :2")
     await ana.send("MODE ana")
-    assert (await ana.line()).endswith(" 221 ana :+")
+    assert (await ana.expect(" 221 ")).endswith(" 221 ana :+")
+    for client in (ana, bo, cy):
+        await client.close()
+
+
+async def test_plain_members_see_mode_changes(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #dev")
+    await ana.expect(" 366 ")
+    plain = await LineClient.connect(server.port, "pia")
+    await plain.send("/join #dev")
+    await plain.expect("you are pia, in #dev")
+    await ana.send("MODE #dev +o pia")
+    assert await plain.expect("set mode") == "* ana set mode +o pia on #dev"
+    await plain.send("/kick ana bye")
+    assert (await ana.expect("KICK")).startswith(":pia!pia@tertulia KICK #dev ana")
     await ana.close()
+    await plain.close()
 
 
 async def test_a_silent_client_is_pinged_then_dropped(make_server: ServerFactory) -> None:

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 # Joins, parts, quits, nick and topic changes reach a client with the core's own shape.
-from tertulia.core.events import Joined, Kicked, NickChanged, Parted, Quit, TopicChanged
+from tertulia.core.events import (
+    Invited,
+    Joined,
+    Kicked,
+    ModeChanged,
+    NickChanged,
+    Parted,
+    Quit,
+    TopicChanged,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +79,14 @@ class ErrorReply:
 
 Event = (
     Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Kicked
-    | Notice
+    | ModeChanged | Invited | Notice
 )  # fmt: skip
 Incoming = Event | Reply | ErrorReply
 
 
 __all__ = [
-    "BadLine", "ErrorReply", "Event", "Incoming", "Joined", "Kicked", "Message", "NickChanged",
+    "BadLine", "ErrorReply", "Event", "Incoming", "Invited", "Joined", "Kicked", "Message",
+    "ModeChanged", "NickChanged",
     "Notice", "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome",
     "parse",
 ]  # fmt: skip
@@ -133,6 +143,10 @@ def _typed(obj: dict[str, Any]) -> Incoming:
             return TopicChanged(obj["room"], obj["nick"], obj.get("topic", ""))
         case "kick" if "by" in obj:
             return Kicked(obj["room"], obj["nick"], obj["by"], obj.get("reason", ""))
+        case "mode" if "by" in obj:
+            return ModeChanged(obj["room"], obj["by"], obj["modes"], tuple(obj.get("args", ())))
+        case "invite" if "by" in obj:
+            return Invited(obj["room"], obj["nick"], obj["by"])
         case "notice":
             return Notice(obj.get("code", ""), obj["text"])
         case "error":

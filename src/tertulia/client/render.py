@@ -37,6 +37,13 @@ def render(event: ev.Event, me: str | None, tr: Translate) -> str | None:
                 nick=event.nick, room=event.room, by=event.by
             )
             return "* " + line + (f" ({event.reason})" if event.reason else "")
+        case ev.ModeChanged():
+            modes = " ".join((event.modes, *event.args))
+            return "* " + tr(N_("{by} set mode {modes} on {room}")).format(
+                by=event.by, modes=modes, room=event.room
+            )
+        case ev.Invited():
+            return "* " + tr(N_("{by} invites you to {room}")).format(by=event.by, room=event.room)
         case ev.Notice():
             return f"* {event.text}"
     return None

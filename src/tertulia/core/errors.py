@@ -84,6 +84,31 @@ class NotMember(TertuliaError):
     template = N_("{nick} is not in {room}")
 
 
+class InviteOnly(TertuliaError):
+    code = "invite_only"
+    template = N_("{room} is invite-only")
+
+
+class BadKey(TertuliaError):
+    code = "bad_key"
+    template = N_("{room} needs the right key")
+
+
+class RoomFull(TertuliaError):
+    code = "room_full"
+    template = N_("{room} is full")
+
+
+class Moderated(TertuliaError):
+    code = "moderated"
+    template = N_("{room} is moderated: only operators and voiced members speak")
+
+
+class BadMode(TertuliaError):
+    code = "bad_mode"
+    template = N_("unknown or incomplete mode {mode}")
+
+
 class NoSuchNick(TertuliaError):
     code = "no_such_nick"
     template = N_("nobody is called {nick}")

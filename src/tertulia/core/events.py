@@ -71,6 +71,25 @@ class Kicked:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """`by` changed `room`'s modes: `modes` as IRC writes them (`+o-v`), `args` in order."""
+
+    room: str
+    by: str
+    modes: str
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """`by` invites `nick` to `room`; only the invited one hears it."""
+
+    room: str
+    nick: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class TopicChanged:
     room: str
     nick: str
@@ -99,5 +118,7 @@ Event = (
     | NickChanged
     | TopicChanged
     | Kicked
+    | ModeChanged
+    | Invited
     | ServerNotice
 )

@@ -10,9 +10,13 @@ from dataclasses import dataclass
 
 from tertulia.core.errors import (
     AlreadyRegistered,
+    BadKey,
+    BadMode,
     BadText,
     EmptyMessage,
+    InviteOnly,
     MessageTooLong,
+    Moderated,
     NickInUse,
     NoSuchNick,
     NoSuchRoom,
@@ -20,13 +24,16 @@ from tertulia.core.errors import (
     NotMember,
     NotOperator,
     NotRegistered,
+    RoomFull,
     TopicTooLong,
 )
 from tertulia.core.events import (
     Event,
+    Invited,
     Joined,
     Kicked,
     Kind,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
@@ -137,9 +144,10 @@ class Hub:
             if old_key in room.members:
                 del room.members[old_key]
                 room.members[key] = session
-            if old_key in room.operators:
-                room.operators.discard(old_key)
-                room.operators.add(key)
+            for people in (room.operators, room.voiced):
+                if old_key in people:
+                    people.discard(old_key)
+                    people.add(key)
         event = NickChanged(old=old, new=nick)
         self._fanout(event, self._neighbours(session), exclude=session)
         return event
@@ -165,13 +173,21 @@ class Hub:
 
     # -- rooms ----------------------------------------------------------------------------
 
-    def join(self, session: Session, room: str) -> Room:
+    def join(self, session: Session, room: str, key: str = "") -> Room:
         """Make a registered session a member of a room, creating the room if needed."""
         nick = self._nick_of(session)
         check_room(room, self.limits.room_length)
         target = self._room(room, create=True)
         if session.key in target.members:
             return target
+        invited = session.key in target.invited
+        if "i" in target.modes and not invited:
+            raise InviteOnly(room=target.name)
+        if target.password and key != target.password and not invited:
+            raise BadKey(room=target.name)
+        if target.limit and len(target.members) >= target.limit and not invited:
+            raise RoomFull(room=target.name)
+        target.invited.discard(session.key)
         if not target.members:
             target.operators.add(session.key)  # type: ignore[arg-type]
         target.members[session.key] = session  # type: ignore[index]
@@ -202,12 +218,80 @@ class Hub:
         self._leave(victim, target)
         return event
 
+    def set_modes(
+        self, session: Session, room: str, changes: list[tuple[bool, str, str]]
+    ) -> ModeChanged | None:
+        """Apply (adding, mode, argument) changes as an operator; one event for all of them."""
+        by = self._nick_of(session)
+        target = self._member_room(session, room)
+        if session.key not in target.operators:
+            raise NotOperator(room=target.name)
+        done, args = "", []
+        sign = ""
+        for adding, mode, arg in changes:
+            if not self._apply_mode(target, adding, mode, arg):
+                continue
+            if sign != ("+" if adding else "-"):
+                sign = "+" if adding else "-"
+                done += sign
+            done += mode
+            if mode in "ovk" or (mode == "l" and adding):
+                args.append(arg)
+        if not done:
+            return None
+        event = ModeChanged(target.name, by, done, tuple(args))
+        self._fanout(event, target.receivers, exclude=None)
+        return event
+
+    def _apply_mode(self, room: Room, adding: bool, mode: str, arg: str) -> bool:
+        if mode in "ov":
+            member = room.members.get(fold(arg))
+            if member is None:
+                raise NotMember(nick=arg, room=room.name)
+            people = room.operators if mode == "o" else room.voiced
+            key = member.key or ""
+            if (key in people) == adding:
+                return False
+            (people.add if adding else people.discard)(key)
+            return True
+        if mode in "tmi":
+            if (mode in room.modes) == adding:
+                return False
+            (room.modes.add if adding else room.modes.discard)(mode)
+            return True
+        if mode == "n":
+            return False  # always on: only members speak in a room
+        if mode == "k":
+            if adding and not arg:
+                raise BadMode(mode="+k")
+            room.password = arg if adding else ""
+            return True
+        if mode == "l":
+            if adding and not arg.isdigit():
+                raise BadMode(mode="+l")
+            room.limit = int(arg) if adding else 0
+            return True
+        raise BadMode(mode=mode)
+
+    def invite(self, session: Session, room: str, nick: str) -> Invited:
+        by = self._nick_of(session)
+        target = self._member_room(session, room)
+        if "i" in target.modes and session.key not in target.operators:
+            raise NotOperator(room=target.name)
+        guest = self.session(nick)
+        target.invited.add(guest.key or "")
+        event = Invited(target.name, guest.nick or nick, by)
+        self._fanout(event, [guest], exclude=None)
+        return event
+
     def is_operator(self, room: Room, session: Session) -> bool:
         return session.key in room.operators
 
     def topic(self, session: Session, room: str, topic: str) -> TopicChanged:
         nick = self._nick_of(session)
         target = self._member_room(session, room)
+        if "t" in target.modes and session.key not in target.operators:
+            raise NotOperator(room=target.name)
         topic = topic.strip()
         if _has_control(topic):
             raise BadText()
@@ -238,6 +322,12 @@ class Hub:
         target = session.rooms.get(fold(room))
         if target is None or session.key not in target.members:
             raise NotInRoom(room=room)
+        if (
+            "m" in target.modes
+            and session.key not in target.operators
+            and session.key not in target.voiced
+        ):
+            raise Moderated(room=target.name)
         self._check_text(text)
         event = RoomMessage(next(self._message_ids), self.clock(), target.name, nick, text, kind)
         self._fanout(event, target.receivers, exclude=session)
@@ -315,6 +405,7 @@ class Hub:
         if session.key is not None:
             room.members.pop(session.key, None)
             room.operators.discard(session.key)
+            room.voiced.discard(session.key)
         session.rooms.pop(room.key, None)
         if room.empty and not room.persistent:
             del self.rooms[room.key]

@@ -8,14 +8,19 @@ from tertulia.core.session import Session
 class Room:
     __slots__ = (
         "created",
+        "invited",
         "key",
+        "limit",
         "members",
+        "modes",
         "name",
         "operators",
+        "password",
         "persistent",
         "receivers",
         "topic",
         "topic_by",
+        "voiced",
     )
 
     def __init__(self, name: str, key: str, created: float, persistent: bool = False) -> None:
@@ -29,6 +34,13 @@ class Room:
         self.members: dict[str, Session] = {}
         # Folded nicks of the room's operators: whoever joins an empty room becomes one.
         self.operators: set[str] = set()
+        self.voiced: set[str] = set()
+        # Flag modes as IRC names them: n (only members speak, always), t (only operators
+        # set the topic), m (only operators and voiced speak), i (invite only).
+        self.modes: set[str] = {"n"}
+        self.password = ""  # the k mode's key
+        self.limit = 0  # the l mode; 0 for none
+        self.invited: set[str] = set()
         # Everyone who hears the room: members plus anonymous listeners (a plain connection
         # that has not sent its nick yet still reads #lobby, as the original client did).
         self.receivers: dict[Session, None] = {}
@@ -36,6 +48,14 @@ class Room:
     @property
     def empty(self) -> bool:
         return not self.receivers
+
+    def mode_string(self) -> tuple[str, ...]:
+        flags = "+" + "".join(sorted(self.modes)) + ("k" if self.password else "")
+        flags += "l" if self.limit else ""
+        args = ((self.password,) if self.password else ()) + (
+            (str(self.limit),) if self.limit else ()
+        )
+        return (flags, *args)
 
     def nicks(self) -> list[str]:
         return sorted((s.nick for s in self.members.values() if s.nick), key=str.lower)

@@ -10,9 +10,11 @@ from typing import Any, ClassVar
 from tertulia.core.errors import N_, BadRequest, TertuliaError
 from tertulia.core.events import (
     Event,
+    Invited,
     Joined,
     Kicked,
     Kind,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
@@ -225,6 +227,13 @@ def event_object(event: Event, translate: Translate) -> dict[str, Any]:
             return {"type": "nick", "old": event.old, "new": event.new}
         case TopicChanged():
             return {"type": "topic", "room": event.room, "nick": event.nick, "topic": event.topic}
+        case ModeChanged():
+            return {
+                "type": "mode", "room": event.room, "by": event.by, "modes": event.modes,
+                "args": list(event.args),
+            }  # fmt: skip
+        case Invited():
+            return {"type": "invite", "room": event.room, "nick": event.nick, "by": event.by}
         case Kicked():
             return {
                 "type": "kick", "room": event.room, "nick": event.nick, "by": event.by,

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from tertulia.core.errors import N_
 from tertulia.core.events import (
     Event,
+    Invited,
     Joined,
     Kicked,
     Kind,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
@@ -112,6 +114,12 @@ class PlainEncoder:
                 return notice(f"{line} ({reason})" if reason else line)
             case NickChanged(old=old, new=new):
                 return notice(tr(N_("{old} is now known as {new}")).format(old=old, new=new))
+            case ModeChanged(room=room, by=by, modes=modes, args=args):
+                text = " ".join((modes, *args))
+                return notice(tr(N_("{by} set mode {modes} on {room}")).format(
+                    by=by, modes=text, room=room))  # fmt: skip
+            case Invited(room=room, by=by):
+                return notice(tr(N_("{by} invites you to {room}")).format(by=by, room=room))
             case Kicked(room=room, nick=nick, by=by, reason=reason):
                 line = tr(N_("{nick} was put out of {room} by {by}")).format(
                     nick=nick, room=room, by=by

@@ -15,18 +15,24 @@ from typing import TYPE_CHECKING
 
 from tertulia import __version__
 from tertulia.core.errors import (
+    BadKey,
+    BadMode,
+    InviteOnly,
     NickInUse,
     NickInvalid,
     NotInRoom,
     NotMember,
     NotOperator,
+    RoomFull,
     TertuliaError,
 )
 from tertulia.core.events import (
     Event,
+    Invited,
     Joined,
     Kicked,
     Kind,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
@@ -55,6 +61,19 @@ LIST_ENDS = {
     "e": ("349", "End of channel exception list"),
     "I": ("347", "End of channel invite list"),
 }
+
+
+def _mode_changes(modes: str, args: list[str]) -> list[tuple[bool, str, str]]:
+    """`+o-v ana bo` as (adding, mode, argument) triples; arguments taken where IRC takes them."""
+    changes: list[tuple[bool, str, str]] = []
+    adding = True
+    for ch in modes:
+        if ch in "+-":
+            adding = ch == "+"
+            continue
+        takes = ch in "ovk" or (ch == "l" and adding) or (ch in "beI" and bool(args))
+        changes.append((adding, ch, args.pop(0) if takes and args else ""))
+    return changes
 
 
 def mask(nick: str) -> str:
@@ -110,6 +129,10 @@ class IrcEncoder:
                 return serialize(Message("TOPIC", (room, topic), mask(nick)))
             case Kicked(room=room, nick=nick, by=by, reason=reason):
                 return serialize(Message("KICK", (room, nick, reason or by), mask(by)))
+            case ModeChanged(room=room, by=by, modes=modes, args=args):
+                return serialize(Message("MODE", (room, modes, *args), mask(by)))
+            case Invited(room=room, nick=nick, by=by):
+                return serialize(Message("INVITE", (nick, room), mask(by)))
             case ServerNotice():
                 text = event.render(self._tr)
                 return serialize(Message("NOTICE", ("*", text), self._server))
@@ -319,7 +342,7 @@ class IrcHandler:
         self.numeric(
             "005", "CASEMAPPING=ascii", "CHANTYPES=#", f"NICKLEN={s.nick_length}",
             f"CHANNELLEN={s.room_length}", f"TOPICLEN={s.topic_length}", "PREFIX=(ov)@+",
-            "CHANMODES=,,,nt", f"NETWORK={name}", "are supported by this server",
+            "CHANMODES=beI,k,l,imnt", f"NETWORK={name}", "are supported by this server",
         )  # fmt: skip
         self.numeric("422", "MOTD File is missing")
 
@@ -347,12 +370,22 @@ class IrcHandler:
                 self.hub.part(self.session, room.name)
                 self.send(Message("PART", (room.name,), mask(self.nick or "")))
             return
-        for name in msg.param(0).split(","):
+        keys = msg.param(1).split(",") if len(msg.params) > 1 else []
+        for i, name in enumerate(msg.param(0).split(",")):
             if not name.startswith("#"):
                 self.numeric("403", name, "No such channel")
                 continue
             try:
-                room = self.hub.join(self.session, name)
+                room = self.hub.join(self.session, name, keys[i] if i < len(keys) else "")
+            except InviteOnly:
+                self.numeric("473", name, "Cannot join channel (+i)")
+                continue
+            except BadKey:
+                self.numeric("475", name, "Cannot join channel (+k)")
+                continue
+            except RoomFull:
+                self.numeric("471", name, "Cannot join channel (+l)")
+                continue
             except TertuliaError as err:
                 self.numeric("479", name, err.render(self.tr))
                 continue
@@ -417,12 +450,14 @@ class IrcHandler:
             else:
                 self.numeric("331", room.name, "No topic is set")
             return
-        event = self.hub.topic(self.session, name, msg.param(1))
+        try:
+            event = self.hub.topic(self.session, name, msg.param(1))
+        except NotOperator:
+            self.numeric("482", name, "You're not channel operator")
+            return
         self.send(Message("TOPIC", (event.room, event.topic), mask(self.nick or "")))
 
     def on_mode(self, msg: Message) -> None:
-        # Modes come later (issue 5); until then answer queries so clients settle, and
-        # refuse changes with the numeric a non-operator would get.
         target = msg.param(0)
         if not target.startswith("#"):
             if target.casefold() != (self.session.nick or "").casefold():
@@ -438,12 +473,45 @@ class IrcHandler:
             self.numeric("403", target, "No such channel")
             return
         if len(msg.params) == 1:
-            self.numeric("324", room.name, "+nt")
-        elif msg.param(1).lstrip("+") in ("b", "e", "I"):
-            end = LIST_ENDS[msg.param(1).lstrip("+")]
-            self.numeric(end[0], room.name, end[1])
-        else:
+            self.numeric("324", room.name, *room.mode_string())
+            return
+        changes = _mode_changes(msg.param(1), list(msg.params[2:]))
+        lists = [c for c in changes if c[1] in LIST_ENDS]
+        for _, mode, _ in lists:
+            # No ban, exception or invite lists yet: every query gets an empty one.
+            self.numeric(LIST_ENDS[mode][0], room.name, LIST_ENDS[mode][1])
+        changes = [c for c in changes if c[1] not in LIST_ENDS]
+        if not changes:
+            return
+        try:
+            self.hub.set_modes(self.session, room.name, changes)
+        except NotOperator:
             self.numeric("482", room.name, "You're not channel operator")
+        except NotInRoom:
+            self.numeric("442", room.name, "You're not on that channel")
+        except NotMember as err:
+            nick = str(err.args_map.get("nick", "*"))
+            self.numeric("441", nick, room.name, "They aren't on that channel")
+        except BadMode as err:
+            self.numeric("472", str(err.args_map.get("mode", "?")), "is unknown mode char to me")
+
+    def on_invite(self, msg: Message) -> None:
+        if len(msg.params) < 2:
+            self.numeric("461", "INVITE", "Not enough parameters")
+            return
+        nick, room = msg.param(0), msg.param(1)
+        try:
+            event = self.hub.invite(self.session, room, nick)
+        except NotOperator:
+            self.numeric("482", room, "You're not channel operator")
+            return
+        except NotInRoom:
+            self.numeric("442", room, "You're not on that channel")
+            return
+        except TertuliaError:
+            self.numeric("401", nick, "No such nick/channel")
+            return
+        self.numeric("341", event.nick, event.room)
 
     # -- who is there ---------------------------------------------------------------------
 
