@@ -292,3 +292,28 @@ async def test_an_operator_kicks_across_doors(server: Server) -> None:
     assert " 441 ana pia #dev " in await ana.line()
     await ana.close()
     await plain.close()
+
+
+async def test_away_shows_in_whois_who_and_replies_and_reaches_away_notify(
+    server: Server,
+) -> None:
+    watcher = await IrcClient.connect(irc_port(server))
+    await watcher.send("CAP REQ :away-notify\r\nNICK wat\r\nUSER wat 0 * :W\r\nCAP END")
+    await watcher.expect(" 422 ")
+    ana = await irc(server, "ana")
+    for client in (watcher, ana):
+        await client.send("JOIN #dev")
+        await client.expect(" 366 ")
+    await ana.send("AWAY :lunch")
+    assert " 306 ana " in await ana.line()
+    assert await watcher.expect("AWAY") == ":ana!ana@tertulia AWAY :lunch"
+    await watcher.send("PRIVMSG ana :are you there?")
+    assert (await watcher.expect(" 301 ")).endswith(" 301 wat ana :lunch")
+    await watcher.send("WHO #dev")
+    who = await watcher.lines_until(" 315 ")
+    assert any(" ana G@ " in w or " ana G " in w for w in who)
+    await ana.send("AWAY")
+    assert " 305 ana " in await ana.expect(" 305 ")
+    assert await watcher.expect("AWAY") == ":ana!ana@tertulia AWAY"
+    await watcher.close()
+    await ana.close()

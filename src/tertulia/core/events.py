@@ -90,6 +90,14 @@ class Invited:
 
 
 @dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """`nick` went away (with a message) or came back (an empty one)."""
+
+    nick: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TopicChanged:
     room: str
     nick: str
@@ -120,5 +128,6 @@ Event = (
     | Kicked
     | ModeChanged
     | Invited
+    | AwayChanged
     | ServerNotice
 )

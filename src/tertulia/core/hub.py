@@ -28,6 +28,7 @@ from tertulia.core.errors import (
     TopicTooLong,
 )
 from tertulia.core.events import (
+    AwayChanged,
     Event,
     Invited,
     Joined,
@@ -282,6 +283,14 @@ class Hub:
         target.invited.add(guest.key or "")
         event = Invited(target.name, guest.nick or nick, by)
         self._fanout(event, [guest], exclude=None)
+        return event
+
+    def set_away(self, session: Session, message: str) -> AwayChanged:
+        """Away with a message, back with an empty one; neighbours hear it once each."""
+        nick = self._nick_of(session)
+        session.away = self._clean(message)
+        event = AwayChanged(nick, session.away)
+        self._fanout(event, self._neighbours(session), exclude=session)
         return event
 
     def is_operator(self, room: Room, session: Session) -> bool:

@@ -33,7 +33,7 @@ class Sink(Protocol):
 class Session:
     """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
 
-    __slots__ = ("door", "encoder", "id", "key", "nick", "peer", "rooms", "sink")
+    __slots__ = ("away", "door", "encoder", "id", "key", "nick", "peer", "rooms", "sink")
 
     def __init__(
         self, session_id: int, sink: Sink, encoder: Encoder, door: str, peer: str = ""
@@ -47,6 +47,7 @@ class Session:
         self.key: str | None = None  # folded nick
         # Rooms this session hears, by folded name: as a member, or as an anonymous listener.
         self.rooms: dict[str, Room] = {}
+        self.away = ""  # why the user is away; empty while present
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from tertulia.core.errors import N_, BadRequest, TertuliaError
 from tertulia.core.events import (
+    AwayChanged,
     Event,
     Invited,
     Joined,
@@ -232,6 +233,8 @@ def event_object(event: Event, translate: Translate) -> dict[str, Any]:
                 "type": "mode", "room": event.room, "by": event.by, "modes": event.modes,
                 "args": list(event.args),
             }  # fmt: skip
+        case AwayChanged():
+            return {"type": "away", "nick": event.nick, "message": event.message}
         case Invited():
             return {"type": "invite", "room": event.room, "nick": event.nick, "by": event.by}
         case Kicked():

@@ -35,8 +35,14 @@ class Server:
         self.hub = Hub(self.settings.limits())
         self.plain_encoder = PlainEncoder(self.translate)
         self.json_encoder = JsonEncoder(self.translate)
-        self.irc_encoder = IrcEncoder(self.name, self.translate)
-        self.irc_time_encoder = IrcEncoder(self.name, self.translate, server_time=True)
+        # One IRC encoder per combination of the capabilities that change the bytes, made
+        # once and shared, so the hub still encodes each event once per variant.
+        self._irc_encoders = {
+            (t, a): IrcEncoder(self.name, self.translate, server_time=t, away_notify=a)
+            for t in (False, True)
+            for a in (False, True)
+        }
+        self.irc_encoder = self._irc_encoders[(False, False)]
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self.started = time.time()
@@ -55,6 +61,9 @@ class Server:
     def flusher(self) -> WriteFlusher:
         assert self._flusher is not None, "server not started"
         return self._flusher
+
+    def irc_encoder_for(self, server_time: bool, away_notify: bool) -> IrcEncoder:
+        return self._irc_encoders[(server_time, away_notify)]
 
     # -- lifecycle ------------------------------------------------------------------------
 

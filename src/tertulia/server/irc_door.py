@@ -27,6 +27,7 @@ from tertulia.core.errors import (
     TertuliaError,
 )
 from tertulia.core.events import (
+    AwayChanged,
     Event,
     Invited,
     Joined,
@@ -83,7 +84,9 @@ def mask(nick: str) -> str:
 
 # What the door offers in CAP LS. message-tags: client tags are accepted (and not relayed
 # yet); multi-prefix and cap-notify cost nothing while there are no modes or cap changes.
-CAPABILITIES = ("cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+CAPABILITIES = (
+    "away-notify", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time",
+)  # fmt: skip
 
 
 def server_time(ts: float | None = None) -> str:
@@ -96,12 +99,19 @@ class IrcEncoder:
     """Core events as IRC lines. One encoder per variant (with or without server-time), so
     the hub still encodes each event once per variant and shares the bytes."""
 
-    __slots__ = ("_server", "_time", "_tr")
+    __slots__ = ("_away", "_server", "_time", "_tr")
 
-    def __init__(self, server_name: str, translate: Translate, server_time: bool = False) -> None:
+    def __init__(
+        self,
+        server_name: str,
+        translate: Translate,
+        server_time: bool = False,
+        away_notify: bool = False,
+    ) -> None:
         self._server = server_name
         self._tr = translate
         self._time = server_time
+        self._away = away_notify
 
     def encode(self, event: Event) -> bytes | None:
         line = self._line(event)
@@ -133,6 +143,8 @@ class IrcEncoder:
                 return serialize(Message("MODE", (room, modes, *args), mask(by)))
             case Invited(room=room, nick=nick, by=by):
                 return serialize(Message("INVITE", (nick, room), mask(by)))
+            case AwayChanged(nick=nick, message=message) if self._away:
+                return serialize(Message("AWAY", (message,) if message else (), mask(nick)))
             case ServerNotice():
                 text = event.render(self._tr)
                 return serialize(Message("NOTICE", ("*", text), self._server))
@@ -268,10 +280,9 @@ class IrcHandler:
                     self.caps.discard(w[1:])
                 else:
                     self.caps.add(w)
-            self.session.encoder = (
-                self.server.irc_time_encoder if "server-time" in self.caps
-                else self.server.irc_encoder
-            )  # fmt: skip
+            self.session.encoder = self.server.irc_encoder_for(
+                "server-time" in self.caps, "away-notify" in self.caps
+            )
             self.send(Message("CAP", (who, "ACK", msg.param(1)), self.server.name))
         elif sub == "END":
             self.capping = False
@@ -495,6 +506,13 @@ class IrcHandler:
         except BadMode as err:
             self.numeric("472", str(err.args_map.get("mode", "?")), "is unknown mode char to me")
 
+    def on_away(self, msg: Message) -> None:
+        self.hub.set_away(self.session, msg.param(0))
+        if self.session.away:
+            self.numeric("306", "You have been marked as being away")
+        else:
+            self.numeric("305", "You are no longer marked as being away")
+
     def on_invite(self, msg: Message) -> None:
         if len(msg.params) < 2:
             self.numeric("461", "INVITE", "Not enough parameters")
@@ -527,7 +545,9 @@ class IrcHandler:
             people = []
         for channel, session in people:
             nick = session.nick or ""
-            flag = "H@" if channel != "*" and session.key in room.operators else "H"
+            flag = ("G" if session.away else "H") + (
+                "@" if channel != "*" and session.key in room.operators else ""
+            )
             self.numeric("352", channel, nick, "tertulia", self.server.name, nick, flag,
                          f"0 {nick} ({session.door})")  # fmt: skip
         self.numeric("315", name, "End of /WHO list")
@@ -546,6 +566,8 @@ class IrcHandler:
         if rooms:
             self.numeric("319", nick, " ".join(rooms))
         self.numeric("312", nick, self.server.name, f"tertulia {__version__}")
+        if session.away:
+            self.numeric("301", nick, session.away)
         self.numeric("318", nick, "End of /WHOIS list")
 
     def on_list(self, msg: Message) -> None:
@@ -604,6 +626,9 @@ class IrcHandler:
                     event: Event = self.hub.say(self.session, target, text, kind)
                 else:
                     event = self.hub.tell(self.session, target, text, kind)
+                    away = self.hub.session(target).away
+                    if away and kind is not Kind.NOTICE:
+                        self.numeric("301", event.target, away)
                 if "echo-message" in self.caps:
                     echo = self.session.encoder.encode(event)
                     if echo is not None:
