@@ -38,7 +38,7 @@ async def test_registration_burst_without_cap(server: Server) -> None:
     await client.send("NICK ana\r\nUSER ana 0 * :Ana")
     burst = await client.lines_until(" 422 ")
     codes = [line.split(" ")[1] for line in burst]
-    assert codes == ["001", "002", "003", "004", "005"]
+    assert codes == ["001", "002", "003", "004", "005", "251", "254", "255"]
     isupport = burst[4]
     for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=30", "NETWORK=tertulia"):
         assert token in isupport
@@ -317,3 +317,21 @@ async def test_away_shows_in_whois_who_and_replies_and_reaches_away_notify(
     assert await watcher.expect("AWAY") == ":ana!ana@tertulia AWAY"
     await watcher.close()
     await ana.close()
+
+
+async def test_multi_prefix_shows_every_mark(server: Server) -> None:
+    ana = await IrcClient.connect(irc_port(server))
+    await ana.send("CAP REQ :multi-prefix\r\nNICK ana\r\nUSER ana 0 * :A\r\nCAP END")
+    await ana.expect(" 422 ")
+    bo = await irc(server, "bo")
+    await ana.send("JOIN #dev\r\nMODE #dev +v ana")
+    await ana.expect("MODE #dev +v ana")
+    await bo.send("JOIN #dev")
+    assert (await bo.expect(" 353 ")).endswith(":@ana bo")  # one mark without the cap
+    await ana.send("NAMES #dev")
+    assert (await ana.expect(" 353 ")).endswith(":@+ana bo")
+    await ana.send("MODE ana +i")
+    await ana.send("LUSERS")
+    assert " 251 ana :There are 2 users" in await ana.expect(" 251 ")
+    for client in (ana, bo):
+        await client.close()

@@ -355,7 +355,17 @@ class IrcHandler:
             f"CHANNELLEN={s.room_length}", f"TOPICLEN={s.topic_length}", "PREFIX=(ov)@+",
             "CHANMODES=beI,k,l,imnt", f"NETWORK={name}", "are supported by this server",
         )  # fmt: skip
+        self._lusers()
         self.numeric("422", "MOTD File is missing")
+
+    def _lusers(self) -> None:
+        users = len(self.hub.sessions)
+        self.numeric("251", f"There are {users} users and 0 invisible on 1 servers")
+        self.numeric("254", str(len(self.hub.rooms)), "channels formed")
+        self.numeric("255", f"I have {users} clients and 0 servers")
+
+    def on_lusers(self, msg: Message) -> None:
+        self._lusers()
 
     # -- connection -----------------------------------------------------------------------
 
@@ -424,7 +434,7 @@ class IrcHandler:
                 self.numeric("366", name, "End of /NAMES list")
 
     def _names(self, room: Room) -> None:
-        nicks = [("@" if fold(n) in room.operators else "") + n for n in room.nicks()]
+        nicks = [self._prefix(room, fold(n)) + n for n in room.nicks()]
         line: list[str] = []
         for nick in nicks:
             line.append(nick)
@@ -452,6 +462,10 @@ class IrcHandler:
                 self.numeric("442", room, "You're not on that channel")
                 return
 
+    def _prefix(self, room: Room, key: str) -> str:
+        marks = ("@" if key in room.operators else "") + ("+" if key in room.voiced else "")
+        return marks if "multi-prefix" in self.caps else marks[:1]
+
     def on_topic(self, msg: Message) -> None:
         name = msg.param(0)
         if len(msg.params) < 2:
@@ -475,6 +489,8 @@ class IrcHandler:
                 self.numeric("502", "Cant change mode for other users")
             elif len(msg.params) == 1:
                 self.numeric("221", "+")
+            elif set(msg.param(1)) <= set("+-iw"):
+                pass  # invisible and wallops mean nothing here; accepted quietly
             else:
                 self.numeric("501", "Unknown MODE flag")
             return
@@ -545,9 +561,8 @@ class IrcHandler:
             people = []
         for channel, session in people:
             nick = session.nick or ""
-            flag = ("G" if session.away else "H") + (
-                "@" if channel != "*" and session.key in room.operators else ""
-            )
+            marks = self._prefix(room, session.key or "") if channel != "*" else ""
+            flag = ("G" if session.away else "H") + marks
             self.numeric("352", channel, nick, "tertulia", self.server.name, nick, flag,
                          f"0 {nick} ({session.door})")  # fmt: skip
         self.numeric("315", name, "End of /WHO list")
