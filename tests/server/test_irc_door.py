@@ -335,3 +335,29 @@ async def test_multi_prefix_shows_every_mark(server: Server) -> None:
     assert " 251 ana :There are 2 users" in await ana.expect(" 251 ")
     for client in (ana, bo):
         await client.close()
+
+
+async def test_long_lines_and_bad_bytes_are_dropped_and_the_client_stays(server: Server) -> None:
+    ana = await irc(server, "ana")
+    bo = await irc(server, "bo")
+    for client in (ana, bo):
+        await client.send("JOIN #lobby")
+        await client.expect(" 366 ")
+    await ana.send("PRIVMSG #lobby :" + "x" * 600)
+    assert " 417 ana :Input line was too long" in await ana.expect(" 417 ")
+    await ana.send(b"PRIVMSG #lobby :\xff\xfe broken\r\n\x00\x01\x02\r\n", newline=False)
+    await ana.send("@" + "t=" + "v" * 9000 + " PRIVMSG #lobby :tagged too long")
+    await ana.expect(" 417 ")
+    await ana.send("PRIVMSG #lobby :still here")
+    assert await bo.expect("still here") == ":ana!ana@tertulia PRIVMSG #lobby :still here"
+    assert not any("broken" in line or "x" * 100 in line for line in bo.seen)
+    await ana.close()
+    await bo.close()
+
+
+async def test_unregistered_connections_time_out(make_server: ServerFactory) -> None:
+    server: Server = await make_server(nick_timeout=0.2)
+    lurker = await IrcClient.connect(irc_port(server))
+    await lurker.send("NICK lurker")  # never sends USER
+    lines = await lurker.closed()
+    assert any("NOTICE" in line for line in lines)
