@@ -7,23 +7,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
+from tertulia.core import events as ev
 from tertulia.core.errors import N_, BadRequest, TertuliaError
-from tertulia.core.events import (
-    AwayChanged,
-    Event,
-    Invited,
-    Joined,
-    Kicked,
-    Kind,
-    ModeChanged,
-    NickChanged,
-    Parted,
-    PrivateMessage,
-    Quit,
-    RoomMessage,
-    ServerNotice,
-    TopicChanged,
-)
 
 VERSION = 1
 
@@ -47,7 +32,7 @@ class Say:
     type: ClassVar[str] = "say"
     room: str
     text: str
-    kind: str = Kind.MESSAGE.value
+    kind: str = ev.Kind.MESSAGE.value
     id: RequestId = None
 
 
@@ -56,7 +41,7 @@ class Tell:
     type: ClassVar[str] = "tell"
     to: str
     text: str
-    kind: str = Kind.MESSAGE.value
+    kind: str = ev.Kind.MESSAGE.value
     id: RequestId = None
 
 
@@ -124,7 +109,7 @@ REQUESTS: dict[str, type[Request]] = {
     cls.type: cls
     for cls in (Hello, Say, Tell, Join, Part, Nick, Who, Rooms, Topic, Ping, Disconnect)
 }
-_KINDS = frozenset(k.value for k in Kind)
+_KINDS = frozenset(k.value for k in ev.Kind)
 _OPTIONAL_STR = frozenset({("Topic", "topic")})
 
 
@@ -158,7 +143,7 @@ def parse_request(text: str) -> Request:
         if f.name != "id" and not _type_ok(cls.__name__, f.name, value, f.default):
             raise BadRequest(reason=N_("wrong type for field {field!r}"), field=f.name)
         values[f.name] = value
-    if values.get("kind", Kind.MESSAGE.value) not in _KINDS:
+    if values.get("kind", ev.Kind.MESSAGE.value) not in _KINDS:
         raise BadRequest(reason=N_("unknown kind {kind!r}"), kind=str(values["kind"]))
     return cls(**values)
 
@@ -195,10 +180,10 @@ def error_reply(rid: RequestId, err: TertuliaError, translate: Translate) -> byt
     return reply(rid, "error", code=err.code, text=err.render(translate))
 
 
-def event_object(event: Event, translate: Translate) -> dict[str, Any]:
+def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
     """The JSON object of an event; the same shape over TCP lines and WebSocket frames."""
     match event:
-        case RoomMessage():
+        case ev.RoomMessage():
             return {
                 "type": "message",
                 "room": event.room,
@@ -208,7 +193,7 @@ def event_object(event: Event, translate: Translate) -> dict[str, Any]:
                 "msgid": event.id,
                 "ts": event.ts,
             }
-        case PrivateMessage():
+        case ev.PrivateMessage():
             return {
                 "type": "private",
                 "from": event.sender,
@@ -218,31 +203,31 @@ def event_object(event: Event, translate: Translate) -> dict[str, Any]:
                 "msgid": event.id,
                 "ts": event.ts,
             }
-        case Joined():
+        case ev.Joined():
             return {"type": "join", "room": event.room, "nick": event.nick}
-        case Parted():
+        case ev.Parted():
             return {"type": "part", "room": event.room, "nick": event.nick, "reason": event.reason}
-        case Quit():
+        case ev.Quit():
             return {"type": "quit", "nick": event.nick, "reason": event.reason}
-        case NickChanged():
+        case ev.NickChanged():
             return {"type": "nick", "old": event.old, "new": event.new}
-        case TopicChanged():
+        case ev.TopicChanged():
             return {"type": "topic", "room": event.room, "nick": event.nick, "topic": event.topic}
-        case ModeChanged():
+        case ev.ModeChanged():
             return {
                 "type": "mode", "room": event.room, "by": event.by, "modes": event.modes,
                 "args": list(event.args),
             }  # fmt: skip
-        case AwayChanged():
+        case ev.AwayChanged():
             return {"type": "away", "nick": event.nick, "message": event.message}
-        case Invited():
+        case ev.Invited():
             return {"type": "invite", "room": event.room, "nick": event.nick, "by": event.by}
-        case Kicked():
+        case ev.Kicked():
             return {
                 "type": "kick", "room": event.room, "nick": event.nick, "by": event.by,
                 "reason": event.reason,
             }  # fmt: skip
-        case ServerNotice():
+        case ev.ServerNotice():
             return {"type": "notice", "code": event.code, "text": event.render(translate)}
     raise TypeError(f"no JSON form for {event!r}")  # pragma: no cover
 
@@ -253,5 +238,5 @@ class JsonEncoder:
     def __init__(self, translate: Translate) -> None:
         self._tr = translate
 
-    def encode(self, event: Event) -> bytes | None:
+    def encode(self, event: ev.Event) -> bytes | None:
         return dumps(event_object(event, self._tr))

@@ -6,22 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tertulia.core import events as ev
 from tertulia.core.errors import N_
-from tertulia.core.events import (
-    Event,
-    Invited,
-    Joined,
-    Kicked,
-    Kind,
-    ModeChanged,
-    NickChanged,
-    Parted,
-    PrivateMessage,
-    Quit,
-    RoomMessage,
-    ServerNotice,
-    TopicChanged,
-)
 
 Translate = Callable[[str], str]
 
@@ -91,46 +77,46 @@ class PlainEncoder:
     def __init__(self, translate: Translate) -> None:
         self._tr = translate
 
-    def encode(self, event: Event) -> bytes | None:
+    def encode(self, event: ev.Event) -> bytes | None:
         tr = self._tr
         match event:
-            case RoomMessage(sender=nick, text=text, kind=Kind.MESSAGE):
+            case ev.RoomMessage(sender=nick, text=text, kind=ev.Kind.MESSAGE):
                 return f"[{nick}] {text}\n".encode()
-            case RoomMessage(sender=nick, text=text, kind=Kind.ACTION):
+            case ev.RoomMessage(sender=nick, text=text, kind=ev.Kind.ACTION):
                 return f"* {nick} {text}\n".encode()
-            case RoomMessage(sender=nick, text=text):
+            case ev.RoomMessage(sender=nick, text=text):
                 return f"-{nick}- {text}\n".encode()
-            case PrivateMessage(sender=nick, target=target, text=text, kind=Kind.ACTION):
+            case ev.PrivateMessage(sender=nick, target=target, text=text, kind=ev.Kind.ACTION):
                 return f"* [{nick} -> {target}] {nick} {text}\n".encode()
-            case PrivateMessage(sender=nick, target=target, text=text):
+            case ev.PrivateMessage(sender=nick, target=target, text=text):
                 return f"[{nick} -> {target}] {text}\n".encode()
-            case Joined(room=room, nick=nick):
+            case ev.Joined(room=room, nick=nick):
                 return notice(tr(N_("{nick} joined {room}")).format(nick=nick, room=room))
-            case Parted(room=room, nick=nick, reason=reason):
+            case ev.Parted(room=room, nick=nick, reason=reason):
                 line = tr(N_("{nick} left {room}")).format(nick=nick, room=room)
                 return notice(f"{line} ({reason})" if reason else line)
-            case Quit(nick=nick, reason=reason):
+            case ev.Quit(nick=nick, reason=reason):
                 line = tr(N_("{nick} quit")).format(nick=nick)
                 return notice(f"{line} ({reason})" if reason else line)
-            case NickChanged(old=old, new=new):
+            case ev.NickChanged(old=old, new=new):
                 return notice(tr(N_("{old} is now known as {new}")).format(old=old, new=new))
-            case ModeChanged(room=room, by=by, modes=modes, args=args):
+            case ev.ModeChanged(room=room, by=by, modes=modes, args=args):
                 text = " ".join((modes, *args))
                 return notice(tr(N_("{by} set mode {modes} on {room}")).format(
                     by=by, modes=text, room=room))  # fmt: skip
-            case Invited(room=room, by=by):
+            case ev.Invited(room=room, by=by):
                 return notice(tr(N_("{by} invites you to {room}")).format(by=by, room=room))
-            case Kicked(room=room, nick=nick, by=by, reason=reason):
+            case ev.Kicked(room=room, nick=nick, by=by, reason=reason):
                 line = tr(N_("{nick} was put out of {room} by {by}")).format(
                     nick=nick, room=room, by=by
                 )
                 return notice(f"{line} ({reason})" if reason else line)
-            case TopicChanged(room=room, nick=nick, topic=topic):
+            case ev.TopicChanged(room=room, nick=nick, topic=topic):
                 return notice(
                     tr(N_("{nick} set the topic of {room}: {topic}")).format(
                         nick=nick, room=room, topic=topic
                     )
                 )
-            case ServerNotice():
+            case ev.ServerNotice():
                 return notice(event.render(tr))
         return None

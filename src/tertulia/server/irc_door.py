@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tertulia import __version__
+from tertulia.core import events as ev
 from tertulia.core.errors import (
     BadKey,
     BadMode,
@@ -25,22 +26,6 @@ from tertulia.core.errors import (
     NotOperator,
     RoomFull,
     TertuliaError,
-)
-from tertulia.core.events import (
-    AwayChanged,
-    Event,
-    Invited,
-    Joined,
-    Kicked,
-    Kind,
-    ModeChanged,
-    NickChanged,
-    Parted,
-    PrivateMessage,
-    Quit,
-    RoomMessage,
-    ServerNotice,
-    TopicChanged,
 )
 from tertulia.core.names import fold
 from tertulia.core.room import Room
@@ -113,48 +98,48 @@ class IrcEncoder:
         self._time = server_time
         self._away = away_notify
 
-    def encode(self, event: Event) -> bytes | None:
+    def encode(self, event: ev.Event) -> bytes | None:
         line = self._line(event)
         if line is None or not self._time:
             return line
         ts = getattr(event, "ts", None)
         return b"@time=" + server_time(ts).encode() + b" " + line
 
-    def _line(self, event: Event) -> bytes | None:
+    def _line(self, event: ev.Event) -> bytes | None:
         match event:
-            case RoomMessage(sender=nick, room=room, text=text, kind=kind):
+            case ev.RoomMessage(sender=nick, room=room, text=text, kind=kind):
                 return _say(nick, room, text, kind)
-            case PrivateMessage(sender=nick, target=target, text=text, kind=kind):
+            case ev.PrivateMessage(sender=nick, target=target, text=text, kind=kind):
                 return _say(nick, target, text, kind)
-            case Joined(room=room, nick=nick):
+            case ev.Joined(room=room, nick=nick):
                 return serialize(Message("JOIN", (room,), mask(nick)))
-            case Parted(room=room, nick=nick, reason=reason):
+            case ev.Parted(room=room, nick=nick, reason=reason):
                 params = (room, reason) if reason else (room,)
                 return serialize(Message("PART", params, mask(nick)))
-            case Quit(nick=nick, reason=reason):
+            case ev.Quit(nick=nick, reason=reason):
                 return serialize(Message("QUIT", (reason or "Quit",), mask(nick)))
-            case NickChanged(old=old, new=new):
+            case ev.NickChanged(old=old, new=new):
                 return serialize(Message("NICK", (new,), mask(old)))
-            case TopicChanged(room=room, nick=nick, topic=topic):
+            case ev.TopicChanged(room=room, nick=nick, topic=topic):
                 return serialize(Message("TOPIC", (room, topic), mask(nick)))
-            case Kicked(room=room, nick=nick, by=by, reason=reason):
+            case ev.Kicked(room=room, nick=nick, by=by, reason=reason):
                 return serialize(Message("KICK", (room, nick, reason or by), mask(by)))
-            case ModeChanged(room=room, by=by, modes=modes, args=args):
+            case ev.ModeChanged(room=room, by=by, modes=modes, args=args):
                 return serialize(Message("MODE", (room, modes, *args), mask(by)))
-            case Invited(room=room, nick=nick, by=by):
+            case ev.Invited(room=room, nick=nick, by=by):
                 return serialize(Message("INVITE", (nick, room), mask(by)))
-            case AwayChanged(nick=nick, message=message) if self._away:
+            case ev.AwayChanged(nick=nick, message=message) if self._away:
                 return serialize(Message("AWAY", (message,) if message else (), mask(nick)))
-            case ServerNotice():
+            case ev.ServerNotice():
                 text = event.render(self._tr)
                 return serialize(Message("NOTICE", ("*", text), self._server))
         return None
 
 
-def _say(nick: str, target: str, text: str, kind: Kind) -> bytes:
-    if kind is Kind.ACTION:
+def _say(nick: str, target: str, text: str, kind: ev.Kind) -> bytes:
+    if kind is ev.Kind.ACTION:
         return serialize(Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick)))
-    command = "NOTICE" if kind is Kind.NOTICE else "PRIVMSG"
+    command = "NOTICE" if kind is ev.Kind.NOTICE else "PRIVMSG"
     return serialize(Message(command, (target, text), mask(nick)))
 
 
@@ -622,33 +607,33 @@ class IrcHandler:
     # -- messages -------------------------------------------------------------------------
 
     def on_privmsg(self, msg: Message) -> None:
-        self._message(msg, Kind.MESSAGE)
+        self._message(msg, ev.Kind.MESSAGE)
 
     def on_notice(self, msg: Message) -> None:
-        self._message(msg, Kind.NOTICE)
+        self._message(msg, ev.Kind.NOTICE)
 
-    def _message(self, msg: Message, kind: Kind) -> None:
+    def _message(self, msg: Message, kind: ev.Kind) -> None:
         if len(msg.params) < 2 or not msg.param(1):
-            if kind is Kind.MESSAGE:
+            if kind is ev.Kind.MESSAGE:
                 self.numeric("412", "No text to send")
             return
         text = msg.param(1)
-        if kind is Kind.MESSAGE and text.startswith("\x01ACTION ") and text.endswith("\x01"):
-            kind, text = Kind.ACTION, text[8:-1]
+        if kind is ev.Kind.MESSAGE and text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            kind, text = ev.Kind.ACTION, text[8:-1]
         for target in msg.param(0).split(","):
             try:
                 if target.startswith("#"):
-                    event: Event = self.hub.say(self.session, target, text, kind)
+                    event: ev.Event = self.hub.say(self.session, target, text, kind)
                 else:
                     event = self.hub.tell(self.session, target, text, kind)
                     away = self.hub.session(target).away
-                    if away and kind is not Kind.NOTICE:
+                    if away and kind is not ev.Kind.NOTICE:
                         self.numeric("301", event.target, away)
                 if "echo-message" in self.caps:
                     echo = self.session.encoder.encode(event)
                     if echo is not None:
                         self.conn.deliver(echo)
             except TertuliaError as err:
-                if kind is not Kind.NOTICE:  # NOTICE never gets an automatic reply
+                if kind is not ev.Kind.NOTICE:  # NOTICE never gets an automatic reply
                     code = "401" if not target.startswith("#") else "404"
                     self.numeric(code, target, err.render(self.tr))
