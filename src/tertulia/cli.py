@@ -33,6 +33,18 @@ def _add_serve(sub: Any, tr: Translate) -> None:
         "--no-irc", dest="irc", action="store_const", const=False, help=tr(N_("no IRC door"))
     )
     p.add_argument(
+        "--web-port", type=int, help=tr(N_("web port: browser, /ws (default 8080, 0: any free)"))
+    )
+    p.add_argument(
+        "--no-web", dest="web", action="store_const", const=False, help=tr(N_("no web door"))
+    )
+    p.add_argument(
+        "--web-origin",
+        dest="web_origins",
+        action="append",
+        help=tr(N_("an origin allowed on /ws besides the page's own (repeatable)")),
+    )
+    p.add_argument(
         "--password", help=tr(N_("server password (IRC PASS; the other doors do not ask yet)"))
     )
     p.add_argument("--data-dir", help=tr(N_("directory for history and accounts")))
@@ -98,17 +110,18 @@ async def _serve(settings: config.Settings) -> int:
     try:
         await server.start()
     except OSError as exc:
+        port = getattr(exc, "port", settings.port)
         if exc.errno == errno.EADDRINUSE:
             reason = tr(N_("address already in use"))
         else:
             reason = exc.strerror or str(exc)
         line = tr(N_("cannot listen on {host}:{port}: {reason}")).format(
-            host=settings.host, port=settings.port, reason=reason
+            host=settings.host, port=port, reason=reason
         )
         print(f"tertulia: {line}", file=sys.stderr)
         return 1
     # Untranslated on purpose: scripts and tests look for `listening` and the address.
-    for door in ("plain", "irc"):
+    for door in ("plain", "irc", "web"):
         for address in server.addresses(door):
             print(f"{door} door listening on {address}", flush=True)
 

@@ -40,6 +40,12 @@ class Settings:
     )
     irc: bool = field(default=True, metadata={"help": "open the IRC door"})
     irc_port: int = field(default=6667, metadata={"help": "IRC door port (0: any)"})
+    web: bool = field(default=True, metadata={"help": "open the web door"})
+    web_port: int = field(default=8080, metadata={"help": "web door port: browser, /ws (0: any)"})
+    web_origins: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "origins allowed on /ws, comma-separated (empty: same origin only)"},
+    )
     data_dir: str = field(default_factory=_default_data_dir, metadata={"help": "data directory"})
     server_name: str = field(default="tertulia", metadata={"help": "name shown to clients"})
     lang: str = field(default="", metadata={"help": "language of user text (en, es)"})
@@ -179,7 +185,7 @@ def load(
 
 
 def _validate(s: Settings) -> None:
-    if not 0 <= s.port <= 65535:
+    if not all(0 <= port <= 65535 for port in (s.port, s.irc_port, s.web_port)):
         raise ConfigError(reason=N_("the port must be between 0 and 65535"))
     for name in (
         "max_clients",

@@ -91,6 +91,9 @@ class Hub:
         self.sessions: dict[str, Session] = {}  # registered sessions by folded nick
         self.rooms: dict[str, Room] = {}
         self.connected = 0
+        # Plain counters for the metrics: bytes handed to recipients' sinks, by event kind.
+        self.delivered = 0
+        self.messages_delivered = 0
         self.observers: list[Observer] = []
         self._session_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -370,6 +373,7 @@ class Hub:
     def _fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
         # Encode once per wire format and hand the very same bytes to every recipient.
         encoded: dict[Encoder, bytes | None] = {}
+        count = 0
         for recipient in recipients:
             if recipient is exclude:
                 continue
@@ -379,6 +383,10 @@ class Hub:
                 data = encoded[encoder] = encoder.encode(event)
             if data is not None:
                 recipient.sink.deliver(data)  # type: ignore[arg-type]
+                count += 1
+        self.delivered += count
+        if isinstance(event, RoomMessage | PrivateMessage):
+            self.messages_delivered += count
         for observer in self.observers:
             observer(event)
 

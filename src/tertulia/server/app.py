@@ -17,10 +17,13 @@ from tertulia.i18n import translator
 from tertulia.protocols import plain
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
+from tertulia.protocols.websocket import WebEncoder
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.irc_door import IrcEncoder, IrcHandler
 from tertulia.server.json_door import JsonHandler
+from tertulia.server.metrics import Stats
 from tertulia.server.plain_door import PlainHandler
+from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ class Server:
         self.hub = Hub(self.settings.limits())
         self.plain_encoder = PlainEncoder(self.translate)
         self.json_encoder = JsonEncoder(self.translate)
+        self.web_encoder = WebEncoder(self.json_encoder)
+        self.stats = Stats(self.hub)
+        self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
         self._irc_encoders = {
@@ -72,14 +78,18 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._flusher = WriteFlusher(self._loop)
         s = self.settings
-        doors = [("plain", s.port)] + ([("irc", s.irc_port)] if s.irc else [])
+        self.stats.start(self._loop)
+        doors = [("plain", s.port)]
+        doors += [("irc", s.irc_port)] if s.irc else []
+        doors += [("web", s.web_port)] if s.web else []
         try:
             for door, port in doors:
                 self._listeners[door] = await self._loop.create_server(
-                    lambda door=door: Connection(self, door),  # type: ignore[misc]
+                    lambda door=door: self._connection(door),  # type: ignore[misc]
                     s.host, port, reuse_address=True, backlog=1024,
                 )  # fmt: skip
-        except OSError:
+        except OSError as exc:
+            exc.port = port  # type: ignore[attr-defined]  # which door failed, for the CLI
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
@@ -122,20 +132,34 @@ class Server:
 
     # -- connections ----------------------------------------------------------------------
 
+    def _connection(self, door: str) -> Connection:
+        return WebConnection(self) if door == "web" else Connection(self, door)
+
     def accept(self, conn: Connection) -> None:
         if len(self.connections) >= self.settings.max_clients:
             log.warning("refused: server full", extra={"peer": conn.peer})
-            err = ServerFull(limit=self.settings.max_clients)
-            conn.close(plain.error(err.render(self.translate)))
+            text = ServerFull(limit=self.settings.max_clients).render(self.translate)
+            if isinstance(conn, WebConnection):
+                conn.refuse(text)
+            else:
+                conn.close(plain.error(text))
             return
         self.connections.add(conn)
+        self.stats.connections[conn.door] += 1
         self._all_closed.clear()
-        conn.handler = IrcHandler(self, conn) if conn.door == "irc" else PlainHandler(self, conn)
-        log.debug("connected", extra={"peer": conn.peer})
+        if isinstance(conn, WebConnection):
+            conn.handler = WebHandler(self, conn)
+        elif conn.door == "irc":
+            conn.handler = IrcHandler(self, conn)
+        else:
+            conn.handler = PlainHandler(self, conn)
+        log.debug("connected", extra={"peer": conn.peer, "door": conn.door})
 
     def forget(self, conn: Connection) -> None:
         self.stop_nick_timer(conn)
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.remove(conn)
+            self.stats.connections[conn.door] -= 1
         if not self.connections:
             self._all_closed.set()
         log.debug("disconnected", extra={"peer": conn.peer, "reason": conn.reason})
@@ -143,6 +167,9 @@ class Server:
     def switch_to_json(self, conn: Connection, session: Session, first_line: bytes) -> None:
         """A first line starting with '{' makes this a JSON-lines connection from then on."""
         self.hub.unlisten(session)
+        self.stats.connections[conn.door] -= 1
+        conn.door = "json"
+        self.stats.connections[conn.door] += 1
         handler = JsonHandler(self, conn, session)
         conn.handler = handler
         handler.on_line(first_line)

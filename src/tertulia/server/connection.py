@@ -88,6 +88,9 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        stats = self.server.stats
+        stats.reading(self.door)
+        stats.bytes_in[self.door] += len(data)
         try:
             for item in self.framer.feed(data):
                 if self._closing:
@@ -109,6 +112,7 @@ class Connection(asyncio.Protocol):
         # The write buffer passed the bound: this client does not read. Drop it so that
         # nobody else waits and memory stays bounded.
         size = self.transport.get_write_buffer_size() if self.transport else 0
+        self.server.stats.slow_consumers[self.door] += 1
         log.warning(
             "slow consumer disconnected",
             extra={"peer": self.peer, "buffered": size, "nick": self._nick()},
@@ -148,7 +152,9 @@ class Connection(asyncio.Protocol):
     def flush(self) -> None:
         out, self._out = self._out, None
         if out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            data = out[0] if len(out) == 1 else b"".join(out)
+            self.server.stats.bytes_out[self.door] += len(data)
+            self.transport.write(data)
 
     def close(self, data: bytes | None = None) -> None:
         """Send what is queued and `data`, then close; drop the client if it will not drain."""
@@ -187,6 +193,7 @@ class Connection(asyncio.Protocol):
 
     def _idle_flush(self) -> None:
         self._idle_timer = None
+        self.server.stats.reading(self.door)
         try:
             for item in self.framer.flush():
                 if self._closing:

@@ -236,9 +236,12 @@ class IrcHandler:
         self.conn.deliver(serialize(msg))
 
     def numeric(self, code: str, *params: str) -> None:
+        if code[0] == "4":
+            self.server.stats.errors["irc_" + code] += 1
         self.send(Message(code, (self.session.nick or "*", *params), self.server.name))
 
     def error(self, err: TertuliaError) -> None:
+        self.server.stats.errors[err.code] += 1
         self.send(Message("NOTICE", (self.nick or "*", err.render(self.tr)), self.server.name))
 
     # -- registration ---------------------------------------------------------------------

@@ -11,13 +11,14 @@ from tertulia.core.errors import N_, BadRequest, LineTooLong, NotRegistered, Ter
 from tertulia.core.events import Kind
 from tertulia.core.names import normalize_room
 from tertulia.core.room import Room
-from tertulia.core.session import Session, Sink
+from tertulia.core.session import Encoder, Session
 from tertulia.protocols import jsonlines as jl
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
+    from tertulia.server.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +28,42 @@ def room_state(room: Room) -> dict[str, Any]:
 
 
 class JsonHandler:
-    """One JSON-lines session; the WebSocket door will feed it text frames the same way."""
+    """One JSON-lines session: lines on the plain port, or text frames on the web door's /ws.
 
-    __slots__ = ("gone", "hub", "server", "session", "sink", "tr")
+    `wrap` turns a reply line into what the transport carries (a WebSocket frame); the
+    session's `encoder` does the same for events, once per event for every recipient.
+    """
 
-    def __init__(self, server: Server, sink: Sink, session: Session) -> None:
+    __slots__ = ("conn", "gone", "hub", "server", "session", "tr", "wrap")
+
+    def __init__(
+        self,
+        server: Server,
+        conn: Connection,
+        session: Session,
+        *,
+        door: str = "json",
+        encoder: Encoder | None = None,
+        wrap: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.server = server
-        self.sink = sink
+        self.conn = conn
         self.hub = server.hub
         self.tr = server.translate
         self.session = session
         self.gone = False
-        session.encoder = server.json_encoder
-        session.door = "json"
+        self.wrap = wrap
+        session.encoder = encoder or server.json_encoder
+        session.door = door
+
+    def send(self, data: bytes) -> None:
+        self.conn.deliver(data if self.wrap is None else self.wrap(data))
 
     # -- Handler --------------------------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
         if isinstance(item, Overlong):
-            err = LineTooLong(limit=self.server.settings.max_line_bytes)
-            self.sink.deliver(jl.error_reply(None, err, self.tr))
+            self.error(None, LineTooLong(limit=self.server.settings.max_line_bytes))
             return
         rid: jl.RequestId = None
         try:
@@ -54,9 +71,13 @@ class JsonHandler:
             rid = request.id
             data = self.handle(request)
             if data:
-                self.sink.deliver(data)
+                self.send(data)
         except TertuliaError as err:
-            self.sink.deliver(jl.error_reply(rid, err, self.tr))
+            self.error(rid, err)
+
+    def error(self, rid: jl.RequestId, err: TertuliaError) -> None:
+        self.server.stats.errors[err.code] += 1
+        self.send(jl.error_reply(rid, err, self.tr))
 
     def on_close(self, reason: str) -> None:
         if not self.gone:
@@ -78,7 +99,7 @@ class JsonHandler:
         if req.v != jl.VERSION:
             raise BadRequest(reason=N_("protocol version {v} is not supported"), v=req.v)
         self.hub.register(self.session, req.nick)
-        self.server.stop_nick_timer(self.sink)
+        self.server.stop_nick_timer(self.conn)
         log.info("registered", extra={"nick": req.nick, "door": self.session.door})
         room = self.hub.join(self.session, self.server.settings.default_room)
         return jl.reply(
@@ -137,5 +158,6 @@ class JsonHandler:
     def on_quit(self, req: jl.Disconnect) -> bytes:
         self.gone = True
         self.hub.disconnect(self.session, req.reason)
-        self.sink.close(jl.reply(req.id, "bye"))
+        bye = jl.reply(req.id, "bye")
+        self.conn.close(bye if self.wrap is None else self.wrap(bye))
         return b""

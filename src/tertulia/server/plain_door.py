@@ -266,4 +266,5 @@ class PlainHandler:
         self.conn.deliver(self._notice(template, **args))
 
     def _error(self, err: TertuliaError) -> None:
+        self.server.stats.errors[err.code] += 1
         self.conn.deliver(plain.error(err.render(self.tr)))

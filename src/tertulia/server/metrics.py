@@ -1,0 +1,167 @@
+"""What the server counts, and how /metrics (Prometheus) and /healthz show it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tertulia import __version__
+from tertulia.core import events as ev
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from tertulia.core.hub import Hub
+
+DOORS = ("plain", "json", "irc", "web")
+
+# From receiving a message to its last recipient's write: sub-millisecond when all is well.
+FANOUT_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+
+
+class Stats:
+    """Plain integers bumped on the hot paths; read only when someone scrapes.
+
+    prometheus-client's own counters take a lock per increment; a fan-out to thousands of
+    recipients should not pay that, so the counters live here and a collector reads them.
+    """
+
+    __slots__ = (
+        "bytes_in", "bytes_out", "connections", "errors", "fanout", "messages_in", "read_at",
+        "read_door", "registry", "slow_consumers", "started", "_hub", "_loop", "_pending",
+    )  # fmt: skip
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self.started = time.time()
+        self.connections: Counter[str] = Counter()
+        self.bytes_in: Counter[str] = Counter()
+        self.bytes_out: Counter[str] = Counter()
+        self.messages_in: Counter[str] = Counter()
+        self.slow_consumers: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        # The connection whose bytes are being handled now, and when they arrived: the hub's
+        # observer reads them to time each message's fan-out without the core knowing clocks.
+        self.read_at = 0.0
+        self.read_door = "plain"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[float] = []
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_Collector(self, hub))
+        ProcessCollector(registry=self.registry)
+        self.fanout = Histogram(
+            "tertulia_fanout_seconds",
+            "Time from reading a message to writing it to its last recipient",
+            buckets=FANOUT_BUCKETS,
+            registry=self.registry,
+        )
+        hub.observers.append(self._observe)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def reading(self, door: str) -> None:
+        self.read_at = time.perf_counter()
+        self.read_door = door
+
+    def metrics(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def health(self) -> bytes:
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "uptime": round(time.time() - self.started, 3),
+            "connections": {door: self.connections[door] for door in DOORS},
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    # -- timing the fan-out ---------------------------------------------------------------
+
+    def _observe(self, event: ev.Event) -> None:
+        if not isinstance(event, ev.RoomMessage | ev.PrivateMessage):
+            return
+        self.messages_in[self.read_door] += 1
+        if self._loop is None:
+            return
+        # Writes are coalesced and flushed by a callback the first delivery scheduled; one
+        # scheduled after the fan-out runs after that flush, when every recipient's bytes
+        # have reached its socket.
+        if not self._pending:
+            self._loop.call_soon(self._flushed)
+        self._pending.append(self.read_at)
+
+    def _flushed(self) -> None:
+        now = time.perf_counter()
+        pending, self._pending = self._pending, []
+        for started in pending:
+            self.fanout.observe(now - started)
+
+
+class _Collector(Collector):
+    def __init__(self, stats: Stats, hub: Hub) -> None:
+        self._stats = stats
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        s, hub = self._stats, self._hub
+        yield _by_door(
+            GaugeMetricFamily("tertulia_connections", "Open connections", labels=["door"]),
+            s.connections,
+        )
+        yield GaugeMetricFamily("tertulia_rooms", "Rooms that exist now", value=len(hub.rooms))
+        yield GaugeMetricFamily("tertulia_users", "Sessions with a nick", value=len(hub.sessions))
+        yield _by_door(
+            CounterMetricFamily(
+                "tertulia_messages_received", "Messages accepted from clients", labels=["door"]
+            ),
+            s.messages_in,
+        )
+        yield CounterMetricFamily(
+            "tertulia_messages_sent",
+            "Messages handed to recipients (one per recipient)",
+            value=hub.messages_delivered,
+        )
+        yield CounterMetricFamily(
+            "tertulia_events_sent",
+            "Events of every kind handed to recipients (messages, joins, notices...)",
+            value=hub.delivered,
+        )
+        yield _by_door(
+            CounterMetricFamily("tertulia_received_bytes", "Bytes read", labels=["door"]),
+            s.bytes_in,
+        )
+        yield _by_door(
+            CounterMetricFamily("tertulia_sent_bytes", "Bytes written", labels=["door"]),
+            s.bytes_out,
+        )
+        yield _by_door(
+            CounterMetricFamily(
+                "tertulia_slow_consumers",
+                "Clients dropped for not reading what they were sent",
+                labels=["door"],
+            ),
+            s.slow_consumers,
+        )
+        errors = CounterMetricFamily(
+            "tertulia_errors", "Errors sent to clients, by kind", labels=["kind"]
+        )
+        for kind, count in sorted(s.errors.items()):
+            errors.add_metric([kind], count)
+        yield errors
+
+
+def _by_door(family: GaugeMetricFamily | CounterMetricFamily, counts: Counter[str]) -> Metric:
+    for door in DOORS:
+        family.add_metric([door], counts[door])
+    return family

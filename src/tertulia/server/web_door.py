@@ -1,0 +1,291 @@
+"""The web door: the browser client's files, /ws (JSON objects as frames), /healthz, /metrics.
+
+One TCP connection carries either one HTTP request and its response, or a WebSocket. The
+websockets library's sans-I/O ServerProtocol parses the request and the client's frames,
+answers pings and runs the closing handshake; the bytes it wants sent go through the same
+bounded, coalesced Connection as every other door, so the slow-consumer bound is the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import OPEN, SEND_EOF
+from websockets.server import ServerProtocol
+
+from tertulia.core.errors import N_, BadRequest
+from tertulia.protocols import websocket as wsf
+from tertulia.server.connection import Connection
+from tertulia.server.json_door import JsonHandler
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+
+log = logging.getLogger(__name__)
+
+# Nothing inline, nothing from elsewhere: a message that smuggles markup still cannot run.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
+}
+DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+# Room for a JSON object around a message of max_message_bytes, escapes included.
+FRAME_OVERHEAD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def load_assets() -> dict[str, Asset]:
+    """The browser client, read once from the package: no build step at run time."""
+    assets: dict[str, Asset] = {}
+    for item in resources.files("tertulia.web").iterdir():
+        suffix = "." + item.name.rsplit(".", 1)[-1]
+        if item.is_file() and suffix in CONTENT_TYPES:
+            body = item.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            assets["/" + item.name] = Asset(body, CONTENT_TYPES[suffix], etag)
+    assets["/"] = assets["/index.html"]
+    return assets
+
+
+def response(
+    status: int, reason: str, body: bytes, content_type: str, *extra: tuple[str, str]
+) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *SECURITY_HEADERS,
+            *extra,
+        ]
+    )
+    return Response(status, reason, headers, body)
+
+
+def text_response(status: int, reason: str, text: str) -> Response:
+    return response(status, reason, text.encode() + b"\n", "text/plain; charset=utf-8")
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether a page's Origin is the host it asks (`http(s)://` + the Host header)."""
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
+
+
+class WebConnection(Connection):
+    """A Connection whose bytes go through a WebSocket protocol instead of a line framer."""
+
+    __slots__ = ("ws",)
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server, "web")
+        limit = server.settings.max_line_bytes + FRAME_OVERHEAD
+        self.ws = ServerProtocol(max_size=limit, logger=log)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        stats = self.server.stats
+        stats.reading(self.door)
+        stats.bytes_in[self.door] += len(data)
+        self.ws.receive_data(data)
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self.reason = "client closed the connection"
+        self._pump()
+        return None
+
+    def close(self, data: bytes | None = None, code: int = CloseCode.GOING_AWAY) -> None:
+        if self._closing or self.transport is None:
+            return
+        if data:
+            self.deliver(data)
+        if self.ws.state is OPEN:
+            self.deliver(wsf.close_frame(code))
+        super().close()
+
+    def refuse(self, text: str) -> None:
+        self.ws.send_response(text_response(503, "Service Unavailable", text))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand each received event to the handler, then send what the protocol wants sent."""
+        try:
+            for event in self.ws.events_received():
+                if self._closing:
+                    break
+                self.handler.on_event(event)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("internal error on the web door", extra={"peer": self.peer})
+            self.close(code=CloseCode.INTERNAL_ERROR)
+            return
+        for chunk in self.ws.data_to_send():
+            if chunk is SEND_EOF or chunk == SEND_EOF:
+                if self.ws.close_code is not None and self.ws.close_code != CloseCode.NORMAL_CLOSURE:
+                    self.reason = f"websocket closed ({self.ws.close_code})"
+                super().close()
+                return
+            self.deliver(chunk)
+
+
+class WebHandler:
+    """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
+
+    __slots__ = ("conn", "heard", "json", "parts", "pinged", "server", "timer")
+
+    def __init__(self, server: Server, conn: WebConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.json: JsonHandler | None = None
+        self.parts: list[Frame] = []  # a fragmented message so far
+        self.heard = True
+        self.pinged = False
+        self.timer = server.loop.call_later(server.settings.nick_timeout, self._check_alive)
+
+    # -- what the WebConnection hands over ------------------------------------------------
+
+    def on_event(self, event: Request | Frame) -> None:
+        if isinstance(event, Request):
+            self._request(event)
+            return
+        self.heard = True
+        if self.json is None or event.opcode not in DATA_OPCODES:
+            return
+        # The protocol bounds a fragmented message's total size; here the parts are joined.
+        self.parts.append(event)
+        if not event.fin:
+            return
+        first, data = self.parts[0], b"".join(bytes(p.data) for p in self.parts)
+        self.parts = []
+        if first.opcode is Opcode.TEXT:
+            self.json.on_line(data)
+        else:
+            self.json.error(None, BadRequest(reason=N_("send JSON objects as text frames")))
+
+    def on_line(self, item: object) -> None:  # pragma: no cover - the web door has no lines
+        raise TypeError("the web door reads frames, not lines")
+
+    def on_close(self, reason: str) -> None:
+        self.timer.cancel()
+        if self.json is not None:
+            self.json.on_close(reason)
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _request(self, request: Request) -> None:
+        ws, path = self.conn.ws, urlsplit(request.path).path
+        if path == "/ws":
+            self._upgrade(request)
+            return
+        stats = self.server.stats
+        if request.method not in ("GET", "HEAD"):
+            resp = text_response(405, "Method Not Allowed", "only GET and HEAD")
+            resp.headers["Allow"] = "GET, HEAD"
+        elif path == "/healthz":
+            resp = response(
+                200, "OK", stats.health(), "application/json", ("Cache-Control", "no-store")
+            )
+        elif path == "/metrics":
+            resp = response(200, "OK", stats.metrics(), CONTENT_TYPE_LATEST)
+        elif (asset := self.server.assets.get(path)) is not None:
+            cache = ("Cache-Control", "no-cache")
+            if request.headers.get("If-None-Match") == asset.etag:
+                resp = response(304, "Not Modified", b"", asset.content_type, cache)
+                resp.headers["ETag"] = asset.etag
+            else:
+                resp = response(
+                    200, "OK", asset.body, asset.content_type, cache, ("ETag", asset.etag)
+                )
+        else:
+            resp = text_response(404, "Not Found", "not found")
+        if request.method == "HEAD":
+            resp = Response(resp.status_code, resp.reason_phrase, resp.headers, b"")
+        ws.send_response(resp)
+
+    def _upgrade(self, request: Request) -> None:
+        ws, settings = self.conn.ws, self.server.settings
+        origin = request.headers.get("Origin")
+        # Browsers always send Origin; programs (bots, our tests) may not, and are not the
+        # cross-site risk the check is for.
+        if origin is not None and not (
+            origin in settings.web_origins or same_origin(origin, request.headers.get("Host"))
+        ):
+            self.server.stats.errors["bad_origin"] += 1
+            log.info("refused: origin", extra={"peer": self.conn.peer, "origin": origin})
+            ws.send_response(text_response(403, "Forbidden", "origin not allowed"))
+            return
+        resp = ws.accept(request)
+        if resp.status_code != 101:
+            self.server.stats.errors["bad_handshake"] += 1
+        for name, value in SECURITY_HEADERS[1:]:
+            resp.headers[name] = value
+        ws.send_response(resp)
+        if resp.status_code == 101:
+            self._open()
+
+    def _open(self) -> None:
+        server = self.server
+        session = server.hub.connect(self.conn, server.web_encoder, "web", self.conn.peer)
+        self.json = JsonHandler(
+            server, self.conn, session, door="web", encoder=server.web_encoder, wrap=wsf.line_frame
+        )
+        server.start_nick_timer(self.conn)
+        log.debug("websocket open", extra={"peer": self.conn.peer})
+
+    # -- liveness -------------------------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        # Before the WebSocket opens this is the request deadline; after, a keepalive: an
+        # idle browser is pinged and one that does not answer within an interval is dropped.
+        conn, ws = self.conn, self.conn.ws
+        if conn.closing:
+            return
+        if self.json is None:
+            if ws.state is not OPEN:
+                conn.abort("no request in time")
+            return
+        if self.heard:
+            self.heard, self.pinged = False, False
+        elif not self.pinged:
+            self.pinged = True
+            ws.send_ping(b"tertulia")
+            for chunk in ws.data_to_send():
+                conn.deliver(chunk)
+        else:
+            log.info("closed: ping timeout", extra={"peer": conn.peer})
+            conn.close()
+            return
+        self.timer = self.server.loop.call_later(
+            self.server.settings.ping_interval, self._check_alive
+        )

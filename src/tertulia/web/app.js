@@ -1,0 +1,696 @@
+// The browser client: the JSON-lines objects of docs/protocol.md, one per WebSocket frame.
+// User text only ever reaches the page through textContent, so nothing said can be markup.
+"use strict";
+
+const STRINGS = {
+  en: {
+    nick_label: "Your nick", enter: "Enter", members: "Members", rooms: "Rooms",
+    messages: "Messages", message: "Message", send: "Send",
+    connecting: "connecting…", connected: "connected", offline: "offline",
+    reconnecting: "reconnecting in {s} s", unreachable: "Cannot reach the server; is it running?",
+    empty_nick: "Type a nick first.",
+    joined: "{nick} joined {room}", parted: "{nick} left {room}", quit: "{nick} quit",
+    renamed: "{old} is now known as {new}", topic_set: "{nick} set the topic: {topic}",
+    topic_is: "Topic of {room}: {topic}", no_topic: "{room} has no topic",
+    kicked: "{nick} was put out of {room} by {by}", away: "{nick} is away: {message}",
+    back: "{nick} is back", invited: "{by} invites you to {room}",
+    mode: "{by} sets mode {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
+    you_are: "You are {nick}", unknown: "Unknown command /{cmd}: try /help",
+    usage: "Usage: {usage}", unread: "{n} unread", private_with: "private with {nick}",
+    reason: "({reason})",
+    help: [
+      "/join #room · /part [reason] · /nick NEW · /msg NICK TEXT · /me TEXT",
+      "/topic [TEXT] · /who · /rooms · /query NICK · /close · /quit [reason]",
+      "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks",
+    ],
+  },
+  es: {
+    nick_label: "Tu apodo", enter: "Entrar", members: "Miembros", rooms: "Salas",
+    messages: "Mensajes", message: "Mensaje", send: "Enviar",
+    connecting: "conectando…", connected: "conectado", offline: "sin conexión",
+    reconnecting: "reconectando en {s} s", unreachable: "No se alcanza el servidor; ¿está en marcha?",
+    empty_nick: "Escribe un apodo primero.",
+    joined: "{nick} entró en {room}", parted: "{nick} salió de {room}", quit: "{nick} se fue",
+    renamed: "{old} ahora se llama {new}", topic_set: "{nick} puso el tema: {topic}",
+    topic_is: "Tema de {room}: {topic}", no_topic: "{room} no tiene tema",
+    kicked: "{by} echó a {nick} de {room}", away: "{nick} está ausente: {message}",
+    back: "{nick} ha vuelto", invited: "{by} te invita a {room}",
+    mode: "{by} pone el modo {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
+    you_are: "Eres {nick}", unknown: "Orden desconocida /{cmd}: prueba /help",
+    usage: "Uso: {usage}", unread: "{n} sin leer", private_with: "privado con {nick}",
+    reason: "({reason})",
+    help: [
+      "/join #sala · /part [motivo] · /nick NUEVO · /msg APODO TEXTO · /me TEXTO",
+      "/topic [TEXTO] · /who · /rooms · /query APODO · /close · /quit [motivo]",
+      "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos",
+    ],
+  },
+};
+const LANG = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+const T = STRINGS[LANG];
+
+function t(key, args = {}) {
+  return T[key].replace(/\{(\w+)\}/g, (_, name) => String(args[name] ?? ""));
+}
+
+// The terminal client's palette, in the same order: a nick has the same colour in both.
+const PALETTE = [
+  "red", "green", "yellow", "blue", "magenta", "cyan", "bright_red", "bright_green",
+  "bright_blue", "bright_magenta", "bright_cyan", "dark_orange",
+];
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function nickColour(nick) {
+  return PALETTE[crc32(new TextEncoder().encode(nick.toLowerCase())) % PALETTE.length];
+}
+
+const $ = (id) => document.getElementById(id);
+const fold = (name) => name.toLowerCase();
+const BACKOFF_FIRST = 0.5;
+const BACKOFF_MAX = 30;
+const DEFAULT_ROOM = "#lobby";
+
+const chat = {
+  ws: null,
+  nick: "",
+  server: "",
+  limit: 512,
+  welcomed: false,
+  quitting: false,
+  attempts: 0,
+  retryTimer: null,
+  nextId: 1,
+  pending: new Map(), // request id -> callback(reply)
+  tabs: new Map(), // folded name -> tab
+  current: null,
+  history: [],
+  historyAt: 0,
+};
+
+// -- tabs: one per room, one per private conversation --------------------------------
+
+function tabFor(name, create = true) {
+  const key = fold(name);
+  let tab = chat.tabs.get(key);
+  if (!tab && create) {
+    tab = {
+      key, name, isRoom: name.startsWith("#"), topic: "", members: [], unread: 0,
+      mentioned: false, log: document.createElement("div"), joined: false,
+    };
+    tab.log.className = "lines";
+    chat.tabs.set(key, tab);
+    renderTabs();
+  }
+  return tab;
+}
+
+function closeTab(tab) {
+  chat.tabs.delete(tab.key);
+  if (chat.current === tab) chat.current = null;
+  const next = chat.tabs.values().next().value;
+  if (next) showTab(next); else renderTabs();
+}
+
+function showTab(tab) {
+  chat.current = tab;
+  tab.unread = 0;
+  tab.mentioned = false;
+  $("log").replaceChildren(tab.log);
+  $("title").textContent = tab.isRoom ? tab.name : t("private_with", { nick: tab.name });
+  $("topic").textContent = tab.topic;
+  renderTabs();
+  renderMembers();
+  scrollDown();
+}
+
+function renderTabs() {
+  const list = $("room-list");
+  list.replaceChildren();
+  for (const tab of chat.tabs.values()) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "tab";
+    button.dataset.room = tab.name;
+    button.textContent = tab.name;
+    if (tab === chat.current) button.setAttribute("aria-current", "true");
+    if (tab.unread) {
+      const badge = document.createElement("span");
+      badge.className = tab.mentioned ? "unread mention" : "unread";
+      badge.textContent = String(tab.unread);
+      badge.setAttribute("aria-label", t("unread", { n: tab.unread }));
+      button.append(" ", badge);
+    }
+    button.addEventListener("click", () => { showTab(tab); $("input").focus(); });
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function renderMembers() {
+  const list = $("member-list");
+  list.replaceChildren();
+  const tab = chat.current;
+  if (!tab) return;
+  const names = tab.isRoom ? tab.members : [chat.nick, tab.name];
+  for (const nick of [...names].sort((a, b) => fold(a).localeCompare(fold(b)))) {
+    const item = document.createElement("li");
+    item.className = "nick c-" + nickColour(nick);
+    item.textContent = nick;
+    list.append(item);
+  }
+}
+
+// -- the log ------------------------------------------------------------------------
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+
+// Text with its web addresses as links; anything else stays text, whatever it contains.
+function richText(text) {
+  const out = document.createDocumentFragment();
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    let href = match[0].replace(/[.,;:!?)\]]+$/, "");
+    let url = null;
+    try { url = new URL(href); } catch { url = null; }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+    out.append(text.slice(last, match.index));
+    const link = document.createElement("a");
+    link.href = url.href;
+    link.textContent = href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    out.append(link);
+    last = match.index + href.length;
+  }
+  out.append(text.slice(last));
+  return out;
+}
+
+function clock(ts) {
+  const when = ts ? new Date(ts * 1000) : new Date();
+  const time = document.createElement("time");
+  time.dateTime = when.toISOString();
+  time.textContent = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+  return time;
+}
+
+function mentions(text) {
+  if (!chat.nick) return false;
+  const escaped = chat.nick.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+  return new RegExp(`(^|[^\\w])${escaped}($|[^\\w])`, "i").test(text);
+}
+
+function addLine(tab, kind, parts, { ts = 0, alert = false } = {}) {
+  const line = document.createElement("div");
+  line.className = "line " + kind;
+  line.append(clock(ts), " ", ...parts);
+  const atBottom = isAtBottom();
+  tab.log.append(line);
+  // Long sessions stay light: keep the last lines only.
+  while (tab.log.childElementCount > 2000) tab.log.firstElementChild.remove();
+  if (tab !== chat.current && kind !== "info") {
+    tab.unread += 1;
+    tab.mentioned ||= alert;
+    renderTabs();
+  } else if (atBottom) {
+    scrollDown();
+  }
+}
+
+function nickSpan(nick, wrap = true) {
+  const span = document.createElement("span");
+  span.className = "nick c-" + nickColour(nick);
+  span.textContent = wrap ? `<${nick}>` : nick;
+  return span;
+}
+
+function addMessage(tab, from, text, kind, ts) {
+  const alert = from !== chat.nick && mentions(text);
+  const body = document.createElement("span");
+  body.className = "text";
+  body.append(richText(text));
+  if (kind === "action") {
+    addLine(tab, alert ? "action mention" : "action", ["* ", nickSpan(from, false), " ", body], { ts, alert });
+  } else {
+    const cls = kind === "notice" ? "notice" : "message";
+    addLine(tab, alert ? cls + " mention" : cls, [nickSpan(from), " ", body], { ts, alert });
+  }
+}
+
+function info(text, tab = chat.current) {
+  if (!tab) return;
+  const span = document.createElement("span");
+  span.textContent = "* " + text;
+  addLine(tab, "info", [span]);
+}
+
+function problem(text, tab = chat.current) {
+  if (!tab) return;
+  const span = document.createElement("span");
+  span.textContent = "! " + text;
+  addLine(tab, "error", [span]);
+}
+
+function isAtBottom() {
+  const log = $("log");
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+}
+
+function scrollDown() {
+  const log = $("log");
+  log.scrollTop = log.scrollHeight;
+}
+
+// -- connection -------------------------------------------------------------------------
+
+function setState(key, args) {
+  const state = $("state");
+  state.textContent = t(key, args);
+  state.dataset.state = key;
+}
+
+function request(obj, onReply) {
+  const id = chat.nextId++;
+  if (onReply) chat.pending.set(id, onReply);
+  if (chat.ws && chat.ws.readyState === WebSocket.OPEN) chat.ws.send(JSON.stringify({ ...obj, id }));
+  return id;
+}
+
+function connect() {
+  clearTimeout(chat.retryTimer);
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+  chat.ws = ws;
+  chat.pending.clear();
+  if (chat.welcomed) setState("connecting");
+  ws.addEventListener("open", () => hello());
+  ws.addEventListener("message", (e) => {
+    let obj;
+    try { obj = JSON.parse(e.data); } catch { return; }
+    receive(obj);
+  });
+  ws.addEventListener("close", () => {
+    if (chat.ws !== ws) return;
+    chat.ws = null;
+    if (chat.quitting) { setState("offline"); return; }
+    if (!chat.welcomed) {
+      loginError(t("unreachable"));
+      return;
+    }
+    retry();
+  });
+}
+
+function retry() {
+  // Exponential backoff with jitter, so a restarted server is not hit by everyone at once.
+  const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** chat.attempts) * (0.5 + Math.random() / 2);
+  chat.attempts += 1;
+  const until = Date.now() + delay * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    setState("reconnecting", { s: left });
+    if (Date.now() >= until) connect(); else chat.retryTimer = setTimeout(tick, Math.min(1000, until - Date.now()));
+  };
+  for (const tab of chat.tabs.values()) tab.joined = false;
+  tick();
+}
+
+function hello() {
+  request({ type: "hello", nick: chat.nick }, (reply) => {
+    if (reply.type === "error") {
+      if (chat.welcomed) {
+        // Our old session may not be gone yet; try again shortly.
+        problem(reply.text);
+        chat.ws.close();
+      } else {
+        loginError(reply.text);
+      }
+      return;
+    }
+    welcome(reply);
+  });
+}
+
+function welcome(reply) {
+  const first = !chat.welcomed;
+  chat.welcomed = true;
+  chat.attempts = 0;
+  chat.nick = reply.nick;
+  chat.server = reply.server;
+  chat.limit = reply.limits?.message_bytes ?? chat.limit;
+  document.title = `${reply.server} · ${reply.nick}`;
+  setState("connected");
+  for (const state of reply.rooms || []) roomState(state);
+  // After a reconnection, go back to every room we were in.
+  for (const tab of chat.tabs.values()) {
+    if (tab.isRoom && !tab.joined) join(tab.name, false);
+  }
+  if (first) {
+    $("login").hidden = true;
+    $("chat").hidden = false;
+    showTab(tabFor(reply.rooms?.[0]?.room || DEFAULT_ROOM));
+    info(t("you_are", { nick: chat.nick }));
+    $("input").focus();
+  } else {
+    renderMembers();
+  }
+}
+
+function roomState(state) {
+  const tab = tabFor(state.room);
+  tab.joined = true;
+  tab.topic = state.topic || "";
+  tab.members = [...(state.members || [])];
+  if (tab === chat.current) { $("topic").textContent = tab.topic; renderMembers(); }
+}
+
+function join(room, show = true) {
+  request({ type: "join", room }, (reply) => {
+    if (reply.type === "error") { problem(reply.text); return; }
+    roomState(reply);
+    if (show) showTab(tabFor(reply.room));
+    if (reply.topic) info(t("topic_is", { room: reply.room, topic: reply.topic }), tabFor(reply.room));
+  });
+}
+
+function loginError(text) {
+  $("login-error").textContent = text;
+  $("login-button").disabled = false;
+  $("nick").setAttribute("aria-invalid", "true");
+  $("nick").focus();
+}
+
+// -- events from the server ------------------------------------------------------------
+
+function inRoomsOf(nick, fn) {
+  for (const tab of chat.tabs.values()) {
+    if (tab.isRoom && tab.members.some((m) => fold(m) === fold(nick))) fn(tab);
+  }
+}
+
+function dropMember(tab, nick) {
+  tab.members = tab.members.filter((m) => fold(m) !== fold(nick));
+  if (tab === chat.current) renderMembers();
+}
+
+function receive(obj) {
+  if (obj.id !== undefined && chat.pending.has(obj.id)) {
+    const callback = chat.pending.get(obj.id);
+    chat.pending.delete(obj.id);
+    callback(obj);
+    return;
+  }
+  switch (obj.type) {
+    case "message":
+      addMessage(tabFor(obj.room), obj.from, obj.text, obj.kind, obj.ts);
+      break;
+    case "private": {
+      const other = fold(obj.from) === fold(chat.nick) ? obj.to : obj.from;
+      addMessage(tabFor(other), obj.from, obj.text, obj.kind, obj.ts);
+      break;
+    }
+    case "join": {
+      const tab = tabFor(obj.room);
+      if (!tab.members.some((m) => fold(m) === fold(obj.nick))) tab.members.push(obj.nick);
+      if (tab === chat.current) renderMembers();
+      info(t("joined", obj), tab);
+      break;
+    }
+    case "part": {
+      const tab = tabFor(obj.room);
+      dropMember(tab, obj.nick);
+      info(t("parted", obj) + (obj.reason ? " " + t("reason", obj) : ""), tab);
+      break;
+    }
+    case "quit":
+      inRoomsOf(obj.nick, (tab) => {
+        dropMember(tab, obj.nick);
+        info(t("quit", obj) + (obj.reason ? " " + t("reason", obj) : ""), tab);
+      });
+      break;
+    case "nick":
+      inRoomsOf(obj.old, (tab) => {
+        tab.members = tab.members.map((m) => (fold(m) === fold(obj.old) ? obj.new : m));
+        info(t("renamed", obj), tab);
+      });
+      renderMembers();
+      break;
+    case "topic": {
+      const tab = tabFor(obj.room);
+      tab.topic = obj.topic;
+      if (tab === chat.current) $("topic").textContent = obj.topic;
+      info(t("topic_set", obj), tab);
+      break;
+    }
+    case "kick": {
+      const tab = tabFor(obj.room);
+      info(t("kicked", obj) + (obj.reason ? " " + t("reason", obj) : ""), tab);
+      if (fold(obj.nick) === fold(chat.nick)) { tab.joined = false; tab.members = []; }
+      dropMember(tab, obj.nick);
+      break;
+    }
+    case "mode":
+      info(t("mode", { by: obj.by, modes: [obj.modes, ...(obj.args || [])].join(" ") }), tabFor(obj.room));
+      break;
+    case "away":
+      inRoomsOf(obj.nick, (tab) => info(obj.message ? t("away", obj) : t("back", obj), tab));
+      break;
+    case "invite":
+      info(t("invited", obj));
+      break;
+    case "notice":
+      info(obj.text);
+      break;
+    case "error":
+      problem(obj.text);
+      break;
+    default:
+      break;
+  }
+}
+
+// -- what the user types ---------------------------------------------------------------
+
+function needArg(arg, usage) {
+  if (!arg) { problem(t("usage", { usage })); return false; }
+  return true;
+}
+
+function say(text, kind = "message") {
+  const tab = chat.current;
+  if (!tab) return;
+  const req = tab.isRoom
+    ? { type: "say", room: tab.name, text, kind }
+    : { type: "tell", to: tab.name, text, kind };
+  request(req, (reply) => {
+    if (reply.type === "error") problem(reply.text, tab);
+    else addMessage(tab, chat.nick, text, kind, reply.ts);
+  });
+}
+
+const COMMANDS = {
+  join(arg) {
+    if (!needArg(arg, "/join #room")) return;
+    join(arg.startsWith("#") ? arg : "#" + arg);
+  },
+  part(arg) {
+    const tab = chat.current;
+    if (!tab) return;
+    if (!tab.isRoom) { closeTab(tab); return; }
+    request({ type: "part", room: tab.name, reason: arg }, (reply) => {
+      if (reply.type === "error") problem(reply.text);
+      else closeTab(tab);
+    });
+  },
+  nick(arg) {
+    if (!needArg(arg, "/nick NEW")) return;
+    request({ type: "nick", nick: arg }, (reply) => {
+      if (reply.type === "error") { problem(reply.text); return; }
+      const old = chat.nick;
+      chat.nick = reply.nick;
+      inRoomsOf(old, (tab) => {
+        tab.members = tab.members.map((m) => (fold(m) === fold(old) ? reply.nick : m));
+      });
+      info(t("renamed", { old, new: reply.nick }));
+      renderMembers();
+    });
+  },
+  msg(arg) {
+    const [to, ...rest] = arg.split(" ");
+    const text = rest.join(" ");
+    if (!needArg(to && text, "/msg NICK TEXT")) return;
+    const tab = tabFor(to);
+    request({ type: "tell", to, text }, (reply) => {
+      if (reply.type === "error") problem(reply.text);
+      else addMessage(tab, chat.nick, text, "message", reply.ts);
+    });
+  },
+  query(arg) {
+    if (!needArg(arg, "/query NICK")) return;
+    showTab(tabFor(arg.split(" ")[0]));
+  },
+  close() {
+    if (chat.current?.isRoom) COMMANDS.part("");
+    else if (chat.current) closeTab(chat.current);
+  },
+  me(arg) {
+    if (needArg(arg, "/me TEXT")) say(arg, "action");
+  },
+  topic(arg) {
+    const tab = chat.current;
+    if (!tab?.isRoom) return;
+    const req = { type: "topic", room: tab.name };
+    if (arg) req.topic = arg;
+    request(req, (reply) => {
+      if (reply.type === "error") { problem(reply.text); return; }
+      tab.topic = reply.topic;
+      $("topic").textContent = reply.topic;
+      if (!arg) info(reply.topic ? t("topic_is", { room: reply.room, topic: reply.topic }) : t("no_topic", reply));
+    });
+  },
+  who(arg) {
+    const room = arg || chat.current?.name;
+    if (!room?.startsWith("#")) return;
+    request({ type: "who", room }, (reply) => {
+      if (reply.type === "error") { problem(reply.text); return; }
+      info(t("who", { room: reply.room, n: reply.members.length, names: reply.members.join(" ") }));
+    });
+  },
+  rooms() {
+    request({ type: "rooms" }, (reply) => {
+      if (reply.type === "error") { problem(reply.text); return; }
+      for (const r of reply.rooms) info(t("rooms_line", { room: r.room, n: r.members, topic: r.topic }));
+    });
+  },
+  help() {
+    for (const line of T.help) info(line);
+  },
+  quit(arg) {
+    chat.quitting = true;
+    request({ type: "quit", reason: arg });
+    setState("offline");
+  },
+};
+COMMANDS.list = COMMANDS.rooms;
+COMMANDS.leave = COMMANDS.part;
+
+function submit(line) {
+  if (!line.trim()) return;
+  chat.history.push(line);
+  chat.historyAt = chat.history.length;
+  if (line.startsWith("/") && !line.startsWith("//")) {
+    const [cmd, ...rest] = line.slice(1).split(" ");
+    const handler = COMMANDS[cmd.toLowerCase()];
+    if (handler && Object.hasOwn(COMMANDS, cmd.toLowerCase())) handler(rest.join(" ").trim());
+    else problem(t("unknown", { cmd }));
+    return;
+  }
+  if (line === "#LOGOUT") { COMMANDS.quit(""); return; }
+  say(line.startsWith("//") ? line.slice(1) : line);
+}
+
+function complete(input) {
+  // Tab completes a nick of the current room; with nothing to complete, Tab moves focus.
+  const upto = input.value.slice(0, input.selectionStart);
+  const word = upto.split(" ").pop();
+  if (!word || !chat.current) return false;
+  const names = chat.current.isRoom ? chat.current.members : [chat.current.name];
+  const match = names.find((n) => fold(n).startsWith(fold(word)) && fold(n) !== fold(chat.nick));
+  if (!match) return false;
+  const start = upto.length - word.length;
+  const suffix = start === 0 ? ": " : " ";
+  input.value = input.value.slice(0, start) + match + suffix + input.value.slice(upto.length);
+  const at = start + match.length + suffix.length;
+  input.setSelectionRange(at, at);
+  return true;
+}
+
+function moveTab(step) {
+  const tabs = [...chat.tabs.values()];
+  if (!tabs.length) return;
+  const at = tabs.indexOf(chat.current);
+  showTab(tabs[(at + step + tabs.length) % tabs.length]);
+}
+
+// -- wiring -----------------------------------------------------------------------------
+
+function start() {
+  document.documentElement.lang = LANG;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = T[el.dataset.i18n];
+  for (const el of document.querySelectorAll("[data-i18n-label]")) {
+    el.setAttribute("aria-label", T[el.dataset.i18nLabel]);
+  }
+  $("input").setAttribute("aria-label", T.message);
+
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const nick = $("nick").value.trim();
+    if (!nick) { loginError(t("empty_nick")); return; }
+    chat.nick = nick;
+    $("login-error").textContent = "";
+    $("nick").removeAttribute("aria-invalid");
+    $("login-button").disabled = true;
+    if (chat.ws && chat.ws.readyState === WebSocket.OPEN) hello(); else connect();
+  });
+
+  $("send-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = $("input");
+    const line = input.value;
+    input.value = "";
+    submit(line);
+  });
+
+  $("input").addEventListener("keydown", (e) => {
+    const input = e.target;
+    if (e.key === "Tab" && !e.shiftKey && complete(input)) {
+      e.preventDefault();
+    } else if (e.key === "ArrowUp" && !e.altKey && chat.historyAt > 0) {
+      e.preventDefault();
+      chat.historyAt -= 1;
+      input.value = chat.history[chat.historyAt];
+    } else if (e.key === "ArrowDown" && !e.altKey && chat.historyAt < chat.history.length) {
+      e.preventDefault();
+      chat.historyAt += 1;
+      input.value = chat.history[chat.historyAt] ?? "";
+    }
+  });
+
+  document.addEventListener("keydown", (e) => {
+    if (!chat.welcomed) return;
+    if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+      e.preventDefault();
+      moveTab(e.key === "ArrowUp" ? -1 : 1);
+    } else if (e.key === "Escape") {
+      $("input").focus();
+    }
+  });
+
+  $("members-toggle").addEventListener("click", () => {
+    const toggle = $("members-toggle");
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    $("members").classList.toggle("open", open);
+  });
+
+  $("nick").focus();
+}
+
+// Tests and curious readers can reach the palette function.
+window.tertulia = { nickColour, PALETTE };
+start();
