@@ -16,7 +16,7 @@ ServerFactory = Callable[..., Any]
 
 
 def settings_for(**overrides: Any) -> Settings:
-    base = Settings(host="127.0.0.1", port=0, irc_port=0, lang="en", data_dir="/nonexistent")
+    base = Settings(host="127.0.0.1", port=0, irc_port=0, web_port=0, lang="en", data_dir="/nonexistent")
     return replace(base, **overrides)
 
 

@@ -49,3 +49,6 @@ def setup(level: str = "info", as_json: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # The WebSocket protocol's own INFO lines (every request, every handshake) only in debug.
+    chatty = logging.getLogger("tertulia.server.web_door.protocol")
+    chatty.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)

@@ -28,9 +28,12 @@ from tertulia.server.connection import Connection
 from tertulia.server.json_door import JsonHandler
 
 if TYPE_CHECKING:
+    from tertulia.core.session import Session
     from tertulia.server.app import Server
 
 log = logging.getLogger(__name__)
+# The websockets protocol logs every request and handshake at INFO: too chatty for operators.
+protocol_log = logging.getLogger(__name__ + ".protocol")
 
 # Nothing inline, nothing from elsewhere: a message that smuggles markup still cannot run.
 CSP = (
@@ -109,7 +112,7 @@ class WebConnection(Connection):
     def __init__(self, server: Server) -> None:
         super().__init__(server, "web")
         limit = server.settings.max_line_bytes + FRAME_OVERHEAD
-        self.ws = ServerProtocol(max_size=limit, logger=log)
+        self.ws = ServerProtocol(max_size=limit, logger=protocol_log)
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -172,6 +175,10 @@ class WebHandler:
         self.heard = True
         self.pinged = False
         self.timer = server.loop.call_later(server.settings.nick_timeout, self._check_alive)
+
+    @property
+    def session(self) -> Session | None:
+        return None if self.json is None else self.json.session
 
     # -- what the WebConnection hands over ------------------------------------------------
 

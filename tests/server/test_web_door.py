@@ -1,0 +1,263 @@
+"""The web door without a browser: HTTP endpoints, the WebSocket's checks and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from chatclient import TIMEOUT, LineClient
+from tertulia.server.app import Server
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def http(port: int, path: str, method: str = "GET", **headers: str) -> HttpReply:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    raw = await asyncio.wait_for(reader.read(), TIMEOUT)  # the server closes after replying
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    fields = dict(line.split(": ", 1) for line in header_lines)
+    return HttpReply(int(status_line.split()[1]), {k.lower(): v for k, v in fields.items()}, body)
+
+
+def web_port(server: Server) -> int:
+    return int(server.addresses("web")[0].rsplit(":", 1)[1])
+
+
+async def ws_open(server: Server, nick: str | None = None, **kw: Any) -> ClientConnection:
+    ws = await connect(f"ws://127.0.0.1:{web_port(server)}/ws", open_timeout=TIMEOUT, **kw)
+    if nick is not None:
+        await ws.send(json.dumps({"type": "hello", "nick": nick, "id": 0}))
+        welcome = await recv(ws)
+        assert welcome["type"] == "welcome" and welcome["nick"] == nick, welcome
+    return ws
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    obj: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    return obj
+
+
+async def recv_until(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    while True:
+        obj = await recv(ws)
+        if obj["type"] == kind:
+            return obj
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+async def test_healthz_answers_json_with_connections_by_door(server: Server) -> None:
+    port = web_port(server)
+    reply = await http(port, "/healthz")
+    assert reply.status == 200 and reply.headers["content-type"] == "application/json"
+    health = json.loads(reply.body)
+    assert health["status"] == "ok" and health["version"] and health["uptime"] >= 0
+    assert health["connections"] == {"plain": 0, "json": 0, "irc": 0, "web": 1}  # this request
+    ana = await LineClient.connect(server.port, "ana")
+    ws = await ws_open(server, "wes")
+    health = json.loads((await http(port, "/healthz")).body)
+    assert health["connections"] == {"plain": 1, "json": 0, "irc": 0, "web": 2}
+    head = await http(port, "/healthz", method="HEAD")
+    assert head.status == 200 and head.body == b""
+    await ws.close()
+    ana.writer.close()
+
+
+async def test_metrics_move_when_messages_flow(server: Server) -> None:
+    port = web_port(server)
+    before = samples((await http(port, "/metrics")).body.decode())
+    assert before[("tertulia_messages_received_total", (("door", "plain"),))] == 0
+    assert before[("tertulia_rooms", ())] == 1
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    ws = await ws_open(server, "wes")
+    for i in range(3):
+        await ana.send(f"hola {i}")
+    await bob.expect("[ana] hola 2")
+    await recv_until(ws, "message")
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": "desde la web", "id": 1}))
+    await bob.expect("[wes] desde la web")
+    await bob.send("/join")  # a usage error, counted by kind
+    await bob.expect("!")
+    reply = await http(port, "/metrics")
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain")
+    after = samples(reply.body.decode())
+    assert after[("tertulia_messages_received_total", (("door", "plain"),))] == 3
+    assert after[("tertulia_messages_received_total", (("door", "web"),))] == 1
+    # ana's three reach bob and wes; wes's one reaches ana and bob.
+    assert after[("tertulia_messages_sent_total", ())] == 8
+    assert after[("tertulia_connections", (("door", "web"),))] == 2  # wes and this scrape
+    assert after[("tertulia_users", ())] == 3
+    assert after[("tertulia_fanout_seconds_count", ())] == 4
+    assert after[("tertulia_received_bytes_total", (("door", "web"),))] > 0
+    assert after[("tertulia_sent_bytes_total", (("door", "plain"),))] > 0
+    assert after[("tertulia_errors_total", (("kind", "usage"),))] == 1
+    assert ("process_resident_memory_bytes", ()) in after
+    await ws.close()
+
+
+async def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Server) -> None:
+    port = web_port(server)
+    page = await http(port, "/")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert b'<script src="/app.js"' in page.body
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    script = await http(port, "/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    again = await http(port, "/app.js", If_None_Match=script.headers["etag"])
+    assert again.status == 304 and again.body == b""
+    assert (await http(port, "/nope")).status == 404
+    assert (await http(port, "/", method="POST")).status == 405
+
+
+# -- the WebSocket ---------------------------------------------------------------------
+
+
+async def test_web_and_plain_clients_chat(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    ws = await ws_open(server, "wes")
+    await ana.expect("wes joined #lobby")
+    await ana.send("hola wes")
+    msg = await recv_until(ws, "message")
+    assert (msg["from"], msg["text"], msg["room"]) == ("ana", "hola wes", "#lobby")
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": "hola ana", "id": 7}))
+    ok = await recv(ws)
+    assert ok["type"] == "ok" and ok["id"] == 7
+    await ana.expect("[wes] hola ana")
+
+
+async def test_a_foreign_origin_is_refused_and_the_allowed_ones_pass(
+    make_server: Any,
+) -> None:
+    server = await make_server(web_origins=("https://chat.example.org",))
+    port = web_port(server)
+    with pytest.raises(InvalidStatus) as refused:
+        await ws_open(server, origin="http://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    same = await ws_open(server, "same", origin=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+    listed = await ws_open(server, "listed", origin="https://chat.example.org")  # type: ignore[arg-type]
+    await same.close()
+    await listed.close()
+    metrics = samples((await http(port, "/metrics")).body.decode())
+    assert metrics[("tertulia_errors_total", (("kind", "bad_origin"),))] == 1
+
+
+async def test_garbage_and_binary_frames_get_errors_and_the_connection_survives(
+    server: Server,
+) -> None:
+    ws = await ws_open(server, "wes")
+    await ws.send("{not json")
+    error = await recv(ws)
+    assert error["type"] == "error" and error["code"] == "bad_request"
+    await ws.send(b"\x00\x01binary")
+    error = await recv(ws)
+    assert error["type"] == "error" and "text frames" in error["text"]
+    await ws.send(json.dumps({"type": "ping", "id": "still-here"}))
+    assert await recv(ws) == {"type": "pong", "id": "still-here"}
+
+
+async def test_oversized_messages_get_an_error_and_nothing_is_relayed(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    ws = await ws_open(server, "wes")
+    limit = server.settings.max_message_bytes
+    # Over the message limit but within a frame: an error reply, the connection stays.
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": "x" * (limit + 1), "id": 1}))
+    error = await recv(ws)
+    assert error["type"] == "error" and error["id"] == 1 and error["code"] == "message_too_long"
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": "marker", "id": 2}))
+    lines = await ana.lines_until("[wes] marker")
+    assert not any("xxx" in line for line in lines)
+    # A frame past the frame limit: the WebSocket is closed with 1009, others carry on.
+    big = await ws_open(server, "big")
+    await ana.expect("big joined")
+    await big.send("y" * (server.settings.max_line_bytes + 2048))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(big.recv(), TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    await ana.expect("big quit")
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": "after", "id": 3}))
+    lines = await ana.lines_until("[wes] after")
+    assert not any("yyy" in line for line in lines)
+
+
+async def test_a_browser_that_stops_reading_is_dropped_and_others_get_everything(
+    server: Server,
+) -> None:
+    # A small receive buffer, and max_queue=1: the client library stops reading its socket
+    # once one frame waits unread, so the server's buffer for it fills.
+    sock = socket.create_connection(("127.0.0.1", web_port(server)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck = await ws_open(server, "stuck", max_queue=1, sock=sock)
+    reader = await ws_open(server, "reader")
+    ana = await LineClient.connect(server.port, "ana")
+    await recv_until(reader, "join")
+    total, window = 20_000, 1_000  # 20,000 x 400 bytes: twice what loopback buffers hold
+    received = 0
+    moved = asyncio.Event()
+
+    async def read_all() -> None:
+        nonlocal received
+        while received < total:
+            received += (await recv(reader))["type"] == "message"
+            moved.set()
+
+    reading = asyncio.create_task(read_all())
+    for start in range(0, total, 200):
+        while received < start - window:
+            moved.clear()
+            await asyncio.wait_for(moved.wait(), TIMEOUT)
+        await ana.send("".join(f"{i} {'z' * 400}\n" for i in range(start, start + 200)), False)
+    await asyncio.wait_for(reading, 60)
+    assert received == total
+    await ana.expect("stuck quit (slow consumer")
+    metrics = samples((await http(web_port(server), "/metrics")).body.decode())
+    assert metrics[("tertulia_slow_consumers_total", (("door", "web"),))] == 1
+    stuck.transport.abort()  # it paused reading, so it would wait for a close that came
+
+
+async def test_shutdown_tells_web_clients_and_closes_with_going_away(make_server: Any) -> None:
+    server = await make_server()
+    ws = await ws_open(server, "wes")
+    await server.shutdown()
+    notice = await recv_until(ws, "notice")
+    assert notice["code"] == "shutdown"
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+async def test_a_full_server_answers_503(make_server: Any) -> None:
+    server = await make_server(max_clients=1)
+    ana = await LineClient.connect(server.port, "ana")
+    reply = await http(web_port(server), "/healthz")
+    assert reply.status == 503 and b"full" in reply.body
+    ana.writer.close()
