@@ -205,7 +205,7 @@ function clock(ts) {
   const when = ts ? new Date(ts * 1000) : new Date();
   const time = document.createElement("time");
   time.dateTime = when.toISOString();
-  time.textContent = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+  time.textContent = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   return time;
 }
 
@@ -215,7 +215,7 @@ function mentions(text) {
   return new RegExp(`(^|[^\\w])${escaped}($|[^\\w])`, "i").test(text);
 }
 
-function addLine(tab, kind, parts, { ts = 0, alert = false } = {}) {
+function addLine(tab, kind, parts, { ts = 0, alert = false, own = false } = {}) {
   const line = document.createElement("div");
   line.className = "line " + kind;
   line.append(clock(ts), " ", ...parts);
@@ -223,7 +223,7 @@ function addLine(tab, kind, parts, { ts = 0, alert = false } = {}) {
   tab.log.append(line);
   // Long sessions stay light: keep the last lines only.
   while (tab.log.childElementCount > 2000) tab.log.firstElementChild.remove();
-  if (tab !== chat.current && kind !== "info") {
+  if (tab !== chat.current && kind !== "info" && !own) {
     tab.unread += 1;
     tab.mentioned ||= alert;
     renderTabs();
@@ -240,15 +240,16 @@ function nickSpan(nick, wrap = true) {
 }
 
 function addMessage(tab, from, text, kind, ts) {
-  const alert = from !== chat.nick && mentions(text);
+  const own = fold(from) === fold(chat.nick);
+  const alert = !own && mentions(text);
   const body = document.createElement("span");
   body.className = "text";
   body.append(richText(text));
   if (kind === "action") {
-    addLine(tab, alert ? "action mention" : "action", ["* ", nickSpan(from, false), " ", body], { ts, alert });
+    addLine(tab, alert ? "action mention" : "action", ["* ", nickSpan(from, false), " ", body], { ts, alert, own });
   } else {
     const cls = kind === "notice" ? "notice" : "message";
-    addLine(tab, alert ? cls + " mention" : cls, [nickSpan(from), " ", body], { ts, alert });
+    addLine(tab, alert ? cls + " mention" : cls, [nickSpan(from), " ", body], { ts, alert, own });
   }
 }
 

@@ -1,0 +1,231 @@
+"""The browser client in a real Chromium, against a real server on port 0."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.async_api import Browser, Page, expect
+
+from browser import browser, save_screenshot  # noqa: F401  # the fixture, by import
+from chatclient import LineClient
+from conftest import ServerFactory
+from tertulia.server.app import Server
+from tertulia.tui.app import PALETTE, nick_colour
+
+WAIT = 10_000  # milliseconds, for Playwright's waits
+expect.set_options(timeout=WAIT)
+
+
+def url(server: Server) -> str:
+    return "http://" + server.addresses("web")[0] + "/"
+
+
+async def open_page(browser: Browser, server: Server, **context: Any) -> Page:
+    ctx = await browser.new_context(locale=context.pop("locale", "en-US"), **context)
+    page = await ctx.new_page()
+    page.set_default_timeout(WAIT)
+    await page.goto(url(server))
+    return page
+
+
+async def log_in(page: Page, nick: str) -> None:
+    await page.fill("#nick", nick)
+    await page.press("#nick", "Enter")
+    await expect(page.locator("#chat")).to_be_visible()
+    await expect(page.locator("#state")).to_have_text("connected")
+
+
+def line(page: Page, text: str) -> Any:
+    return page.locator("#log .line", has_text=text)
+
+
+async def say(page: Page, text: str) -> None:
+    await page.fill("#input", text)
+    await page.press("#input", "Enter")
+
+
+async def test_two_pages_and_a_plain_client_chat(browser: Browser, server: Server) -> None:
+    ana = await open_page(browser, server)
+    await log_in(ana, "ana")
+    bea = await open_page(browser, server)
+    await log_in(bea, "bea")
+    pia = await LineClient.connect(server.port, "pia")
+    await expect(ana.locator("#member-list li")).to_have_text(["ana", "bea", "pia"])
+
+    await say(ana, "hola desde el navegador")
+    await expect(line(bea, "<ana> hola desde el navegador")).to_be_visible()
+    await pia.expect("[ana] hola desde el navegador")
+    await pia.send("hola desde netcat")
+    await expect(line(ana, "<pia> hola desde netcat")).to_be_visible()
+    await expect(line(bea, "<pia> hola desde netcat")).to_be_visible()
+    await say(bea, "/me saluda")
+    await expect(line(ana, "* bea saluda")).to_be_visible()
+    await pia.expect("* bea saluda")
+    # A mention of ana is highlighted on ana's page, with its time.
+    await pia.send("ana: mira https://example.org/docs, por favor")
+    mention = ana.locator("#log .line.mention", has_text="mira")
+    await expect(mention).to_be_visible()
+    await expect(mention.locator("time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    link = mention.locator("a")
+    await expect(link).to_have_attribute("href", "https://example.org/docs")
+    await expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    # Nicks have the terminal client's colour.
+    colour = await ana.locator("#log .line", has_text="hola desde netcat").locator(".nick").get_attribute("class")
+    assert colour == f"nick c-{nick_colour('pia')}"
+
+    await say(ana, "/topic tertulia en el navegador")
+    await expect(bea.locator("#topic")).to_have_text("tertulia en el navegador")
+    await say(ana, "/msg bea en privado")
+    private = bea.locator("#room-list .tab", has_text="ana")
+    await expect(private.locator(".unread")).to_have_text("1")
+    await expect(ana.locator("#room-list .tab", has_text="bea").locator(".unread")).to_have_count(0)
+    path = save_screenshot(await bea.screenshot(), "web-desktop.png")
+    assert path.stat().st_size > 10_000
+    await pia.send("/quit")
+    await expect(line(ana, "pia quit")).to_be_visible()
+    await expect(ana.locator("#member-list li")).to_have_text(["ana", "bea"])
+    await private.click()
+    await expect(line(bea, "<ana> en privado")).to_be_visible()
+    await expect(bea.locator("#title")).to_have_text("private with ana")
+
+
+async def test_markup_in_messages_is_shown_as_text_and_never_runs(
+    browser: Browser, server: Server
+) -> None:
+    page = await open_page(browser, server)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    await log_in(page, "ana")
+    other = await open_page(browser, server)
+    await log_in(other, "bea")
+    pia = await LineClient.connect(server.port, "pia")
+    attacks = [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(2)</script>",
+        '<a href="javascript:alert(3)">click</a>',
+        "javascript:alert(4) http://x.test/\"onmouseover=alert(5)",
+    ]
+    for text in attacks:
+        await pia.send(text)
+    await say(other, "<b onclick=alert(6)>negrita</b><svg onload=alert(7)>")
+    for text in attacks:
+        await expect(line(page, text)).to_be_visible()
+    await expect(line(page, "<b onclick=alert(6)>negrita</b><svg onload=alert(7)>")).to_be_visible()
+    # Give an onerror or onload every chance to run: the page must still be clean.
+    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+    assert dialogs == []
+    markup = await page.evaluate(
+        "document.querySelectorAll('#log img, #log script, #log svg, #log b, #log [onclick]').length"
+    )
+    assert markup == 0
+    hrefs = await page.eval_on_selector_all("#log a", "links => links.map(a => a.href)")
+    assert all(h.startswith("http") for h in hrefs) and hrefs, hrefs
+
+
+async def test_a_refused_nick_is_shown_on_the_nick_screen(browser: Browser, server: Server) -> None:
+    squatter = await LineClient.connect(server.port, "ana")
+    page = await open_page(browser, server)
+    await page.fill("#nick", "Ana")
+    await page.press("#nick", "Enter")
+    await expect(page.locator("#login-error")).to_contain_text("already in use")
+    await expect(page.locator("#nick")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#chat")).to_be_hidden()
+    await page.fill("#nick", "9lives")
+    await page.press("#nick", "Enter")
+    await expect(page.locator("#login-error")).to_contain_text("invalid nick")
+    await log_in(page, "ana2")
+    await squatter.expect("ana2 joined #lobby")
+
+
+async def test_keyboard_only_rooms_and_unread_counts(browser: Browser, server: Server) -> None:
+    page = await open_page(browser, server)
+    await expect(page.locator("#nick")).to_be_focused()
+    await page.keyboard.type("ana")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#input")).to_be_focused()
+    await page.keyboard.type("/join #dev")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#title")).to_have_text("#dev")
+    pia = await LineClient.connect(server.port, "pia")
+    await pia.send("en el lobby")
+    lobby = page.locator("#room-list .tab", has_text="#lobby")
+    await expect(lobby.locator(".unread")).to_have_text("1")
+    await expect(lobby.locator(".unread")).to_have_attribute("aria-label", "1 unread")
+    await page.keyboard.press("Alt+ArrowUp")
+    await expect(page.locator("#title")).to_have_text("#lobby")
+    await expect(lobby.locator(".unread")).to_have_count(0)
+    await expect(line(page, "<pia> en el lobby")).to_be_visible()
+    # Tab completes a nick, then moves focus on when there is nothing to complete.
+    await page.locator("#input").focus()
+    await page.keyboard.type("pi")
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#input")).to_have_value("pia: ")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Send")).to_be_focused()
+    # Landmarks and labels a screen reader announces.
+    await expect(page.get_by_role("log", name="Messages")).to_be_visible()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Rooms")).to_be_visible()
+    await expect(page.get_by_role("status")).to_have_text("connected")
+
+
+async def test_the_page_reconnects_after_the_server_restarts(
+    browser: Browser, make_server: ServerFactory
+) -> None:
+    first = await make_server(irc=False)
+    ports = {"port": first.port, "web_port": int(first.addresses("web")[0].rsplit(":", 1)[1])}
+    page = await open_page(browser, first)
+    await log_in(page, "ana")
+    await say(page, "/join #dev")
+    await expect(page.locator("#title")).to_have_text("#dev")
+    await first.shutdown()
+    await expect(line(page, "shutting down")).to_be_visible()
+    await expect(page.locator("#state")).to_contain_text("reconnecting")
+    second = await make_server(irc=False, **ports)
+    await expect(page.locator("#state")).to_have_text("connected", timeout=20_000)
+    pia = await LineClient.connect(second.port, "pia")
+    await pia.send("/who #dev")
+    await pia.expect("#dev (1): ana")
+    await pia.send("/join #dev")
+    await pia.send("de vuelta")
+    await expect(line(page, "<pia> de vuelta")).to_be_visible()
+
+
+async def test_a_phone_sized_screen_is_usable(browser: Browser, server: Server) -> None:
+    page = await open_page(
+        browser, server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+        locale="es-ES", color_scheme="dark",
+    )  # fmt: skip
+    await expect(page.locator("label[for=nick]")).to_have_text("Tu apodo")
+    await page.fill("#nick", "ana")
+    await page.locator("#login-button").tap()
+    await expect(page.locator("#state")).to_have_text("conectado")
+    pia = await LineClient.connect(server.port, "pia")
+    await pia.send("hola desde el portátil")
+    await expect(line(page, "<pia> hola desde el portátil")).to_be_visible()
+    await page.fill("#input", "hola desde el móvil")
+    await page.get_by_role("button", name="Enviar").tap()
+    await pia.expect("[ana] hola desde el móvil")
+    # Everything needed fits the screen: no sideways scrolling, input and button in view.
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    for selector in ("#input", "#send-form button", "#room-list .tab", "#state"):
+        box = await page.locator(selector).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+        assert box["y"] + box["height"] <= 844, selector
+    path = save_screenshot(await page.screenshot(), "web-phone.png")
+    assert path.stat().st_size > 5_000
+    # Members sit behind a button on a phone.
+    await expect(page.locator("#members")).to_be_hidden()
+    await page.get_by_role("button", name="Miembros").tap()
+    await expect(page.locator("#members")).to_be_visible()
+    await expect(page.locator("#member-list li")).to_have_text(["ana", "pia"])
+
+
+async def test_nick_colours_match_the_terminal_client(browser: Browser, server: Server) -> None:
+    page = await open_page(browser, server)
+    nicks = ["ana", "Bea", "pia", "carlos_", "[zz]", "x" * 30]
+    colours = await page.evaluate("nicks => nicks.map(n => window.tertulia.nickColour(n))", nicks)
+    assert colours == [nick_colour(n) for n in nicks]
+    assert await page.evaluate("window.tertulia.PALETTE") == list(PALETTE)
