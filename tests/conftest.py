@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from browser import browser  # noqa: F401  # the Chromium fixture, for tests/web
 from tertulia.config import Settings
 from tertulia.server.app import Server
 
@@ -16,7 +17,9 @@ ServerFactory = Callable[..., Any]
 
 
 def settings_for(**overrides: Any) -> Settings:
-    base = Settings(host="127.0.0.1", port=0, irc_port=0, web_port=0, lang="en", data_dir="/nonexistent")
+    base = Settings(
+        host="127.0.0.1", port=0, irc_port=0, web_port=0, lang="en", data_dir="/nonexistent"
+    )
     return replace(base, **overrides)
 
 

@@ -161,17 +161,17 @@ async def test_a_foreign_origin_is_refused_and_the_allowed_ones_pass(
     server = await make_server(web_origins=("https://chat.example.org",))
     port = web_port(server)
     with pytest.raises(InvalidStatus) as refused:
-        await ws_open(server, origin="http://evil.example")  # type: ignore[arg-type]
+        await ws_open(server, origin="http://evil.example")
     assert refused.value.response.status_code == 403
-    same = await ws_open(server, "same", origin=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
-    listed = await ws_open(server, "listed", origin="https://chat.example.org")  # type: ignore[arg-type]
+    same = await ws_open(server, "same", origin=f"http://127.0.0.1:{port}")
+    listed = await ws_open(server, "listed", origin="https://chat.example.org")
     await same.close()
     await listed.close()
     metrics = samples((await http(port, "/metrics")).body.decode())
     assert metrics[("tertulia_errors_total", (("kind", "bad_origin"),))] == 1
 
 
-async def test_garbage_and_binary_frames_get_errors_and_the_connection_survives(
+async def test_garbage_binary_and_bad_utf8_get_errors_and_the_connection_survives(
     server: Server,
 ) -> None:
     ws = await ws_open(server, "wes")
@@ -181,8 +181,33 @@ async def test_garbage_and_binary_frames_get_errors_and_the_connection_survives(
     await ws.send(b"\x00\x01binary")
     error = await recv(ws)
     assert error["type"] == "error" and "text frames" in error["text"]
+    await ws.send(b'{"type":"say","room":"#lobby","text":"\xff"}', text=True)
+    error = await recv(ws)
+    assert error["type"] == "error" and error["code"] == "bad_encoding"
     await ws.send(json.dumps({"type": "ping", "id": "still-here"}))
     assert await recv(ws) == {"type": "pong", "id": "still-here"}
+
+
+async def test_a_fragmented_message_is_joined(server: Server) -> None:
+    ws = await ws_open(server, "wes")
+    await ws.send(['{"type":"ping",', '"id":"in ', 'three parts"}'])
+    assert await recv(ws) == {"type": "pong", "id": "in three parts"}
+
+
+async def test_a_silent_websocket_is_pinged_then_dropped(make_server: Any) -> None:
+    server = await make_server(ping_interval=0.2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", web_port(server))
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101")
+    # This client never answers: the server pings it, then gives up and closes.
+    rest = await asyncio.wait_for(reader.read(), TIMEOUT)
+    assert rest[0] == 0x89, rest  # a ping frame first
+    assert b"\x88" in rest[1:]  # then a close frame, then the end of the stream
+    writer.close()
 
 
 async def test_oversized_messages_get_an_error_and_nothing_is_relayed(server: Server) -> None:

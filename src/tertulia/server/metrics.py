@@ -37,8 +37,20 @@ class Stats:
     """
 
     __slots__ = (
-        "bytes_in", "bytes_out", "connections", "errors", "fanout", "messages_in", "read_at",
-        "read_door", "registry", "slow_consumers", "started", "_hub", "_loop", "_pending",
+        "_hub",
+        "_loop",
+        "_pending",
+        "bytes_in",
+        "bytes_out",
+        "connections",
+        "errors",
+        "fanout",
+        "messages_in",
+        "read_at",
+        "read_door",
+        "registry",
+        "slow_consumers",
+        "started",
     )  # fmt: skip
 
     def __init__(self, hub: Hub) -> None:

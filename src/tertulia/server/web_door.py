@@ -155,7 +155,10 @@ class WebConnection(Connection):
             return
         for chunk in self.ws.data_to_send():
             if chunk is SEND_EOF or chunk == SEND_EOF:
-                if self.ws.close_code is not None and self.ws.close_code != CloseCode.NORMAL_CLOSURE:
+                if (
+                    self.ws.close_code is not None
+                    and self.ws.close_code != CloseCode.NORMAL_CLOSURE
+                ):
                     self.reason = f"websocket closed ({self.ws.close_code})"
                 super().close()
                 return
@@ -268,6 +271,8 @@ class WebHandler:
             server, self.conn, session, door="web", encoder=server.web_encoder, wrap=wsf.line_frame
         )
         server.start_nick_timer(self.conn)
+        self.timer.cancel()
+        self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
         log.debug("websocket open", extra={"peer": self.conn.peer})
 
     # -- liveness -------------------------------------------------------------------------
