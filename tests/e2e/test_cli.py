@@ -29,7 +29,8 @@ async def serving(
     *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--irc-port", "0", *args,
+        sys.executable, "-m", "tertulia", "serve",
+        "--port", "0", "--irc-port", "0", "--web-port", "0", *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env or _env(),
@@ -99,6 +100,19 @@ async def test_port_in_use_is_one_clear_line_and_a_nonzero_exit() -> None:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert f"127.0.0.1:{port}" in lines[0] and "address already in use" in lines[0]
+    assert "listening" not in out
+
+
+async def test_the_line_names_the_door_whose_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _run(
+            "serve", "--port", "0", "--irc-port", "0", "--web-port", str(port)
+        )
+    assert code == 1
+    assert err.strip() == f"tertulia: cannot listen on 127.0.0.1:{port}: address already in use"
     assert "listening" not in out
 
 

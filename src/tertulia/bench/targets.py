@@ -119,9 +119,10 @@ async def spawn_tertulia(name: str, wire: Wire, extra: tuple[str, ...]) -> Targe
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
     env = {k: v for k, v in env.items() if not k.startswith("TERTULIA_")}
     # The IRC door is opened (on a free port) only when it is the door being measured.
-    irc = ("--irc-port", "0") if wire.name == "irc" else ("--no-irc",)
+    doors: tuple[str, ...] = ("--irc-port", "0") if wire.name == "irc" else ("--no-irc",)
+    doors += ("--no-web",)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", *irc, "--lang", "en",
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", *doors, "--lang", "en",
         "--log-level", "warning", "--max-clients", "100000", *extra,
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
