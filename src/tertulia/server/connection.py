@@ -86,11 +86,8 @@ class Connection(asyncio.Protocol):
         self.server.accept(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if not self._accepting(data):
             return
-        stats = self.server.stats
-        stats.reading(self.door)
-        stats.bytes_in[self.door] += len(data)
         try:
             for item in self.framer.feed(data):
                 if self._closing:
@@ -180,6 +177,15 @@ class Connection(asyncio.Protocol):
         return self._closing
 
     # -- internals ------------------------------------------------------------------------
+
+    def _accepting(self, data: bytes) -> bool:
+        """Count bytes read, and say whether they are to be handled at all."""
+        if self._closing:
+            return False
+        stats = self.server.stats
+        stats.reading(self.door)
+        stats.bytes_in[self.door] += len(data)
+        return True
 
     def _arm_idle_flush(self) -> None:
         if self._idle_timer is not None:

@@ -115,13 +115,9 @@ class WebConnection(Connection):
         self.ws = ServerProtocol(max_size=limit, logger=protocol_log)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
-            return
-        stats = self.server.stats
-        stats.reading(self.door)
-        stats.bytes_in[self.door] += len(data)
-        self.ws.receive_data(data)
-        self._pump()
+        if self._accepting(data):
+            self.ws.receive_data(data)
+            self._pump()
 
     def eof_received(self) -> bool | None:
         self.ws.receive_eof()
