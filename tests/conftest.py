@@ -24,11 +24,15 @@ def settings_for(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def make_server() -> AsyncIterator[ServerFactory]:
-    """Start servers with overridden settings; every one is shut down after the test."""
+async def make_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerFactory]:
+    """Start servers with overridden settings; every one is shut down after the test.
+
+    Each server keeps its history in a fresh directory unless the test names one.
+    """
     servers: list[Server] = []
 
     async def start(**overrides: Any) -> Server:
+        overrides.setdefault("data_dir", str(tmp_path_factory.mktemp("data")))
         server = Server(settings_for(**overrides))
         await server.start()
         servers.append(server)

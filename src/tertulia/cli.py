@@ -48,6 +48,16 @@ def _add_serve(sub: Any, tr: Translate) -> None:
         "--password", help=tr(N_("server password (IRC PASS; the other doors do not ask yet)"))
     )
     p.add_argument("--data-dir", help=tr(N_("directory for history and accounts")))
+    p.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_const",
+        const=False,
+        help=tr(N_("keep no history (nothing is written to the data directory)")),
+    )
+    p.add_argument(
+        "--history-replay", type=int, help=tr(N_("messages shown on joining a room (default 50)"))
+    )
     p.add_argument("--config", help=tr(N_("TOML configuration file")))
     p.add_argument("--server-name", help=tr(N_("name shown to clients")))
     p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
@@ -119,6 +129,9 @@ async def _serve(settings: config.Settings) -> int:
             host=settings.host, port=port, reason=reason
         )
         print(f"tertulia: {line}", file=sys.stderr)
+        return 1
+    except TertuliaError as err:
+        print(f"tertulia: {err.render(tr)}", file=sys.stderr)
         return 1
     # Untranslated on purpose: scripts and tests look for `listening` and the address.
     for door in ("plain", "irc", "web"):

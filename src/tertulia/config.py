@@ -47,6 +47,22 @@ class Settings:
         metadata={"help": "origins allowed on /ws, comma-separated (empty: same origin only)"},
     )
     data_dir: str = field(default_factory=_default_data_dir, metadata={"help": "data directory"})
+    history: bool = field(
+        default=True, metadata={"help": "keep messages in data_dir/tertulia.db (SQLite)"}
+    )
+    history_replay: int = field(
+        default=50, metadata={"help": "messages shown to whoever joins a room"}
+    )
+    history_sync: str = field(
+        default="normal",
+        metadata={"help": "normal: survives a killed process; full: a power cut too (slower)"},
+    )
+    history_keep_days: float = field(
+        default=0.0, metadata={"help": "days messages are kept (0: for ever)"}
+    )
+    history_keep_messages: int = field(
+        default=0, metadata={"help": "messages kept per room (0: all)"}
+    )
     server_name: str = field(default="tertulia", metadata={"help": "name shown to clients"})
     lang: str = field(default="", metadata={"help": "language of user text (en, es)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
@@ -86,6 +102,7 @@ class Settings:
             topic_length=self.topic_length,
             default_room=self.default_room,
             persistent_rooms=tuple(dict.fromkeys((self.default_room, *self.persistent_rooms))),
+            replay=self.history_replay if self.history else 0,
         )
 
 
@@ -198,5 +215,9 @@ def _validate(s: Settings) -> None:
             raise ConfigError(reason=N_("{name} must be at least 1"), name=name)
     if s.max_line_bytes < s.max_message_bytes:
         raise ConfigError(reason=N_("max_line_bytes must not be below max_message_bytes"))
+    if s.history_sync.lower() not in ("normal", "full"):
+        raise ConfigError(reason=N_("history_sync must be normal or full"))
+    if s.history_replay < 0 or s.history_keep_messages < 0 or s.history_keep_days < 0:
+        raise ConfigError(reason=N_("history settings must not be negative"))
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(reason=N_("unknown log level {level!r}"), level=s.log_level)

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     env.update({"LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}, **extra)
+    # Never the user's own data directory.
+    env.setdefault("TERTULIA_DATA_DIR", tempfile.mkdtemp(prefix="tertulia-test-"))
     return env
 
 

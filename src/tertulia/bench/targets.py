@@ -58,7 +58,11 @@ class TargetError(Exception):
 
 
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
-    """`[name=]URL[,pid=N]`, URL being `plain://h:p`, `json://`, `irc://` or `spawn:KIND`."""
+    """`[name=]URL[,opt=value...]`, URL being `plain://h:p`, `json://`, `irc://` or `spawn:KIND`.
+
+    Options: `pid=N` (an address target's server process), `history=off` (a spawned
+    tertulia without history), `path=` (the original baseline's file).
+    """
     name = ""
     if "=" in spec.split(",")[0] and "://" not in spec.split("=")[0]:
         name, spec = spec.split("=", 1)
@@ -91,7 +95,8 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
     if url.startswith("spawn:"):
         kind = url.removeprefix("spawn:")
         if kind in ("plain", "json", "irc"):
-            return await spawn_tertulia(name, WIRES[kind], extra_args)
+            history = options.get("history", "on") not in ("off", "no", "0", "false")
+            return await spawn_tertulia(name, WIRES[kind], extra_args, history)
         if kind == "original":
             return await spawn_original(name, _baseline_path(options.get("path")))
         if kind == "ngircd":
@@ -115,15 +120,20 @@ def _free_port() -> int:
         return port
 
 
-async def spawn_tertulia(name: str, wire: Wire, extra: tuple[str, ...]) -> Target:
+async def spawn_tertulia(
+    name: str, wire: Wire, extra: tuple[str, ...], history: bool = True
+) -> Target:
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
     env = {k: v for k, v in env.items() if not k.startswith("TERTULIA_")}
     # The IRC door is opened (on a free port) only when it is the door being measured.
     doors: tuple[str, ...] = ("--irc-port", "0") if wire.name == "irc" else ("--no-irc",)
     doors += ("--no-web",)
+    # A fresh history for each run, never the user's own.
+    workdir = tempfile.TemporaryDirectory(prefix="tertulia-bench-")
+    store = ("--data-dir", workdir.name) if history else ("--no-history",)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", *doors, "--lang", "en",
-        "--log-level", "warning", "--max-clients", "100000", *extra,
+        sys.executable, "-m", "tertulia", "serve", "--port", "0", *doors, *store,
+        "--lang", "en", "--log-level", "warning", "--max-clients", "100000", *extra,
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert process.stdout is not None
@@ -136,8 +146,9 @@ async def spawn_tertulia(name: str, wire: Wire, extra: tuple[str, ...]) -> Targe
     match = _LISTENING.search(line)
     if match is None:
         process.kill()
+        workdir.cleanup()
         raise TargetError(f"tertulia did not start: {line!r}")
-    return Target(name, wire, "127.0.0.1", int(match.group(1)), process.pid, process)
+    return Target(name, wire, "127.0.0.1", int(match.group(1)), process.pid, process, workdir)
 
 
 def _check_baseline(path: Path) -> None:

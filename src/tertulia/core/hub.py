@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from tertulia.core.errors import (
     AlreadyRegistered,
@@ -58,6 +60,26 @@ class Limits:
     topic_length: int = 390
     default_room: str = "#lobby"
     persistent_rooms: tuple[str, ...] = ("#lobby",)
+    replay: int = 0  # messages a room keeps for newcomers; 0 when there is no history
+
+
+class Gate(Protocol):
+    """Holds what the hub sends until the messages before it are stored.
+
+    A message is fanned out only once it is durable (`durable` calls `deliver` after the
+    commit), and every other event waits behind pending messages (`later`), so that all
+    recipients see everything in the order it happened.
+    """
+
+    @property
+    def waiting(self) -> bool:
+        """Whether something is held back now: if so, new events must queue behind it."""
+        ...
+
+    def durable(self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None]) -> None:
+        ...
+
+    def later(self, deliver: Callable[[], None]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +117,25 @@ class Hub:
         self.delivered = 0
         self.messages_delivered = 0
         self.observers: list[Observer] = []
+        # With a gate, messages reach recipients only once stored (see Gate).
+        self.gate: Gate | None = None
+        # The last messages delivered in each room, by folded name: what a newcomer is shown.
+        self.recent: dict[str, deque[RoomMessage]] = {}
         self._session_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         for name in self.limits.persistent_rooms:
             self._room(name, create=True).persistent = True
+
+    def restore(self, last_id: int, recent: Mapping[str, Iterable[RoomMessage]]) -> None:
+        """Carry on from a stored history: ids after the last one, each room's last messages."""
+        self._message_ids = itertools.count(last_id + 1)
+        for key, messages in recent.items():
+            self._ring(key).extend(messages)
+
+    def replay(self, room: Room) -> list[RoomMessage]:
+        """The messages a member joining `room` is shown, oldest first."""
+        ring = self.recent.get(room.key)
+        return list(ring) if ring else []
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -342,7 +379,15 @@ class Hub:
             raise Moderated(room=target.name)
         self._check_text(text)
         event = RoomMessage(next(self._message_ids), self.clock(), target.name, nick, text, kind)
-        self._fanout(event, target.receivers, exclude=session)
+        ring = self._ring(target.key) if self.limits.replay else None
+
+        def deliver() -> None:
+            if ring is not None:
+                ring.append(event)
+            # The members at delivery time: whoever joined meanwhile was not shown it yet.
+            self._deliver(event, target.receivers, exclude=session)
+
+        self._publish(event, deliver)
         return event
 
     def tell(
@@ -354,7 +399,7 @@ class Hub:
         event = PrivateMessage(
             next(self._message_ids), self.clock(), sender, recipient.nick or nick, text, kind
         )
-        self._fanout(event, (recipient,), exclude=session)
+        self._publish(event, lambda: self._deliver(event, (recipient,), exclude=session))
         return event
 
     def announce(self, notice: ServerNotice, sessions: Iterable[Session] | None = None) -> None:
@@ -366,11 +411,39 @@ class Hub:
             for s in self.sessions.values():
                 everyone[s] = None
             sessions = everyone
-        self._fanout(notice, sessions, exclude=None)
+            self._fanout(notice, sessions, exclude=None)
+        else:
+            # Notices to given sessions (a timeout, the shutdown) precede a close: they
+            # cannot wait for the gate.
+            self._deliver(notice, sessions, exclude=None)
 
     # -- internals ------------------------------------------------------------------------
 
+    def _publish(self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None]) -> None:
+        if self.gate is None:
+            deliver()
+        else:
+            self.gate.durable(event, deliver)
+
+    def _ring(self, key: str) -> deque[RoomMessage]:
+        ring = self.recent.get(key)
+        if ring is None:
+            ring = self.recent[key] = deque(maxlen=self.limits.replay)
+        return ring
+
     def _fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
+        gate = self.gate
+        if gate is not None and gate.waiting:
+            # Messages said before this event are not stored yet: it goes out after them,
+            # to whoever should get it now.
+            people = [r for r in recipients if r is not exclude]
+            gate.later(lambda: self._deliver(event, people, None))
+            return
+        self._deliver(event, recipients, exclude)
+
+    def _deliver(
+        self, event: Event, recipients: Iterable[Session], exclude: Session | None
+    ) -> None:
         # Encode once per wire format and hand the very same bytes to every recipient.
         encoded: dict[Encoder, bytes | None] = {}
         count = 0

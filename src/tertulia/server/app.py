@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
@@ -19,11 +21,16 @@ from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import WebEncoder
 from tertulia.server.connection import Connection, WriteFlusher
+from tertulia.server.history import History
 from tertulia.server.irc_door import IrcEncoder, IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.metrics import Stats
 from tertulia.server.plain_door import PlainHandler
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
+from tertulia.store import HistoryUnavailable, StoreError
+from tertulia.store.sqlite import FILE_NAME, SqliteStore
+
+PRUNE_EVERY = 3600.0  # seconds between two retention passes
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,8 @@ class Server:
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
+        self._history: History | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
 
     @property
@@ -68,13 +77,21 @@ class Server:
         assert self._flusher is not None, "server not started"
         return self._flusher
 
+    @property
+    def history(self) -> History:
+        assert self._history is not None, "server not started"
+        return self._history
+
     def irc_encoder_for(self, server_time: bool, away_notify: bool) -> IrcEncoder:
         return self._irc_encoders[(server_time, away_notify)]
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the listeners; raises OSError (address in use ...) before accepting anyone."""
+        """Bind the listeners, open the history, then accept.
+
+        Raises OSError (address in use...) or HistoryUnavailable before accepting anyone.
+        """
         self._loop = asyncio.get_running_loop()
         self._flusher = WriteFlusher(self._loop)
         s = self.settings
@@ -86,17 +103,66 @@ class Server:
             for door, port in doors:
                 self._listeners[door] = await self._loop.create_server(
                     lambda door=door: self._connection(door),  # type: ignore[misc]
-                    s.host, port, reuse_address=True, backlog=1024,
+                    s.host, port, reuse_address=True, backlog=1024, start_serving=False,
                 )  # fmt: skip
-        except OSError as exc:
-            exc.port = port  # type: ignore[attr-defined]  # which door failed, for the CLI
+            await self._open_history()
+        except (OSError, HistoryUnavailable) as exc:
+            if isinstance(exc, OSError):
+                exc.port = port  # type: ignore[attr-defined]  # which door failed, for the CLI
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
             raise
+        for listener in self._listeners.values():
+            await listener.start_serving()
         for door in self._listeners:
             for address in self.addresses(door):
                 log.info("listening", extra={"door": door, "address": address})
+        if s.history and (s.history_keep_days or s.history_keep_messages):
+            self.spawn(self._prune_forever())
+
+    async def _open_history(self) -> None:
+        s = self.settings
+        store = SqliteStore(Path(s.data_dir) / FILE_NAME, s.history_sync) if s.history else None
+        self._history = history = History(store, self.loop, self.stats)
+        if store is not None:
+            try:
+                await history.run(store.open)
+                last = await history.run(store.last_id)
+                recent = await history.run(store.recent, s.history_replay)
+            except (OSError, sqlite3.Error, StoreError) as exc:
+                await history.close()
+                raise HistoryUnavailable(path=str(store.path), reason=str(exc)) from exc
+            self.hub.restore(last, recent)
+            log.info("history open", extra={"path": str(store.path), "last_id": last})
+        self.hub.gate = history
+
+    async def _prune_forever(self) -> None:
+        s, store = self.settings, self.history.store
+        assert store is not None
+        while True:
+            cutoff = time.time() - s.history_keep_days * 86400 if s.history_keep_days else None
+            keep = s.history_keep_messages or None
+            try:
+                deleted = await self.history.run(store.prune, cutoff, keep)
+            except (sqlite3.Error, StoreError):
+                log.exception("history pruning failed")
+            else:
+                if deleted:
+                    log.info("history pruned", extra={"deleted": deleted})
+            await asyncio.sleep(PRUNE_EVERY)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task the server owns: cancelled at shutdown, its failure logged, never lost."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task failed", exc_info=task.exception())
 
     def addresses(self, door: str = "plain") -> list[str]:
         """Where a door listens, as host:port (the actual port when started on port 0)."""
@@ -115,6 +181,15 @@ class Server:
         """Tell every client, let them drain for a moment, then close everything."""
         for listener in self._listeners.values():
             listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._history is not None:
+            # What was accepted is stored and delivered before anyone is told goodbye.
+            try:
+                async with asyncio.timeout(self.settings.shutdown_grace):
+                    await self._history.drain()
+            except TimeoutError:
+                log.error("history did not drain in time")
         notice = ServerNotice("shutdown", N_("the server is shutting down, goodbye"))
         self.hub.announce(notice, self._sessions())
         for conn in list(self.connections):
@@ -128,6 +203,8 @@ class Server:
                     conn.abort("shutdown")
         for listener in self._listeners.values():
             await listener.wait_closed()
+        if self._history is not None:
+            await self._history.close()
         log.info("stopped")
 
     # -- connections ----------------------------------------------------------------------

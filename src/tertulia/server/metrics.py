@@ -14,7 +14,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from tertulia import __version__
-from tertulia.core import events as ev
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -62,8 +61,8 @@ class Stats:
         self.messages_in: Counter[str] = Counter()
         self.slow_consumers: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
-        # The connection whose bytes are being handled now, and when they arrived: the hub's
-        # observer reads them to time each message's fan-out without the core knowing clocks.
+        # The connection whose bytes are being handled now, and when they arrived: the
+        # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
         self.read_door = "plain"
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,7 +76,6 @@ class Stats:
             buckets=FANOUT_BUCKETS,
             registry=self.registry,
         )
-        hub.observers.append(self._observe)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -100,10 +98,8 @@ class Stats:
 
     # -- timing the fan-out ---------------------------------------------------------------
 
-    def _observe(self, event: ev.Event) -> None:
-        if not isinstance(event, ev.RoomMessage | ev.PrivateMessage):
-            return
-        self.messages_in[self.read_door] += 1
+    def sent(self, started: float) -> None:
+        """A message read at `started` has just been handed to every recipient."""
         if self._loop is None:
             return
         # Writes are coalesced and flushed by a callback the first delivery scheduled; one
@@ -111,7 +107,7 @@ class Stats:
         # have reached its socket.
         if not self._pending:
             self._loop.call_soon(self._flushed)
-        self._pending.append(self.read_at)
+        self._pending.append(started)
 
     def _flushed(self) -> None:
         now = time.perf_counter()

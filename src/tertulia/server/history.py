@@ -1,0 +1,130 @@
+"""The hub's gate to the history store: group commit before delivery, reads off the loop.
+
+A message is delivered only after the transaction that stores it has committed, so that
+whatever anyone received is in history even if the process is killed a moment later.
+Messages that arrive while a commit runs wait for the next one and share its transaction:
+the busier the server, the bigger the batches, and throughput does not fall to one commit
+per message. The store is used from one worker thread, so the event loop never blocks on
+the disk and the store sees its calls in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tertulia.store import HistoryStore, Message
+
+if TYPE_CHECKING:
+    from tertulia.server.metrics import Stats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Pending = tuple[Message | None, Callable[[], None], float]
+
+
+class History:
+    """The Gate of core.hub, over a store; without a store it only keeps events in order."""
+
+    def __init__(
+        self, store: HistoryStore | None, loop: asyncio.AbstractEventLoop, stats: Stats
+    ) -> None:
+        self.store = store
+        self._loop = loop
+        self._stats = stats
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tertulia-history")
+            if store is not None
+            else None
+        )
+        self._queue: list[Pending] = []
+        self._busy = False  # a commit is scheduled, running, or its messages being delivered
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- the Gate -------------------------------------------------------------------------
+
+    @property
+    def waiting(self) -> bool:
+        return self._busy or bool(self._queue)
+
+    def durable(self, event: Message, deliver: Callable[[], None]) -> None:
+        stats = self._stats
+        stats.messages_in[stats.read_door] += 1
+        if self.store is None and not self.waiting:
+            deliver()
+            stats.sent(stats.read_at)
+            return
+        self._queue.append((event, deliver, stats.read_at))
+        self._kick()
+
+    def later(self, deliver: Callable[[], None]) -> None:
+        self._queue.append((None, deliver, 0.0))
+        self._kick()
+
+    # -- reads and other store work -------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call in the store's thread, after every write queued before it."""
+        assert self._executor is not None, "no history store"
+        return await self._loop.run_in_executor(self._executor, fn, *args)
+
+    async def drain(self) -> None:
+        """Wait until every message accepted so far is stored and delivered."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self.store is not None and self._executor is not None:
+            await self.run(self.store.close)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -- group commit ---------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        if not self._busy:
+            self._busy = True
+            self._idle.clear()
+            self._loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        # One transaction for everything that arrived since the last one began.
+        batch, self._queue = self._queue, []
+        messages = [event for event, _, _ in batch if event is not None]
+        if not messages or self.store is None or self._executor is None:
+            self._deliver(batch, None)
+            return
+        future = self._executor.submit(self.store.append, messages)
+        future.add_done_callback(
+            lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f)
+        )
+
+    def _deliver(self, batch: list[Pending], future: Future[None] | None) -> None:
+        error = future.exception() if future is not None else None
+        if error is not None:
+            # Keeping the room alive matters more than refusing what was already accepted;
+            # the operator hears about it and the metric counts it.
+            self._stats.errors["history_write"] += 1
+            log.error(
+                "history write failed: delivering without storing",
+                exc_info=error,
+                extra={"messages": len(batch)},
+            )
+        stats = self._stats
+        for event, deliver, started in batch:
+            try:
+                deliver()
+            except Exception:
+                log.exception("internal error delivering an event")
+            if event is not None:
+                stats.sent(started)
+        self._busy = False
+        if self._queue:
+            self._kick()
+        else:
+            self._idle.set()

@@ -1,0 +1,58 @@
+"""History (and, later, accounts) behind interfaces: SQLite now, other stores for clusters later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from tertulia.core.errors import N_, TertuliaError
+from tertulia.core.events import PrivateMessage, RoomMessage
+
+Message = RoomMessage | PrivateMessage
+
+
+class HistoryStore(Protocol):
+    """What the server needs from a history store.
+
+    Every method may block: the server calls them from one worker thread, in order, never
+    from the event loop. Room names are compared folded (ASCII lower case), as nicks are.
+    """
+
+    def open(self) -> None:
+        """Create or upgrade the storage; raises OSError or StoreError if it cannot."""
+        ...
+
+    def close(self) -> None: ...
+
+    def last_id(self) -> int:
+        """The highest message id stored, so that ids keep growing across restarts."""
+        ...
+
+    def append(self, messages: Sequence[Message]) -> None:
+        """Store messages durably, all or none (one transaction)."""
+        ...
+
+    def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
+        """The last `per_room` messages of every room, oldest first, by folded room name."""
+        ...
+
+    def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
+        """Up to `limit` messages of a room older than id `before` (newest if None), oldest first."""
+        ...
+
+    def search(self, room: str, words: str, before: int | None, limit: int) -> list[RoomMessage]:
+        """Messages of a room matching every word (accents and case folded), newest first."""
+        ...
+
+    def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
+        """Delete messages older than a time or beyond the newest N of each room; how many."""
+        ...
+
+
+class StoreError(Exception):
+    """The store cannot be used (a newer schema, a corrupt file...): one line for operators."""
+
+
+class HistoryUnavailable(TertuliaError):
+    code = "history_unavailable"
+    template = N_("cannot open the history at {path}: {reason}")

@@ -1,0 +1,188 @@
+"""The history in one SQLite file: WAL, versioned migrations, full-text search with FTS5."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from tertulia.core.events import Kind, RoomMessage
+from tertulia.core.names import fold
+from tertulia.store import Message, StoreError
+
+# Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
+# Never edit a shipped entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: messages, by room and by time.
+    """
+    CREATE TABLE messages (
+        id       INTEGER PRIMARY KEY,  -- the hub's message id, growing across restarts
+        ts       REAL NOT NULL,        -- server time, seconds since the epoch
+        room     TEXT,                 -- the room as shown; NULL for a private message
+        room_key TEXT,                 -- the room folded, for lookups
+        sender   TEXT NOT NULL,
+        target   TEXT,                 -- the recipient of a private message
+        kind     TEXT NOT NULL,        -- message, action or notice
+        text     TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_room ON messages (room_key, id);
+    CREATE INDEX messages_by_ts ON messages (ts);
+    """,
+    # 2: full-text search over the text, accents and case folded, kept in step by triggers.
+    """
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+FILE_NAME = "tertulia.db"
+
+_COLUMNS = "id, ts, room, sender, kind, text"
+_WORD = re.compile(r"\w+")
+
+
+def _room_message(row: tuple[int, float, str, str, str, str]) -> RoomMessage:
+    id_, ts, room, sender, kind, text = row
+    return RoomMessage(id_, ts, room, sender, text, Kind(kind))
+
+
+class SqliteStore:
+    """One file, one connection, used from one worker thread at a time."""
+
+    def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the history store is not open")
+        return self._db
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit, so a batch is exactly one commit.
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives a killed process (SIGKILL); FULL also survives
+            # a power cut, at the price of an fsync per commit.
+            db.execute(f"PRAGMA synchronous = {self.synchronous}")
+            db.execute("PRAGMA busy_timeout = 5000")
+            self._db = db
+            self.migrate()
+        except BaseException:
+            self._db = None
+            db.close()
+            raise
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Bring the file up to `target`; returns the version it was at."""
+        (found,) = self.db.execute("PRAGMA user_version").fetchone()
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {found}; this tertulia knows up to "
+                f"{SCHEMA_VERSION}: upgrade tertulia"
+            )
+        for version in range(found + 1, target + 1):
+            self.db.executescript(
+                f"BEGIN; {MIGRATIONS[version - 1]}; PRAGMA user_version = {version}; COMMIT;"
+            )
+        return int(found)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- writing --------------------------------------------------------------------------
+
+    def last_id(self) -> int:
+        (found,) = self.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+        return int(found)
+
+    def append(self, messages: Sequence[Message]) -> None:
+        rows = [
+            (m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text)
+            if isinstance(m, RoomMessage)
+            else (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text)
+            for m in messages
+        ]
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
+        db, deleted = self.db, 0
+        db.execute("BEGIN")
+        try:
+            if older_than is not None:
+                deleted += db.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
+            if keep_per_room is not None:
+                for key in self._room_keys():
+                    row = db.execute(
+                        "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC "
+                        "LIMIT 1 OFFSET ?",
+                        (key, keep_per_room),
+                    ).fetchone()
+                    if row is not None:
+                        deleted += db.execute(
+                            "DELETE FROM messages WHERE room_key = ? AND id <= ?", (key, row[0])
+                        ).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return deleted
+
+    # -- reading --------------------------------------------------------------------------
+
+    def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
+        return {key: self.before(key, None, per_room) for key in self._room_keys()}
+
+    def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE room_key = ? AND id < ? "
+            "ORDER BY id DESC LIMIT ?",
+            (fold(room), before if before is not None else 1 << 62, limit),
+        ).fetchall()
+        return [_room_message(row) for row in reversed(rows)]
+
+    def search(self, room: str, words: str, before: int | None, limit: int) -> list[RoomMessage]:
+        # Each word quoted: the user's text is words to find, never FTS5 query syntax.
+        query = " ".join(f'"{w}"' for w in _WORD.findall(words))
+        if not query:
+            return []
+        rows = self.db.execute(
+            f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))} "
+            "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
+            "WHERE messages_fts MATCH ? AND m.room_key = ? AND m.id < ? "
+            "ORDER BY m.id DESC LIMIT ?",
+            (query, fold(room), before if before is not None else 1 << 62, limit),
+        ).fetchall()
+        return [_room_message(row) for row in rows]
+
+    def _room_keys(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT room_key FROM messages WHERE room_key IS NOT NULL"
+        ).fetchall()
+        return [key for (key,) in rows]
+
