@@ -27,6 +27,8 @@ def test_every_request_type_parses() -> None:
         "who": {"room": "#lobby"},
         "rooms": {},
         "topic": {"room": "#lobby", "topic": "cats"},
+        "history": {"room": "#lobby", "before": 120, "limit": 20},
+        "search": {"room": "#lobby", "words": "gatos negros", "before": None},
         "ping": {},
         "quit": {"reason": "bed"},
     }
@@ -154,4 +156,18 @@ def test_replies_echo_the_id() -> None:
     assert error == {
         "type": "error", "id": "q", "code": "nick_in_use",
         "text": "the nick ana is already in use, choose another",
+    }  # fmt: skip
+
+
+def test_history_paging_fields_are_checked() -> None:
+    with pytest.raises(BadRequest) as caught:
+        jl.parse_request('{"type": "history", "room": "#a", "before": "12"}')
+    assert "wrong type for field 'before'" in caught.value.render()
+    with pytest.raises(BadRequest) as caught:
+        jl.parse_request('{"type": "search", "room": "#a", "words": "x", "limit": true}')
+    assert "wrong type for field 'limit'" in caught.value.render()
+    line = jl.history(3, "search", "#a", [RoomMessage(9, 1.5, "#a", "ana", "hola")], True)
+    assert json.loads(line) == {
+        "type": "search", "id": 3, "room": "#a", "more": True,
+        "messages": [{"msgid": 9, "ts": 1.5, "from": "ana", "text": "hola", "kind": "message"}],
     }  # fmt: skip

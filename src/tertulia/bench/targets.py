@@ -130,7 +130,9 @@ async def spawn_tertulia(
     doors += ("--no-web",)
     # A fresh history for each run, never the user's own.
     workdir = tempfile.TemporaryDirectory(prefix="tertulia-bench-")
-    store = ("--data-dir", workdir.name) if history else ("--no-history",)
+    # History on means every message is committed before delivery, as in production; the
+    # replay on joining is off, since the bench's clients would count replayed lines twice.
+    store = ("--data-dir", workdir.name, "--history-replay", "0") if history else ("--no-history",)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tertulia", "serve", "--port", "0", *doors, *store,
         "--lang", "en", "--log-level", "warning", "--max-clients", "100000", *extra,

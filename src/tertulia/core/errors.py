@@ -167,3 +167,13 @@ class BadRequest(TertuliaError):
 class ServerFull(TertuliaError):
     code = "server_full"
     template = N_("the server is full ({limit} clients), try again later")
+
+
+class HistoryOff(TertuliaError):
+    code = "history_off"
+    template = N_("this server keeps no history")
+
+
+class HistoryFailed(TertuliaError):
+    code = "history_failed"
+    template = N_("the history cannot be read right now, sorry")

@@ -91,6 +91,29 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """Older messages of a room: up to `limit` before the message id `before` (or the newest)."""
+
+    type: ClassVar[str] = "history"
+    room: str
+    before: int | None = None
+    limit: int = 50
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """Messages of a room containing every word, newest first, paged like History."""
+
+    type: ClassVar[str] = "search"
+    room: str
+    words: str
+    before: int | None = None
+    limit: int = 50
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     type: ClassVar[str] = "ping"
     id: RequestId = None
@@ -103,14 +126,20 @@ class Disconnect:
     id: RequestId = None
 
 
-Request = Hello | Say | Tell | Join | Part | Nick | Who | Rooms | Topic | Ping | Disconnect
+Request = (
+    Hello | Say | Tell | Join | Part | Nick | Who | Rooms | Topic | History | Search | Ping
+    | Disconnect
+)  # fmt: skip
 
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls
-    for cls in (Hello, Say, Tell, Join, Part, Nick, Who, Rooms, Topic, Ping, Disconnect)
-}
+    for cls in (
+        Hello, Say, Tell, Join, Part, Nick, Who, Rooms, Topic, History, Search, Ping, Disconnect
+    )
+}  # fmt: skip
 _KINDS = frozenset(k.value for k in ev.Kind)
 _OPTIONAL_STR = frozenset({("Topic", "topic")})
+_OPTIONAL_INT = frozenset({("History", "before"), ("Search", "before")})
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -151,6 +180,8 @@ def parse_request(text: str) -> Request:
 def _type_ok(cls_name: str, name: str, value: object, default: object) -> bool:
     if (cls_name, name) in _OPTIONAL_STR:
         return value is None or isinstance(value, str)
+    if (cls_name, name) in _OPTIONAL_INT:
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
     if isinstance(default, int) and not isinstance(default, bool):
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, str)
@@ -178,6 +209,24 @@ def reply(rid: RequestId, kind: str = "ok", **data: Any) -> bytes:
 
 def error_reply(rid: RequestId, err: TertuliaError, translate: Translate) -> bytes:
     return reply(rid, "error", code=err.code, text=err.render(translate))
+
+
+def stored_object(message: ev.RoomMessage) -> dict[str, Any]:
+    """A message from history, inside a `history` or `search` object (the room is outside)."""
+    return {
+        "msgid": message.id,
+        "ts": message.ts,
+        "from": message.sender,
+        "text": message.text,
+        "kind": message.kind.value,
+    }
+
+
+def history(
+    rid: RequestId, kind: str, room: str, messages: list[ev.RoomMessage], more: bool
+) -> bytes:
+    """Stored messages of a room: on joining (no id), or the reply to history and search."""
+    return reply(rid, kind, room=room, messages=[stored_object(m) for m in messages], more=more)
 
 
 def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:

@@ -69,6 +69,15 @@ def error(text: str) -> bytes:
     return f"! {text}\n".encode()
 
 
+def history_line(stamp: str, message: ev.RoomMessage) -> bytes:
+    """A stored message, after the time it was said: `14:02 [ana] hola`."""
+    if message.kind is ev.Kind.ACTION:
+        return f"{stamp} * {message.sender} {message.text}\n".encode()
+    if message.kind is ev.Kind.NOTICE:
+        return f"{stamp} -{message.sender}- {message.text}\n".encode()
+    return f"{stamp} [{message.sender}] {message.text}\n".encode()
+
+
 class PlainEncoder:
     """Events as the lines the original clients printed; notices in the server's language."""
 

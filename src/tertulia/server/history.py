@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tertulia.core.errors import HistoryFailed, HistoryOff
+from tertulia.core.events import RoomMessage
 from tertulia.store import HistoryStore, Message
 
 if TYPE_CHECKING:
@@ -66,12 +68,42 @@ class History:
         self._queue.append((None, deliver, 0.0))
         self._kick()
 
+    def after(self, action: Callable[[], None]) -> None:
+        """Run `action` once everything accepted so far is stored and delivered."""
+        if self.waiting:
+            self.later(action)
+        else:
+            action()
+
     # -- reads and other store work -------------------------------------------------------
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in the store's thread, after every write queued before it."""
         assert self._executor is not None, "no history store"
         return await self._loop.run_in_executor(self._executor, fn, *args)
+
+    async def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
+        store = self.readable()
+        return await self._read(store.before, room, before, limit)
+
+    async def search(
+        self, room: str, words: str, before: int | None, limit: int
+    ) -> list[RoomMessage]:
+        store = self.readable()
+        return await self._read(store.search, room, words, before, limit)
+
+    def readable(self) -> HistoryStore:
+        """The store, or HistoryOff for a server that keeps no history."""
+        if self.store is None:
+            raise HistoryOff()
+        return self.store
+
+    async def _read(self, fn: Callable[..., list[RoomMessage]], *args: Any) -> list[RoomMessage]:
+        try:
+            return await self.run(fn, *args)
+        except Exception as exc:
+            log.exception("history read failed")
+            raise HistoryFailed() from exc
 
     async def drain(self) -> None:
         """Wait until every message accepted so far is stored and delivered."""
@@ -100,9 +132,7 @@ class History:
             self._deliver(batch, None)
             return
         future = self._executor.submit(self.store.append, messages)
-        future.add_done_callback(
-            lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f)
-        )
+        future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f))
 
     def _deliver(self, batch: list[Pending], future: Future[None] | None) -> None:
         error = future.exception() if future is not None else None

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tertulia import __version__
-from tertulia.core.errors import N_, BadRequest, LineTooLong, NotRegistered, TertuliaError
+from tertulia.core.errors import (
+    N_,
+    BadRequest,
+    LineTooLong,
+    NotInRoom,
+    NotRegistered,
+    TertuliaError,
+)
 from tertulia.core.events import Kind
-from tertulia.core.names import normalize_room
+from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
 from tertulia.core.session import Encoder, Session
 from tertulia.protocols import jsonlines as jl
@@ -19,8 +26,12 @@ from tertulia.protocols.text import decode
 if TYPE_CHECKING:
     from tertulia.server.app import Server
     from tertulia.server.connection import Connection
+    from tertulia.server.history import History
 
 log = logging.getLogger(__name__)
+
+
+MAX_PAGE = 200  # messages per history or search reply
 
 
 def room_state(room: Room) -> dict[str, Any]:
@@ -102,7 +113,7 @@ class JsonHandler:
         self.server.stop_nick_timer(self.conn)
         log.info("registered", extra={"nick": req.nick, "door": self.session.door})
         room = self.hub.join(self.session, self.server.settings.default_room)
-        return jl.reply(
+        welcome = jl.reply(
             req.id,
             "welcome",
             v=jl.VERSION,
@@ -115,18 +126,74 @@ class JsonHandler:
             },
             rooms=[room_state(room)],
         )
+        self.send(welcome)
+        self._replay(room)
+        return b""
+
+    # The `ok` of a message leaves once the message is stored and handed to its recipients:
+    # a client that has it knows the message will survive a crash.
 
     def on_say(self, req: jl.Say) -> bytes:
         event = self.hub.say(self.session, req.room, req.text, Kind(req.kind))
-        return jl.reply(req.id, msgid=event.id, ts=event.ts, room=event.room)
+        ok = jl.reply(req.id, msgid=event.id, ts=event.ts, room=event.room)
+        self.server.history.after(lambda: self.send(ok))
+        return b""
 
     def on_tell(self, req: jl.Tell) -> bytes:
         event = self.hub.tell(self.session, req.to, req.text, Kind(req.kind))
-        return jl.reply(req.id, msgid=event.id, ts=event.ts, to=event.target)
+        ok = jl.reply(req.id, msgid=event.id, ts=event.ts, to=event.target)
+        self.server.history.after(lambda: self.send(ok))
+        return b""
 
     def on_join(self, req: jl.Join) -> bytes:
+        already = fold(normalize_room(req.room)) in self.session.rooms
         room = self.hub.join(self.session, normalize_room(req.room))
-        return jl.reply(req.id, **room_state(room))
+        self.send(jl.reply(req.id, **room_state(room)))
+        if not already:
+            self._replay(room)
+        return b""
+
+    def on_history(self, req: jl.History) -> bytes:
+        self._stored(req, lambda room, h: h.before(room, req.before, self._limit(req.limit)))
+        return b""
+
+    def on_search(self, req: jl.Search) -> bytes:
+        limit = self._limit(req.limit)
+        self._stored(req, lambda room, h: h.search(room, req.words, req.before, limit))
+        return b""
+
+    # -- history --------------------------------------------------------------------------
+
+    def _replay(self, room: Room) -> None:
+        messages = self.hub.replay(room)
+        if messages:
+            more = len(messages) >= self.server.settings.history_replay
+            self.send(jl.history(None, "history", room.name, messages, more))
+
+    def _limit(self, limit: int) -> int:
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(reason=N_("limit must be from 1 to {max}"), max=MAX_PAGE)
+        return limit
+
+    def _stored(
+        self, req: jl.History | jl.Search, read: Callable[[str, History], Awaitable[list[Any]]]
+    ) -> None:
+        """Answer from the store, off the loop; only rooms the asker is in can be read."""
+        room = self.hub.room(normalize_room(req.room))
+        if self.session.key not in room.members:
+            raise NotInRoom(room=room.name)
+        self.server.history.readable()
+        limit = req.limit
+
+        async def answer() -> None:
+            try:
+                messages = await read(room.name, self.server.history)
+            except TertuliaError as err:
+                self.error(req.id, err)
+                return
+            self.send(jl.history(req.id, req.type, room.name, messages, len(messages) >= limit))
+
+        self.server.spawn(answer())
 
     def on_part(self, req: jl.Part) -> bytes:
         self.hub.part(self.session, normalize_room(req.room), req.reason)

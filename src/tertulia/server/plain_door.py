@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import (
     N_,
@@ -15,7 +16,7 @@ from tertulia.core.errors import (
     UnknownCommand,
     Usage,
 )
-from tertulia.core.events import Kind
+from tertulia.core.events import Kind, RoomMessage
 from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
 from tertulia.protocols import plain
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_PAGE = 200  # messages per /history
+
 HELP = (
     N_("/nick NEW        change your nick"),
     N_("/join #room      go to another room"),
@@ -38,6 +41,8 @@ HELP = (
     N_("/rooms           list the rooms"),
     N_("/topic [TEXT]    show or set the room's topic"),
     N_("/kick NICK [why] put someone out of the room (operators)"),
+    N_("/history [N]     the last N messages of the room"),
+    N_("/search WORDS    find messages of the room containing every word"),
     N_("/quit [reason]   leave (or type #LOGOUT)"),
 )
 
@@ -48,7 +53,7 @@ class PlainHandler:
     A plain line carries no room, so a plain user is in one room at a time: /join moves.
     """
 
-    __slots__ = ("conn", "gone", "hub", "original", "room", "server", "session", "tr")
+    __slots__ = ("conn", "gone", "heard", "hub", "original", "room", "server", "session", "tr")
 
     def __init__(self, server: Server, conn: Connection) -> None:
         self.server = server
@@ -57,12 +62,16 @@ class PlainHandler:
         self.tr = server.translate
         self.session = self.hub.connect(conn, server.plain_encoder, "plain", conn.peer)
         # Until it says who it is, the connection hears #lobby as the original client did.
-        self.hub.listen(self.session)
+        lobby = self.hub.listen(self.session)
         self.room: Room | None = None
         self.original = False
         self.gone = False
         server.start_nick_timer(conn)
         conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
+        # A listener hears #lobby from now on: it gets the history once, here, not again
+        # when its nick makes it a member.
+        self._replay(lobby)
+        self.heard: str | None = lobby.key
 
     # -- Handler --------------------------------------------------------------------------
 
@@ -153,6 +162,8 @@ class PlainHandler:
             "list": self.cmd_rooms,
             "topic": self.cmd_topic,
             "kick": self.cmd_kick,
+            "history": self.cmd_history,
+            "search": self.cmd_search,
             "help": self.cmd_help,
         }
 
@@ -226,6 +237,24 @@ class PlainHandler:
     def cmd_help(self, arg: str) -> None:
         self._help()
 
+    def cmd_history(self, arg: str) -> None:
+        try:
+            count = int(arg) if arg else self.server.settings.history_replay or 50
+        except ValueError:
+            raise Usage(usage="/history [N]") from None
+        if not 1 <= count <= MAX_PAGE:
+            raise Usage(usage=f"/history [1-{MAX_PAGE}]")
+        room = self.hub.room(self._current())
+        self.server.history.readable()
+        self._stored(room, self.server.history.before(room.name, None, count), newest_first=False)
+
+    def cmd_search(self, arg: str) -> None:
+        if not arg.strip():
+            raise Usage(usage="/search WORDS")
+        room = self.hub.room(self._current())
+        self.server.history.readable()
+        self._stored(room, self.server.history.search(room.name, arg, None, 20), newest_first=True)
+
     # -- helpers --------------------------------------------------------------------------
 
     def _enter(self, room: str) -> None:
@@ -243,6 +272,43 @@ class PlainHandler:
             self._send_notice(
                 N_("topic of {room}: {topic}"), room=entered.name, topic=entered.topic
             )
+        if entered.key != self.heard:
+            self._replay(entered)
+        self.heard = None
+
+    def _replay(self, room: Room) -> None:
+        messages = self.hub.replay(room)
+        if messages:
+            self._send_history(room, messages, N_("last messages in {room}:"))
+
+    def _send_history(self, room: Room, messages: list[RoomMessage], title: str) -> None:
+        self._send_notice(title, room=room.name)
+        today = time.localtime()[:3]
+        for message in messages:
+            when = time.localtime(message.ts)
+            stamp = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
+            self.conn.deliver(plain.history_line(stamp, message))
+        self._send_notice(N_("end of history"))
+
+    def _stored(
+        self, room: Room, read: Coroutine[Any, Any, list[RoomMessage]], newest_first: bool
+    ) -> None:
+        async def answer() -> None:
+            try:
+                messages = await read
+            except TertuliaError as err:
+                self._error(err)
+                return
+            if self.conn.closing:
+                return
+            if not messages:
+                self._send_notice(N_("nothing found in {room}"), room=room.name)
+            elif newest_first:
+                self._send_history(room, messages, N_("found in {room}, newest first:"))
+            else:
+                self._send_history(room, messages, N_("last messages in {room}:"))
+
+        self.server.spawn(answer())
 
     def _current(self) -> str:
         if self.room is None or self.room.key not in self.session.rooms:

@@ -37,7 +37,7 @@ class HistoryStore(Protocol):
         ...
 
     def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
-        """Up to `limit` messages of a room older than id `before` (newest if None), oldest first."""
+        """Up to `limit` messages of a room older than id `before` (or the newest), oldest first."""
         ...
 
     def search(self, room: str, words: str, before: int | None, limit: int) -> list[RoomMessage]:

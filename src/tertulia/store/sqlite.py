@@ -185,4 +185,3 @@ class SqliteStore:
             "SELECT DISTINCT room_key FROM messages WHERE room_key IS NOT NULL"
         ).fetchall()
         return [key for (key,) in rows]
-
