@@ -8,8 +8,8 @@ from typing import Any
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
-from server.test_web_door import recv_until, ws_open
 from tertulia.server.app import Server
+from webclient import recv_until, ws_open
 
 
 async def say_all(client: LineClient, texts: list[str]) -> None:
