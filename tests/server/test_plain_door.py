@@ -79,11 +79,14 @@ async def test_original_client_chats_with_plain_and_json(server: Server) -> None
 
 
 async def test_unterminated_bytes_are_one_line_after_idle(server: Server) -> None:
+    # The original client never sends a newline: what sits idle is a line.
     ana = await LineClient.connect(server.port, "ana")
-    bob = await LineClient.connect(server.port, "bob")
-    await bob.send("half a ", newline=False)
+    bob = await LineClient.connect(server.port)
+    await bob.send("[bob] half a ", newline=False)
     await bob.send("line", newline=False)
     await ana.expect("[bob] half a line")
+    await bob.send("[bob] and another", newline=False)
+    await ana.expect("[bob] and another")
 
 
 async def test_taken_nick_gets_an_error_and_a_second_chance(server: Server) -> None:

@@ -49,6 +49,7 @@ class Connection(asyncio.Protocol):
         "_close_timer",
         "_closing",
         "_idle_timer",
+        "_newlines",
         "_out",
         "door",
         "framer",
@@ -72,6 +73,7 @@ class Connection(asyncio.Protocol):
         self._out: list[bytes] | None = None
         self._closing = False
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._newlines = False  # has this client ever ended a line with LF?
         self._close_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol -----------------------------------------------------------------
@@ -88,6 +90,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self._accepting(data):
             return
+        if not self._newlines and b"\n" in data:
+            self._newlines = True
         try:
             for item in self.framer.feed(data):
                 if self._closing:
@@ -191,8 +195,15 @@ class Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        # Only the plain door flushes unterminated bytes: the original client sends no newline.
-        if self.framer.pending and not self._closing and self.door == "plain":
+        # Only the plain door flushes unterminated bytes, and only for clients that never sent
+        # a newline: the original client. A client that ends its lines must not have one cut
+        # in two because the rest of it was slow to arrive.
+        if (
+            self.framer.pending
+            and not self._closing
+            and self.door == "plain"
+            and not self._newlines
+        ):
             self._idle_timer = self.server.loop.call_later(
                 self.server.settings.idle_flush, self._idle_flush
             )

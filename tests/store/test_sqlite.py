@@ -1,0 +1,116 @@
+"""The SQLite history store on its own: migrations, batches, paging, search and retention."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.store import StoreError
+from tertulia.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+
+
+def room_messages(
+    room: str, texts: list[str], first_id: int = 1, ts: float = 1000.0
+) -> list[RoomMessage]:
+    return [RoomMessage(first_id + i, ts + i, room, "ana", t) for i, t in enumerate(texts)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    s = SqliteStore(tmp_path / "h.db")
+    s.open()
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_a_file_of_the_first_schema_opens_and_upgrades(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # A database exactly as the first version of the schema left it, with messages in it.
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute(
+        "INSERT INTO messages VALUES (7, 1.0, '#Lobby', '#lobby', 'ana', NULL, 'message', "
+        "'una canción vieja')"
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    store.open()
+    try:
+        assert store.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert store.last_id() == 7
+        # The new search index covers what was there before the upgrade.
+        found = store.search("#LOBBY", "CANCION", None, 10)
+        assert [(m.id, m.room, m.text) for m in found] == [(7, "#Lobby", "una canción vieja")]
+    finally:
+        store.close()
+    # Opening again is a no-op.
+    again = SqliteStore(path)
+    again.open()
+    assert again.migrate() == SCHEMA_VERSION
+    again.close()
+
+
+def test_a_newer_schema_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="upgrade tertulia"):
+        SqliteStore(path).open()
+
+
+def test_wal_mode_and_batches(store: SqliteStore) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    store.append(room_messages("#a", ["uno", "dos"]))
+    store.append([PrivateMessage(3, 5.0, "ana", "bob", "psst", Kind.ACTION)])
+    assert store.last_id() == 3
+    row = store.db.execute(
+        "SELECT sender, target, kind, room FROM messages WHERE id = 3"
+    ).fetchone()
+    assert row == ("ana", "bob", "action", None)
+    # A batch is all or nothing: a clash on one id leaves none of it.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.append(room_messages("#a", ["tres", "clash"], first_id=3))
+    assert [m.text for m in store.before("#a", None, 10)] == ["uno", "dos"]
+
+
+def test_paging_and_recent(store: SqliteStore) -> None:
+    store.append(room_messages("#a", [f"a{i}" for i in range(10)]))
+    store.append(room_messages("#B", ["b0", "b1"], first_id=11))
+    assert [m.text for m in store.before("#a", None, 3)] == ["a7", "a8", "a9"]
+    assert [m.text for m in store.before("#a", 8, 3)] == ["a4", "a5", "a6"]
+    assert [m.text for m in store.before("#a", 2, 3)] == ["a0"]
+    recent = store.recent(2)
+    assert {k: [m.text for m in v] for k, v in recent.items()} == {
+        "#a": ["a8", "a9"],
+        "#b": ["b0", "b1"],
+    }
+
+
+def test_search_takes_words_not_syntax(store: SqliteStore) -> None:
+    store.append(room_messages("#a", ["Él dijo: ¡ÑANDÚ!", "ñandu y gato", "perro", 'a "b" OR c']))
+    assert [m.text for m in store.search("#a", "ñandú", None, 10)] == [
+        "ñandu y gato",
+        "Él dijo: ¡ÑANDÚ!",
+    ]
+    assert [m.text for m in store.search("#a", "NANDU gato", None, 10)] == ["ñandu y gato"]
+    assert store.search("#a", "", None, 10) == []
+    assert store.search("#a", '" OR * NEAR(', None, 10) == []
+    assert [m.text for m in store.search("#a", 'b" OR "c', None, 10)] == ['a "b" OR c']
+    assert store.search("#other", "perro", None, 10) == []
+
+
+def test_retention_by_age_and_by_count(store: SqliteStore) -> None:
+    store.append(room_messages("#a", [f"a{i}" for i in range(10)], ts=100.0))
+    store.append(room_messages("#b", [f"b{i}" for i in range(5)], first_id=11, ts=200.0))
+    assert store.prune(older_than=105.0, keep_per_room=None) == 5
+    assert [m.text for m in store.before("#a", None, 20)] == [f"a{i}" for i in range(5, 10)]
+    assert store.prune(older_than=None, keep_per_room=2) == 3 + 3
+    assert [m.text for m in store.before("#a", None, 20)] == ["a8", "a9"]
+    assert [m.text for m in store.before("#b", None, 20)] == ["b3", "b4"]
+    # Pruned messages leave the search index too.
+    assert store.search("#a", "a0", None, 10) == []
