@@ -9,7 +9,7 @@ from typing import Any
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
 from tertulia.server.app import Server
-from webclient import recv_until, ws_open
+from webclient import http, recv_until, samples, web_port, ws_open
 
 
 async def say_all(client: LineClient, texts: list[str]) -> None:
@@ -196,3 +196,14 @@ async def test_web_clients_page_history_too(server: Server) -> None:
     await web.send(json.dumps({"type": "history", "room": "#lobby", "before": before, "id": 5}))
     page = await recv_until(web, "history")
     assert page["id"] == 5 and _texts(page) == ["a", "b"]
+
+
+async def test_a_burst_is_stored_in_a_few_transactions(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    witness = await LineClient.connect(server.port, "witness")
+    await ana.send("".join(f"ráfaga {i}\n" for i in range(2000)), newline=False)
+    await witness.expect("[ana] ráfaga 1999")
+    metrics = samples((await http(web_port(server), "/metrics")).body.decode())
+    assert metrics[("tertulia_history_stored_total", ())] == 2000
+    # Group commit: the lines of each read share a transaction, not one commit per message.
+    assert metrics[("tertulia_history_commits_total", ())] <= 200

@@ -233,3 +233,30 @@ async def test_nick_colours_match_the_terminal_client(browser: Browser, server: 
     colours = await page.evaluate("nicks => nicks.map(n => window.tertulia.nickColour(n))", nicks)
     assert colours == [nick_colour(n) for n in nicks]
     assert await page.evaluate("window.tertulia.PALETTE") == list(PALETTE)
+
+
+async def test_a_newcomer_sees_history_pages_back_and_searches(
+    browser: Browser, make_server: ServerFactory
+) -> None:
+    server = await make_server(history_replay=5)
+    pia = await LineClient.connect(server.port, "pia")
+    witness = await LineClient.connect(server.port, "witness")
+    for i in range(12):
+        await pia.send(f"mensaje {i}" + (" sobre la canción" if i == 3 else ""))
+    await witness.expect("[pia] mensaje 11")
+    page = await open_page(browser, server)
+    await log_in(page, "ana")
+    history = page.locator("#log .line.history")
+    await expect(history).to_have_count(5)
+    await expect(history.last).to_contain_text("<pia> mensaje 11")
+    await page.get_by_role("button", name="Earlier messages").click()
+    await expect(history).to_have_count(12)
+    await expect(history.first).to_contain_text("<pia> mensaje 0")
+    await expect(page.get_by_role("button", name="Earlier messages")).to_be_hidden()
+    assert await page.locator("#room-list .unread").count() == 0
+    await page.get_by_role("searchbox", name="Search this room").fill("CANCION")
+    await page.press("#search", "Enter")
+    await expect(line(page, "1 found for “CANCION” in #lobby")).to_be_visible()
+    await expect(page.locator("#log .line.found")).to_have_text(
+        re.compile(r"<pia> mensaje 3 sobre la canción")
+    )

@@ -136,6 +136,9 @@ class History:
 
     def _deliver(self, batch: list[Pending], future: Future[None] | None) -> None:
         error = future.exception() if future is not None else None
+        if future is not None and error is None:
+            self._stats.commits += 1
+            self._stats.stored += sum(event is not None for event, _, _ in batch)
         if error is not None:
             # Keeping the room alive matters more than refusing what was already accepted;
             # the operator hears about it and the metric counts it.

@@ -41,6 +41,7 @@ class Stats:
         "_pending",
         "bytes_in",
         "bytes_out",
+        "commits",
         "connections",
         "errors",
         "fanout",
@@ -50,6 +51,7 @@ class Stats:
         "registry",
         "slow_consumers",
         "started",
+        "stored",
     )  # fmt: skip
 
     def __init__(self, hub: Hub) -> None:
@@ -61,6 +63,8 @@ class Stats:
         self.messages_in: Counter[str] = Counter()
         self.slow_consumers: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.commits = 0  # history transactions
+        self.stored = 0  # messages they stored
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
@@ -160,6 +164,14 @@ class _Collector(Collector):
                 labels=["door"],
             ),
             s.slow_consumers,
+        )
+        yield CounterMetricFamily(
+            "tertulia_history_commits", "History transactions committed", value=s.commits
+        )
+        yield CounterMetricFamily(
+            "tertulia_history_stored",
+            "Messages stored in history (over commits: the group-commit batch size)",
+            value=s.stored,
         )
         errors = CounterMetricFamily(
             "tertulia_errors", "Errors sent to clients, by kind", labels=["kind"]

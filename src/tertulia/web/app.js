@@ -17,10 +17,11 @@ const STRINGS = {
     mode: "{by} sets mode {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
     you_are: "You are {nick}", unknown: "Unknown command /{cmd}: try /help",
     usage: "Usage: {usage}", unread: "{n} unread", private_with: "private with {nick}",
-    reason: "({reason})",
+    reason: "({reason})", older: "Earlier messages", search: "Search this room",
+    found: "{n} found for “{words}” in {room}, newest first:", not_found: "Nothing found for “{words}” in {room}",
     help: [
       "/join #room · /part [reason] · /nick NEW · /msg NICK TEXT · /me TEXT",
-      "/topic [TEXT] · /who · /rooms · /query NICK · /close · /quit [reason]",
+      "/topic [TEXT] · /who · /rooms · /query NICK · /close · /search WORDS · /history · /quit",
       "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks",
     ],
   },
@@ -38,10 +39,11 @@ const STRINGS = {
     mode: "{by} pone el modo {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
     you_are: "Eres {nick}", unknown: "Orden desconocida /{cmd}: prueba /help",
     usage: "Uso: {usage}", unread: "{n} sin leer", private_with: "privado con {nick}",
-    reason: "({reason})",
+    reason: "({reason})", older: "Mensajes anteriores", search: "Buscar en esta sala",
+    found: "{n} encontrados con “{words}” en {room}, lo más reciente primero:", not_found: "Nada encontrado con “{words}” en {room}",
     help: [
       "/join #sala · /part [motivo] · /nick NUEVO · /msg APODO TEXTO · /me TEXTO",
-      "/topic [TEXTO] · /who · /rooms · /query APODO · /close · /quit [motivo]",
+      "/topic [TEXTO] · /who · /rooms · /query APODO · /close · /search PALABRAS · /history · /quit",
       "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos",
     ],
   },
@@ -110,8 +112,16 @@ function tabFor(name, create = true) {
     tab = {
       key, name, isRoom: name.startsWith("#"), topic: "", members: [], unread: 0,
       mentioned: false, log: document.createElement("div"), joined: false,
+      seen: new Set(), oldest: 0, more: false, olderButton: document.createElement("button"),
     };
     tab.log.className = "lines";
+    // Earlier messages from the history, a page at a time, above the first line.
+    tab.olderButton.type = "button";
+    tab.olderButton.className = "older";
+    tab.olderButton.textContent = T.older;
+    tab.olderButton.hidden = true;
+    tab.olderButton.addEventListener("click", () => older(tab));
+    tab.log.append(tab.olderButton);
     chat.tabs.set(key, tab);
     renderTabs();
   }
@@ -205,7 +215,12 @@ function clock(ts) {
   const when = ts ? new Date(ts * 1000) : new Date();
   const time = document.createElement("time");
   time.dateTime = when.toISOString();
-  time.textContent = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const hhmm = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  // Lines from another day (history, search results) carry their date.
+  const today = new Date().toDateString() === when.toDateString();
+  time.textContent = today
+    ? hhmm
+    : when.toLocaleDateString(LANG, { day: "2-digit", month: "2-digit" }) + " " + hhmm;
   return time;
 }
 
@@ -215,15 +230,20 @@ function mentions(text) {
   return new RegExp(`(^|[^\\w])${escaped}($|[^\\w])`, "i").test(text);
 }
 
-function addLine(tab, kind, parts, { ts = 0, alert = false, own = false } = {}) {
+function makeLine(kind, parts, ts) {
   const line = document.createElement("div");
   line.className = "line " + kind;
   line.append(clock(ts), " ", ...parts);
+  return line;
+}
+
+function addLine(tab, kind, parts, { ts = 0, alert = false, own = false, quiet = false } = {}) {
+  const line = makeLine(kind, parts, ts);
   const atBottom = isAtBottom();
   tab.log.append(line);
   // Long sessions stay light: keep the last lines only.
-  while (tab.log.childElementCount > 2000) tab.log.firstElementChild.remove();
-  if (tab !== chat.current && kind !== "info" && !own) {
+  while (tab.log.childElementCount > 2000) tab.log.querySelector(".line").remove();
+  if (tab !== chat.current && kind !== "info" && !own && !quiet) {
     tab.unread += 1;
     tab.mentioned ||= alert;
     renderTabs();
@@ -239,18 +259,71 @@ function nickSpan(nick, wrap = true) {
   return span;
 }
 
-function addMessage(tab, from, text, kind, ts) {
+// The parts and class of a message line, live or from history.
+function messageParts(from, text, kind) {
   const own = fold(from) === fold(chat.nick);
   const alert = !own && mentions(text);
   const body = document.createElement("span");
   body.className = "text";
   body.append(richText(text));
-  if (kind === "action") {
-    addLine(tab, alert ? "action mention" : "action", ["* ", nickSpan(from, false), " ", body], { ts, alert, own });
-  } else {
-    const cls = kind === "notice" ? "notice" : "message";
-    addLine(tab, alert ? cls + " mention" : cls, [nickSpan(from), " ", body], { ts, alert, own });
+  const cls = kind === "action" ? "action" : kind === "notice" ? "notice" : "message";
+  const parts = kind === "action"
+    ? ["* ", nickSpan(from, false), " ", body]
+    : [nickSpan(from), " ", body];
+  return { cls: alert ? cls + " mention" : cls, parts, alert, own };
+}
+
+function addMessage(tab, from, text, kind, ts, msgid = 0) {
+  // A reconnection replays the room's last messages: skip what is already shown.
+  if (msgid) {
+    if (tab.seen.has(msgid)) return;
+    tab.seen.add(msgid);
   }
+  const { cls, parts, alert, own } = messageParts(from, text, kind);
+  addLine(tab, cls, parts, { ts, alert, own });
+}
+
+function showHistory(obj) {
+  const tab = tabFor(obj.room);
+  if (!tab.oldest && obj.messages.length) {
+    tab.oldest = obj.messages[0].msgid;
+    tab.more = obj.more;
+  }
+  for (const m of obj.messages) {
+    if (tab.seen.has(m.msgid)) continue;
+    tab.seen.add(m.msgid);
+    const { cls, parts } = messageParts(m.from, m.text, m.kind);
+    addLine(tab, cls + " history", parts, { ts: m.ts, quiet: true });
+  }
+  tab.olderButton.hidden = !tab.more;
+}
+
+function older(tab) {
+  request({ type: "history", room: tab.name, before: tab.oldest, limit: 50 }, (reply) => {
+    if (reply.type === "error") { problem(reply.text, tab); return; }
+    const lines = reply.messages.map((m) => {
+      const { cls, parts } = messageParts(m.from, m.text, m.kind);
+      return makeLine(cls + " history", parts, m.ts);
+    });
+    tab.olderButton.after(...lines);
+    if (reply.messages.length) tab.oldest = reply.messages[0].msgid;
+    tab.more = reply.more;
+    tab.olderButton.hidden = !tab.more;
+    if (tab.more) tab.olderButton.focus();
+  });
+}
+
+function search(words) {
+  const tab = chat.current;
+  if (!tab?.isRoom || !words.trim()) return;
+  request({ type: "search", room: tab.name, words, limit: 50 }, (reply) => {
+    if (reply.type === "error") { problem(reply.text, tab); return; }
+    info(t(reply.messages.length ? "found" : "not_found", { n: reply.messages.length, words, room: tab.name }), tab);
+    for (const m of reply.messages) {
+      const { cls, parts } = messageParts(m.from, m.text, m.kind);
+      addLine(tab, cls + " found", parts, { ts: m.ts, quiet: true });
+    }
+  });
 }
 
 function info(text, tab = chat.current) {
@@ -418,7 +491,10 @@ function receive(obj) {
   }
   switch (obj.type) {
     case "message":
-      addMessage(tabFor(obj.room), obj.from, obj.text, obj.kind, obj.ts);
+      addMessage(tabFor(obj.room), obj.from, obj.text, obj.kind, obj.ts, obj.msgid);
+      break;
+    case "history":
+      showHistory(obj);
       break;
     case "private": {
       const other = fold(obj.from) === fold(chat.nick) ? obj.to : obj.from;
@@ -500,7 +576,7 @@ function say(text, kind = "message") {
     : { type: "tell", to: tab.name, text, kind };
   request(req, (reply) => {
     if (reply.type === "error") problem(reply.text, tab);
-    else addMessage(tab, chat.nick, text, kind, reply.ts);
+    else addMessage(tab, chat.nick, text, kind, reply.ts, reply.msgid);
   });
 }
 
@@ -578,6 +654,13 @@ const COMMANDS = {
       for (const r of reply.rooms) info(t("rooms_line", { room: r.room, n: r.members, topic: r.topic }));
     });
   },
+  search(arg) {
+    if (needArg(arg, "/search WORDS")) search(arg);
+  },
+  history() {
+    const tab = chat.current;
+    if (tab?.isRoom && tab.more) older(tab);
+  },
   help() {
     for (const line of T.help) info(line);
   },
@@ -637,6 +720,8 @@ function start() {
     el.setAttribute("aria-label", T[el.dataset.i18nLabel]);
   }
   $("input").setAttribute("aria-label", T.message);
+  $("search").setAttribute("aria-label", T.search);
+  $("search").placeholder = T.search;
 
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -680,6 +765,11 @@ function start() {
     } else if (e.key === "Escape") {
       $("input").focus();
     }
+  });
+
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    search($("search").value);
   });
 
   $("members-toggle").addEventListener("click", () => {
