@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from tertulia import __version__
 from tertulia.core import events as ev
@@ -70,8 +70,11 @@ def mask(nick: str) -> str:
 # What the door offers in CAP LS. message-tags: client tags are accepted (and not relayed
 # yet); multi-prefix and cap-notify cost nothing while there are no modes or cap changes.
 CAPABILITIES = (
-    "away-notify", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time",
+    "away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message", "message-tags",
+    "multi-prefix", "server-time",
 )  # fmt: skip
+HISTORY_CAPABILITIES = frozenset({"draft/chathistory"})  # offered only with a history
+MAX_HISTORY = 200  # messages per CHATHISTORY or SEARCH reply
 
 
 def server_time(ts: float | None = None) -> str:
@@ -137,17 +140,23 @@ class IrcEncoder:
 
 
 def _say(nick: str, target: str, text: str, kind: ev.Kind) -> bytes:
+    return serialize(say_message(nick, target, text, kind))
+
+
+def say_message(
+    nick: str, target: str, text: str, kind: ev.Kind, tags: dict[str, str] | None = None
+) -> Message:
     if kind is ev.Kind.ACTION:
-        return serialize(Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick)))
+        return Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick), tags or {})
     command = "NOTICE" if kind is ev.Kind.NOTICE else "PRIVMSG"
-    return serialize(Message(command, (target, text), mask(nick)))
+    return Message(command, (target, text), mask(nick), tags or {})
 
 
 class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "capping", "caps", "conn", "gone", "heard", "hub", "nick", "password", "pinged",
+        "batches", "capping", "caps", "conn", "gone", "heard", "hub", "nick", "password", "pinged",
         "server", "session", "timer", "tr", "user",
     )  # fmt: skip
 
@@ -160,6 +169,7 @@ class IrcHandler:
         self.nick: str | None = None
         self.user: str | None = None
         self.capping = False
+        self.batches = 0  # batch references used so far
         self.caps: set[str] = set()
         self.password = ""
         self.gone = False
@@ -231,7 +241,7 @@ class IrcHandler:
     # -- replies --------------------------------------------------------------------------
 
     def send(self, msg: Message) -> None:
-        if "server-time" in self.caps:
+        if "server-time" in self.caps and "time" not in msg.tags:
             msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": server_time()})
         self.conn.deliver(serialize(msg))
 
@@ -252,7 +262,7 @@ class IrcHandler:
         if sub == "LS":
             if self.session.nick is None:
                 self.capping = True
-            self.send(Message("CAP", (who, "LS", " ".join(CAPABILITIES)), self.server.name))
+            self.send(Message("CAP", (who, "LS", " ".join(self._offered())), self.server.name))
         elif sub == "LIST":
             self.send(Message("CAP", (who, "LIST", " ".join(sorted(self.caps))), self.server.name))
         elif sub == "REQ":
@@ -260,7 +270,7 @@ class IrcHandler:
                 self.capping = True
             wanted = msg.param(1).split()
             names = [w.removeprefix("-") for w in wanted]
-            if not all(n in CAPABILITIES for n in names):
+            if not all(n in self._offered() for n in names):
                 self.send(Message("CAP", (who, "NAK", msg.param(1)), self.server.name))
                 return
             for w in wanted:
@@ -275,6 +285,11 @@ class IrcHandler:
         elif sub == "END":
             self.capping = False
             self._maybe_welcome()
+
+    def _offered(self) -> tuple[str, ...]:
+        if self.server.history.store is not None:
+            return CAPABILITIES
+        return tuple(c for c in CAPABILITIES if c not in HISTORY_CAPABILITIES)
 
     def on_pass(self, msg: Message) -> None:
         if self.session.nick is not None:
@@ -341,7 +356,10 @@ class IrcHandler:
         self.numeric(
             "005", "CASEMAPPING=ascii", "CHANTYPES=#", f"NICKLEN={s.nick_length}",
             f"CHANNELLEN={s.room_length}", f"TOPICLEN={s.topic_length}", "PREFIX=(ov)@+",
-            "CHANMODES=beI,k,l,imnt", f"NETWORK={name}", "are supported by this server",
+            "CHANMODES=beI,k,l,imnt", f"NETWORK={name}",
+            *((f"CHATHISTORY={MAX_HISTORY}", "MSGREFTYPES=msgid")
+              if self.server.history.store is not None else ()),
+            "are supported by this server",
         )  # fmt: skip
         self._lusers()
         self.numeric("422", "MOTD File is missing")
@@ -402,6 +420,12 @@ class IrcHandler:
             if room.topic:
                 self.numeric("332", room.name, room.topic)
             self._names(room)
+            # Clients that can tell history from live messages (a batch, with the time of
+            # each) get the room's last messages; those with chathistory ask for them.
+            if {"batch", "server-time"} <= self.caps and "draft/chathistory" not in self.caps:
+                replay = self.hub.replay(room)
+                if replay:
+                    self._batch("chathistory", room.name, replay)
 
     def on_part(self, msg: Message) -> None:
         reason = msg.param(1)
@@ -432,6 +456,104 @@ class IrcHandler:
         if line:
             self.numeric("353", "=", room.name, " ".join(line))
         self.numeric("366", room.name, "End of /NAMES list")
+
+    # -- history --------------------------------------------------------------------------
+
+    def on_chathistory(self, msg: Message) -> None:
+        sub, target, ref, count = (msg.param(i) for i in range(4))
+        sub = sub.upper()
+        if sub not in ("LATEST", "BEFORE"):
+            self._fail("CHATHISTORY", "INVALID_PARAMS", sub, "Only LATEST and BEFORE are supported")
+            return
+        if not count:
+            self._fail("CHATHISTORY", "NEED_MORE_PARAMS", sub, "Missing parameters")
+            return
+        try:
+            limit = int(count)
+            after = before = None
+            if ref.startswith("msgid="):
+                if sub == "LATEST":
+                    after = int(ref[6:])
+                else:
+                    before = int(ref[6:])
+            elif not (ref == "*" and sub == "LATEST"):
+                raise ValueError(ref)
+        except ValueError:
+            self._fail("CHATHISTORY", "INVALID_PARAMS", sub, "References are * or msgid=N")
+            return
+        room = self._readable_room("CHATHISTORY", sub, target)
+        if room is None:
+            return
+        limit = max(1, min(limit, MAX_HISTORY))
+
+        async def answer() -> None:
+            messages = await self.server.history.before(room.name, before, limit)
+            if after is not None:
+                messages = [m for m in messages if m.id > after]
+            self._batch("chathistory", room.name, messages)
+
+        self._stored(answer())
+
+    def on_search(self, msg: Message) -> None:
+        """SEARCH #room :words — tertulia's own: results in a batch, or as NOTICE lines."""
+        target, words = msg.param(0), msg.param(1)
+        if not words.strip():
+            self.numeric("461", "SEARCH", "Not enough parameters")
+            return
+        room = self._readable_room("SEARCH", "SEARCH", target)
+        if room is None:
+            return
+
+        async def answer() -> None:
+            found = await self.server.history.search(room.name, words, None, MAX_HISTORY // 4)
+            if "batch" in self.caps:
+                self._batch("tertulia/search", room.name, found)
+                return
+            me = self.nick or "*"
+            for m in found:
+                stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(m.ts))
+                line = f"[{stamp}] <{m.sender}> {m.text}"
+                self.send(Message("NOTICE", (me, line), self.server.name))
+            end = f"End of search in {room.name}: {len(found)} found"
+            self.send(Message("NOTICE", (me, end), self.server.name))
+
+        self._stored(answer())
+
+    def _readable_room(self, command: str, sub: str, target: str) -> Room | None:
+        """A channel this client is in (history is for members only), or a FAIL sent."""
+        if self.server.history.store is None:
+            self._fail(command, "MESSAGE_ERROR", sub, "This server keeps no history")
+            return None
+        room = self.session.rooms.get(fold(target))
+        if room is None or self.session.key not in room.members:
+            self._fail(command, "INVALID_TARGET", sub, target, "You are not on that channel")
+            return None
+        return room
+
+    def _stored(self, answer: Coroutine[Any, Any, None]) -> None:
+        async def guarded() -> None:
+            try:
+                await answer
+            except TertuliaError as err:
+                self.error(err)
+
+        self.server.spawn(guarded())
+
+    def _batch(self, kind: str, target: str, messages: list[ev.RoomMessage]) -> None:
+        self.batches += 1
+        ref = f"h{self.batches}"
+        self.send(Message("BATCH", ("+" + ref, kind, target), self.server.name))
+        tagged = "message-tags" in self.caps
+        for m in messages:
+            tags = {"batch": ref, "time": server_time(m.ts)}
+            if tagged:
+                tags["msgid"] = str(m.id)
+            self.send(say_message(m.sender, m.room, m.text, m.kind, tags))
+        self.send(Message("BATCH", ("-" + ref,), self.server.name))
+
+    def _fail(self, command: str, code: str, *context: str) -> None:
+        self.server.stats.errors["irc_fail_" + code.lower()] += 1
+        self.send(Message("FAIL", (command, code, *context), self.server.name))
 
     def on_kick(self, msg: Message) -> None:
         if len(msg.params) < 2:
