@@ -14,6 +14,7 @@ BATCH_START = re.compile(r"^(?:@\S+ )?:tertulia BATCH \+(\S+) (\S+) (\S+)$")
 
 async def irc_with_caps(server: Server, nick: str, caps: str) -> IrcClient:
     client = await IrcClient.connect(irc_port(server))
+    assert isinstance(client, IrcClient)
     await client.send(f"CAP LS 302\r\nCAP REQ :{caps}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}")
     await client.expect(" ACK ")
     await client.send("CAP END")
