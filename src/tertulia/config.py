@@ -60,6 +60,9 @@ class Settings:
     history_keep_days: float = field(
         default=0.0, metadata={"help": "days messages are kept (0: for ever)"}
     )
+    nick_grace: float = field(
+        default=30.0, metadata={"help": "seconds to log in to a registered nick before a rename"}
+    )
     history_keep_messages: int = field(
         default=0, metadata={"help": "messages kept per room (0: all)"}
     )

@@ -18,7 +18,10 @@ from tertulia.protocols import jsonlines as jl
 
 def test_every_request_type_parses() -> None:
     cases: dict[str, dict[str, Any]] = {
-        "hello": {"nick": "ana"},
+        "hello": {"nick": "ana", "password": "s3creto"},
+        "register": {"password": "s3creto"},
+        "login": {"nick": "ana", "password": "s3creto"},
+        "password": {"old": "s3creto", "new": "otro"},
         "say": {"room": "#lobby", "text": "hola"},
         "tell": {"to": "bob", "text": "psst", "kind": "action"},
         "join": {"room": "#cats"},

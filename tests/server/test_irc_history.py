@@ -54,8 +54,9 @@ async def test_capabilities_and_isupport_announce_history(server: Server) -> Non
 
 
 async def test_joining_with_batch_and_server_time_replays_the_room(server: Server) -> None:
-    await said(server, ["hola", "¿qué tal?"])
+    ana = await said(server, ["hola", "¿qué tal?"])
     await (await LineClient.connect(server.port, "eva")).send("/me saluda")
+    await ana.expect("* eva saluda")
     bo = await irc_with_caps(server, "bo", "batch server-time message-tags")
     await bo.send("JOIN #lobby")
     await bo.expect(" 366 ")

@@ -177,3 +177,33 @@ class HistoryOff(TertuliaError):
 class HistoryFailed(TertuliaError):
     code = "history_failed"
     template = N_("the history cannot be read right now, sorry")
+
+
+class NoAccounts(TertuliaError):
+    code = "no_accounts"
+    template = N_("this server keeps no accounts")
+
+
+class AccountExists(TertuliaError):
+    code = "account_exists"
+    template = N_("{nick} is already registered")
+
+
+class BadLogin(TertuliaError):
+    code = "bad_login"
+    template = N_("wrong nick or password")
+
+
+class TooManyFailures(TertuliaError):
+    code = "too_many_failures"
+    template = N_("too many failed logins: try again in {seconds} s")
+
+
+class PasswordTooShort(TertuliaError):
+    code = "password_too_short"
+    template = N_("a password needs at least {min} characters")
+
+
+class NotLoggedIn(TertuliaError):
+    code = "not_logged_in"
+    template = N_("log in first")

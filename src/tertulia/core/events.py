@@ -23,6 +23,7 @@ class RoomMessage:
     sender: str
     text: str
     kind: Kind = Kind.MESSAGE
+    account: str = ""  # the sender's account, if logged in
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class PrivateMessage:
     target: str
     text: str
     kind: Kind = Kind.MESSAGE
+    account: str = ""  # the sender's account, if logged in
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,14 @@ class Invited:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountChanged:
+    """`nick` logged in to `account` (or out: an empty one)."""
+
+    nick: str
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AwayChanged:
     """`nick` went away (with a message) or came back (an empty one)."""
 
@@ -129,5 +139,6 @@ Event = (
     | ModeChanged
     | Invited
     | AwayChanged
+    | AccountChanged
     | ServerNotice
 )

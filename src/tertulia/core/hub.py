@@ -30,6 +30,7 @@ from tertulia.core.errors import (
     TopicTooLong,
 )
 from tertulia.core.events import (
+    AccountChanged,
     AwayChanged,
     Event,
     Invited,
@@ -80,6 +81,10 @@ class Gate(Protocol):
 
     def later(self, deliver: Callable[[], None]) -> None: ...
 
+    def keep(self, event: PrivateMessage, account: str) -> None:
+        """Store a private message for an account that is offline, to hand over at login."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RoomInfo:
@@ -120,6 +125,10 @@ class Hub:
         self.gate: Gate | None = None
         # The last messages delivered in each room, by folded name: what a newcomer is shown.
         self.recent: dict[str, deque[RoomMessage]] = {}
+        # Registered nicks (accounts), folded: only their owner may keep them.
+        self.accounts: set[str] = set()
+        # Called whenever a session takes a nick (the server checks registered ones).
+        self.on_nick: Callable[[Session], None] | None = None
         self._session_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         for name in self.limits.persistent_rooms:
@@ -166,8 +175,11 @@ class Hub:
             raise NickInUse(nick=nick)
         session.nick, session.key = nick, key
         self.sessions[key] = session
+        if self.on_nick is not None:
+            self.on_nick(session)
 
-    def change_nick(self, session: Session, nick: str) -> NickChanged | None:
+    def change_nick(self, session: Session, nick: str, forced: bool = False) -> NickChanged | None:
+        """A new nick; `forced` (a squatter renamed) also tells the session itself."""
         old = self._nick_of(session)
         check_nick(nick, self.limits.nick_length)
         key = fold(nick)
@@ -189,8 +201,23 @@ class Hub:
                     people.discard(old_key)
                     people.add(key)
         event = NickChanged(old=old, new=nick)
-        self._fanout(event, self._neighbours(session), exclude=session)
+        neighbours = self._neighbours(session)
+        if forced:
+            neighbours[session] = None
+        self._fanout(event, neighbours, exclude=None if forced else session)
+        if self.on_nick is not None:
+            self.on_nick(session)
         return event
+
+    def login(self, session: Session, account: str) -> None:
+        """The session proved it owns `account` (or logged out: an empty one)."""
+        session.account = account
+        event = AccountChanged(nick=self._nick_of(session), account=account)
+        self._fanout(event, self._neighbours(session), exclude=session)
+
+    def protected(self, nick: str) -> bool:
+        """Whether `nick` is a registered account's name."""
+        return fold(nick) in self.accounts
 
     def disconnect(self, session: Session, reason: str = "") -> None:
         """The session is gone: tell everyone who shared a room with it, once each."""
@@ -377,7 +404,9 @@ class Hub:
         ):
             raise Moderated(room=target.name)
         self._check_text(text)
-        event = RoomMessage(next(self._message_ids), self.clock(), target.name, nick, text, kind)
+        event = RoomMessage(
+            next(self._message_ids), self.clock(), target.name, nick, text, kind, session.account
+        )
         ring = self._ring(target.key) if self.limits.replay else None
 
         def deliver() -> None:
@@ -393,12 +422,24 @@ class Hub:
         self, session: Session, nick: str, text: str, kind: Kind = Kind.MESSAGE
     ) -> PrivateMessage:
         sender = self._nick_of(session)
-        recipient = self.session(nick)
+        recipient = self.sessions.get(fold(nick))
+        if recipient is None and not (fold(nick) in self.accounts and self.gate is not None):
+            raise NoSuchNick(nick=nick)
         self._check_text(text)
         event = PrivateMessage(
-            next(self._message_ids), self.clock(), sender, recipient.nick or nick, text, kind
+            next(self._message_ids),
+            self.clock(),
+            sender,
+            recipient.nick or nick if recipient is not None else nick,
+            text,
+            kind,
+            session.account,
         )
-        self._publish(event, lambda: self._deliver(event, (recipient,), exclude=session))
+        if recipient is None:
+            # A registered nick that is away: kept, and handed over at its next login.
+            self.gate.keep(event, fold(nick))  # type: ignore[union-attr]
+        else:
+            self._publish(event, lambda: self._deliver(event, (recipient,), exclude=session))
         return event
 
     def announce(self, notice: ServerNotice, sessions: Iterable[Session] | None = None) -> None:

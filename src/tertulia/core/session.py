@@ -33,7 +33,9 @@ class Sink(Protocol):
 class Session:
     """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
 
-    __slots__ = ("away", "door", "encoder", "id", "key", "nick", "peer", "rooms", "sink")
+    __slots__ = (
+        "account", "away", "door", "encoder", "id", "key", "nick", "peer", "rooms", "sink",
+    )  # fmt: skip
 
     def __init__(
         self, session_id: int, sink: Sink, encoder: Encoder, door: str, peer: str = ""
@@ -48,6 +50,7 @@ class Session:
         # Rooms this session hears, by folded name: as a member, or as an anonymous listener.
         self.rooms: dict[str, Room] = {}
         self.away = ""  # why the user is away; empty while present
+        self.account = ""  # the account it logged in to; empty if none
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

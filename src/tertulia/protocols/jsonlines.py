@@ -21,9 +21,39 @@ Translate = Callable[[str], str]
 
 @dataclass(frozen=True, slots=True)
 class Hello:
+    """Say who you are; with a password, log in to the registered nick."""
+
     type: ClassVar[str] = "hello"
     nick: str
     v: int = VERSION
+    password: str | None = None
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """Register your current nick with a password."""
+
+    type: ClassVar[str] = "register"
+    password: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Log in to a registered nick, taking it (a squatter is renamed)."""
+
+    type: ClassVar[str] = "login"
+    nick: str
+    password: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Password:
+    type: ClassVar[str] = "password"
+    old: str
+    new: str
     id: RequestId = None
 
 
@@ -127,18 +157,19 @@ class Disconnect:
 
 
 Request = (
-    Hello | Say | Tell | Join | Part | Nick | Who | Rooms | Topic | History | Search | Ping
-    | Disconnect
+    Hello | Register | Login | Password | Say | Tell | Join | Part | Nick | Who | Rooms | Topic
+    | History | Search | Ping | Disconnect
 )  # fmt: skip
 
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls
     for cls in (
-        Hello, Say, Tell, Join, Part, Nick, Who, Rooms, Topic, History, Search, Ping, Disconnect
+        Hello, Register, Login, Password, Say, Tell, Join, Part, Nick, Who, Rooms, Topic,
+        History, Search, Ping, Disconnect,
     )
 }  # fmt: skip
 _KINDS = frozenset(k.value for k in ev.Kind)
-_OPTIONAL_STR = frozenset({("Topic", "topic")})
+_OPTIONAL_STR = frozenset({("Topic", "topic"), ("Hello", "password")})
 _OPTIONAL_INT = frozenset({("History", "before"), ("Search", "before")})
 
 
@@ -233,7 +264,7 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
     """The JSON object of an event; the same shape over TCP lines and WebSocket frames."""
     match event:
         case ev.RoomMessage():
-            return {
+            obj = {
                 "type": "message",
                 "room": event.room,
                 "from": event.sender,
@@ -242,8 +273,11 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
                 "msgid": event.id,
                 "ts": event.ts,
             }
+            if event.account:
+                obj["account"] = event.account
+            return obj
         case ev.PrivateMessage():
-            return {
+            obj = {
                 "type": "private",
                 "from": event.sender,
                 "to": event.target,
@@ -252,6 +286,11 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
                 "msgid": event.id,
                 "ts": event.ts,
             }
+            if event.account:
+                obj["account"] = event.account
+            return obj
+        case ev.AccountChanged():
+            return {"type": "account", "nick": event.nick, "account": event.account}
         case ev.Joined():
             return {"type": "join", "room": event.room, "nick": event.nick}
         case ev.Parted():

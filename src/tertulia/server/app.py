@@ -20,6 +20,7 @@ from tertulia.protocols import plain
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import WebEncoder
+from tertulia.server.accounts import Accounts
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.history import History
 from tertulia.server.irc_door import IrcEncoder, IrcHandler
@@ -47,6 +48,8 @@ class Server:
         self.json_encoder = JsonEncoder(self.translate)
         self.web_encoder = WebEncoder(self.json_encoder)
         self.stats = Stats(self.hub)
+        self.accounts = Accounts(self)
+        self.hub.on_nick = self.accounts.arrived
         self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
@@ -134,6 +137,7 @@ class Server:
                 await history.close()
                 raise HistoryUnavailable(path=str(store.path), reason=str(exc)) from exc
             self.hub.restore(last, recent)
+            await self.accounts.load()
             log.info("history open", extra={"path": str(store.path), "last_id": last})
         self.hub.gate = history
 

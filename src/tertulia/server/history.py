@@ -17,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tertulia.core.errors import HistoryFailed, HistoryOff
-from tertulia.core.events import RoomMessage
-from tertulia.store import HistoryStore, Message
+from tertulia.core.events import PrivateMessage, RoomMessage
+from tertulia.store import Message, Store
 
 if TYPE_CHECKING:
     from tertulia.server.metrics import Stats
@@ -26,15 +26,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Pending = tuple[Message | None, Callable[[], None], float]
+# A message (None for an event that only keeps its place), how to deliver it, when it was
+# read, and the folded account it is kept for when its recipient is offline.
+Pending = tuple[Message | None, Callable[[], None], float, str]
+
+
+def _nothing() -> None:
+    pass
 
 
 class History:
     """The Gate of core.hub, over a store; without a store it only keeps events in order."""
 
-    def __init__(
-        self, store: HistoryStore | None, loop: asyncio.AbstractEventLoop, stats: Stats
-    ) -> None:
+    def __init__(self, store: Store | None, loop: asyncio.AbstractEventLoop, stats: Stats) -> None:
         self.store = store
         self._loop = loop
         self._stats = stats
@@ -61,11 +65,16 @@ class History:
             deliver()
             stats.sent(stats.read_at)
             return
-        self._queue.append((event, deliver, stats.read_at))
+        self._queue.append((event, deliver, stats.read_at, ""))
         self._kick()
 
     def later(self, deliver: Callable[[], None]) -> None:
-        self._queue.append((None, deliver, 0.0))
+        self._queue.append((None, deliver, 0.0, ""))
+        self._kick()
+
+    def keep(self, event: PrivateMessage, account: str) -> None:
+        self._stats.messages_in[self._stats.read_door] += 1
+        self._queue.append((event, _nothing, 0.0, account))
         self._kick()
 
     def after(self, action: Callable[[], None]) -> None:
@@ -92,7 +101,7 @@ class History:
         store = self.readable()
         return await self._read(store.search, room, words, before, limit)
 
-    def readable(self) -> HistoryStore:
+    def readable(self) -> Store:
         """The store, or HistoryOff for a server that keeps no history."""
         if self.store is None:
             raise HistoryOff()
@@ -127,18 +136,19 @@ class History:
     def _commit(self) -> None:
         # One transaction for everything that arrived since the last one began.
         batch, self._queue = self._queue, []
-        messages = [event for event, _, _ in batch if event is not None]
+        messages = [event for event, _, _, _ in batch if event is not None]
         if not messages or self.store is None or self._executor is None:
             self._deliver(batch, None)
             return
-        future = self._executor.submit(self.store.append, messages)
+        offline = [(account, event.id) for event, _, _, account in batch if event and account]
+        future = self._executor.submit(self.store.append, messages, offline)
         future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f))
 
     def _deliver(self, batch: list[Pending], future: Future[None] | None) -> None:
         error = future.exception() if future is not None else None
         if future is not None and error is None:
             self._stats.commits += 1
-            self._stats.stored += sum(event is not None for event, _, _ in batch)
+            self._stats.stored += sum(event is not None for event, _, _, _ in batch)
         if error is not None:
             # Keeping the room alive matters more than refusing what was already accepted;
             # the operator hears about it and the metric counts it.
@@ -149,12 +159,12 @@ class History:
                 extra={"messages": len(batch)},
             )
         stats = self._stats
-        for event, deliver, started in batch:
+        for event, deliver, started, account in batch:
             try:
                 deliver()
             except Exception:
                 log.exception("internal error delivering an event")
-            if event is not None:
+            if event is not None and not account:
                 stats.sent(started)
         self._busy = False
         if self._queue:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from tertulia import __version__
@@ -100,7 +100,7 @@ class JsonHandler:
     def handle(self, request: jl.Request) -> bytes:
         """Apply one request; the bytes returned are its reply."""
         if self.session.nick is None and not isinstance(
-            request, jl.Hello | jl.Ping | jl.Disconnect
+            request, jl.Hello | jl.Login | jl.Ping | jl.Disconnect
         ):
             raise NotRegistered()
         handler: Callable[[Any], bytes] = getattr(self, "on_" + request.type)
@@ -109,7 +109,23 @@ class JsonHandler:
     def on_hello(self, req: jl.Hello) -> bytes:
         if req.v != jl.VERSION:
             raise BadRequest(reason=N_("protocol version {v} is not supported"), v=req.v)
+        if req.password is not None:
+            # Credentials in the hello: the nick is taken only once the password is right.
+            accounts = self.server.accounts
+            accounts.require()
+            password = req.password
+
+            async def login() -> None:
+                await accounts.login(self.session, req.nick, password)
+                self._welcome(req)
+
+            self._later(req.id, login())
+            return b""
         self.hub.register(self.session, req.nick)
+        self._welcome(req)
+        return b""
+
+    def _welcome(self, req: jl.Hello) -> None:
         self.server.stop_nick_timer(self.conn)
         log.info("registered", extra={"nick": req.nick, "door": self.session.door})
         room = self.hub.join(self.session, self.server.settings.default_room)
@@ -125,10 +141,50 @@ class JsonHandler:
                 "nick_length": self.server.settings.nick_length,
             },
             rooms=[room_state(room)],
+            account=self.session.account or None,
         )
         self.send(welcome)
         self._replay(room)
+
+    def on_register(self, req: jl.Register) -> bytes:
+        self.server.accounts.require()
+
+        async def register() -> None:
+            nick = await self.server.accounts.register(self.session, req.password)
+            self.send(jl.reply(req.id, account=nick))
+
+        self._later(req.id, register())
         return b""
+
+    def on_login(self, req: jl.Login) -> bytes:
+        self.server.accounts.require()
+
+        async def login() -> None:
+            account = await self.server.accounts.login(self.session, req.nick, req.password)
+            self.send(jl.reply(req.id, account=account, nick=self.session.nick))
+
+        self._later(req.id, login())
+        return b""
+
+    def on_password(self, req: jl.Password) -> bytes:
+        async def change() -> None:
+            await self.server.accounts.change_password(self.session, req.old, req.new)
+            self.send(jl.reply(req.id))
+
+        self._later(req.id, change())
+        return b""
+
+    def _later(self, rid: jl.RequestId, work: Coroutine[Any, Any, None]) -> None:
+        """Slow work (hashing, the store) off the line; a TertuliaError is its reply."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except TertuliaError as err:
+                if not self.conn.closing:
+                    self.error(rid, err)
+
+        self.server.spawn(guarded())
 
     # The `ok` of a message leaves once the message is stored and handed to its recipients:
     # a client that has it knows the message will survive a crash.

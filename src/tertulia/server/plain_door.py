@@ -41,6 +41,9 @@ HELP = (
     N_("/rooms           list the rooms"),
     N_("/topic [TEXT]    show or set the room's topic"),
     N_("/kick NICK [why] put someone out of the room (operators)"),
+    N_("/register PASS   register your nick with a password"),
+    N_("/login NICK PASS log in to a registered nick"),
+    N_("/password OLD NEW change your password"),
     N_("/history [N]     the last N messages of the room"),
     N_("/search WORDS    find messages of the room containing every word"),
     N_("/quit [reason]   leave (or type #LOGOUT)"),
@@ -115,6 +118,8 @@ class PlainHandler:
                 self._bye("")
             case plain.Command(name="nick", arg=arg):
                 self._register(arg)
+            case plain.Command(name="login", arg=arg):
+                self.cmd_login(arg)
             case plain.Command(name="help"):
                 self._help()
             case plain.Command():
@@ -124,6 +129,9 @@ class PlainHandler:
 
     def _register(self, nick: str) -> None:
         self.hub.register(self.session, nick)
+        self._registered(nick)
+
+    def _registered(self, nick: str) -> None:
         self.server.stop_nick_timer(self.conn)
         log.info("registered", extra={"peer": self.conn.peer, "nick": nick, "door": "plain"})
         self._enter(self.server.settings.default_room)
@@ -162,6 +170,9 @@ class PlainHandler:
             "list": self.cmd_rooms,
             "topic": self.cmd_topic,
             "kick": self.cmd_kick,
+            "register": self.cmd_register,
+            "login": self.cmd_login,
+            "password": self.cmd_password,
             "history": self.cmd_history,
             "search": self.cmd_search,
             "help": self.cmd_help,
@@ -236,6 +247,56 @@ class PlainHandler:
 
     def cmd_help(self, arg: str) -> None:
         self._help()
+
+    def cmd_register(self, arg: str) -> None:
+        if not arg.strip():
+            raise Usage(usage="/register PASSWORD")
+        self.server.accounts.require()
+        accounts = self.server.accounts
+
+        async def run() -> None:
+            nick = await accounts.register(self.session, arg.strip())
+            self._send_notice(N_("{nick} is registered to you, and you are logged in"), nick=nick)
+
+        self._later(run())
+
+    def cmd_login(self, arg: str) -> None:
+        nick, _, password = arg.strip().partition(" ")
+        if not nick or not password.strip():
+            raise Usage(usage="/login NICK PASSWORD")
+        self.server.accounts.require()
+        first = self.session.nick is None
+
+        async def run() -> None:
+            account = await self.server.accounts.login(self.session, nick, password.strip())
+            if first:
+                self._registered(account)
+            self._send_notice(N_("you are logged in as {account}"), account=account)
+
+        self._later(run())
+
+    def cmd_password(self, arg: str) -> None:
+        old, _, new = arg.strip().partition(" ")
+        if not old or not new.strip():
+            raise Usage(usage="/password OLD NEW")
+
+        async def run() -> None:
+            await self.server.accounts.change_password(self.session, old, new.strip())
+            self._send_notice(N_("password changed"))
+
+        self._later(run())
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run slow work (hashing, the store) off the line; its errors reach this client."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except TertuliaError as err:
+                if not self.conn.closing:
+                    self._error(err)
+
+        self.server.spawn(guarded())
 
     def cmd_history(self, arg: str) -> None:
         try:

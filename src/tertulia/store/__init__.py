@@ -28,8 +28,11 @@ class HistoryStore(Protocol):
         """The highest message id stored, so that ids keep growing across restarts."""
         ...
 
-    def append(self, messages: Sequence[Message]) -> None:
-        """Store messages durably, all or none (one transaction)."""
+    def append(self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()) -> None:
+        """Store messages durably, all or none (one transaction).
+
+        `offline` pairs a folded account with the id of a private message kept for it.
+        """
         ...
 
     def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
@@ -47,6 +50,32 @@ class HistoryStore(Protocol):
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Delete messages older than a time or beyond the newest N of each room; how many."""
         ...
+
+
+class AccountStore(Protocol):
+    """Registered nicks and what waits for them; called like HistoryStore, off the loop."""
+
+    def accounts(self) -> set[str]:
+        """Every registered name, folded."""
+        ...
+
+    def secret(self, name: str) -> str | None:
+        """The stored password hash of an account, None if there is no such account."""
+        ...
+
+    def add_account(self, name: str, secret: str, created: float) -> bool:
+        """Register `name`; False if it already is."""
+        ...
+
+    def set_secret(self, name: str, secret: str) -> None: ...
+
+    def take_offline(self, account: str) -> list[PrivateMessage]:
+        """The private messages kept for `account`, oldest first; they are not kept after."""
+        ...
+
+
+class Store(HistoryStore, AccountStore, Protocol):
+    """Everything the server keeps: what SqliteStore implements."""
 
 
 class StoreError(Exception):

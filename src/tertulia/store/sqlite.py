@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from tertulia.core.events import Kind, RoomMessage
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import Message, StoreError
 
@@ -43,17 +43,32 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     """,
+    # 3: accounts, the sender's account on each message, private messages kept for later.
+    """
+    CREATE TABLE accounts (
+        name_key TEXT PRIMARY KEY,     -- the nick folded
+        name     TEXT NOT NULL,        -- as registered
+        secret   TEXT NOT NULL,        -- scrypt parameters, salt and hash; never the password
+        created  REAL NOT NULL
+    );
+    ALTER TABLE messages ADD COLUMN account TEXT;
+    CREATE TABLE offline (
+        account    TEXT NOT NULL,      -- the recipient's account, folded
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        PRIMARY KEY (account, message_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
 
-_COLUMNS = "id, ts, room, sender, kind, text"
+_COLUMNS = "id, ts, room, sender, kind, text, account"
 _WORD = re.compile(r"\w+")
 
 
-def _room_message(row: tuple[int, float, str, str, str, str]) -> RoomMessage:
-    id_, ts, room, sender, kind, text = row
-    return RoomMessage(id_, ts, room, sender, text, Kind(kind))
+def _room_message(row: tuple[int, float, str, str, str, str, str | None]) -> RoomMessage:
+    id_, ts, room, sender, kind, text, account = row
+    return RoomMessage(id_, ts, room, sender, text, Kind(kind), account or "")
 
 
 class SqliteStore:
@@ -82,6 +97,7 @@ class SqliteStore:
             # a power cut, at the price of an fsync per commit.
             db.execute(f"PRAGMA synchronous = {self.synchronous}")
             db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA foreign_keys = ON")  # pruning a message drops its offline row
             self._db = db
             self.migrate()
         except BaseException:
@@ -114,21 +130,69 @@ class SqliteStore:
         (found,) = self.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
         return int(found)
 
-    def append(self, messages: Sequence[Message]) -> None:
+    def append(self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()) -> None:
         rows = [
-            (m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text)
+            (m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text, m.account)
             if isinstance(m, RoomMessage)
-            else (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text)
+            else (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text, m.account)
             for m in messages
         ]
         db = self.db
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("INSERT INTO offline (account, message_id) VALUES (?, ?)", offline)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def accounts(self) -> set[str]:
+        return {key for (key,) in self.db.execute("SELECT name_key FROM accounts")}
+
+    def secret(self, name: str) -> str | None:
+        row = self.db.execute(
+            "SELECT secret FROM accounts WHERE name_key = ?", (fold(name),)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_account(self, name: str, secret: str, created: float) -> bool:
+        """False if the name is taken."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO accounts (name_key, name, secret, created) VALUES (?, ?, ?, ?)",
+            (fold(name), name, secret, created),
+        )
+        return cursor.rowcount == 1
+
+    def set_secret(self, name: str, secret: str) -> None:
+        self.db.execute("UPDATE accounts SET secret = ? WHERE name_key = ?", (secret, fold(name)))
+
+    def take_offline(self, account: str) -> list[PrivateMessage]:
+        """The private messages kept for an account, oldest first, no longer kept after."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            rows = db.execute(
+                "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
+                "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
+                "WHERE o.account = ? ORDER BY m.id",
+                (fold(account),),
+            ).fetchall()
+            db.execute("DELETE FROM offline WHERE account = ?", (fold(account),))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return [
+            PrivateMessage(id_, ts, sender, target, text, Kind(kind), account_ or "")
+            for id_, ts, sender, target, kind, text, account_ in rows
+        ]
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         db, deleted = self.db, 0

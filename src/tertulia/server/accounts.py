@@ -1,0 +1,287 @@
+"""Registered nicks: scrypt hashes, logins slowed after failures, squatters renamed.
+
+A registered nick belongs to whoever knows its password. Anyone else may take it for a
+short grace period, during which they are asked to log in; then they are renamed. A wrong
+password locks the nick and the address out for a time that doubles with each failure.
+Passwords are hashed with scrypt (the standard library's; memory-hard, like argon2id) in a
+worker thread, and are never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from tertulia.core.errors import (
+    N_,
+    AccountExists,
+    BadLogin,
+    NickInUse,
+    NoAccounts,
+    NotLoggedIn,
+    PasswordTooShort,
+    TooManyFailures,
+)
+from tertulia.core.events import ServerNotice
+from tertulia.core.names import fold
+from tertulia.core.session import Session
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+    from tertulia.store import Store
+
+log = logging.getLogger(__name__)
+
+# scrypt's cost: 16 MiB of memory and some 50 ms per hash, as OWASP suggests for logins.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD = 6
+LOCK_FIRST = 1.0  # seconds a nick and an address are locked after a first failure
+LOCK_MAX = 300.0
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, secret: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = secret.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+class Lockout:
+    """Failed logins per nick and per address: each failure doubles the wait."""
+
+    __slots__ = ("_clock", "_failures")
+
+    def __init__(self) -> None:
+        self._clock = time.monotonic
+        self._failures: dict[str, tuple[int, float]] = {}
+
+    def wait(self, keys: list[str]) -> float:
+        now = self._clock()
+        return max((until - now for _, until in map(self._get, keys)), default=0.0)
+
+    def failed(self, keys: list[str]) -> None:
+        now = self._clock()
+        for key in keys:
+            count, _ = self._get(key)
+            self._failures[key] = (count + 1, now + min(LOCK_FIRST * 2**count, LOCK_MAX))
+
+    def succeeded(self, keys: list[str]) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+    def _get(self, key: str) -> tuple[int, float]:
+        return self._failures.get(key, (0, 0.0))
+
+
+def peer_address(peer: str) -> str:
+    return peer.rsplit(":", 1)[0]
+
+
+class Accounts:
+    """Registration, login and the protection of registered nicks, for every door."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.hub = server.hub
+        self.lockout = Lockout()
+        self._grace: dict[Session, asyncio.TimerHandle] = {}
+
+    def require(self) -> None:
+        """NoAccounts now, on a server without a store, rather than after a slow hash."""
+        _ = self.store
+
+    @property
+    def store(self) -> Store:
+        store = self.server.history.store
+        if store is None:
+            raise NoAccounts()
+        return store
+
+    async def load(self) -> None:
+        if self.server.history.store is not None:
+            self.hub.accounts = await self.server.history.run(self.store.accounts)
+
+    # -- what users do --------------------------------------------------------------------
+
+    async def register(self, session: Session, password: str) -> str:
+        """Register the session's current nick with `password`; it is then logged in."""
+        nick = session.nick
+        if nick is None:
+            raise NotLoggedIn()
+        store = self.store
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort(min=MIN_PASSWORD)
+        if self.hub.protected(nick):
+            raise AccountExists(nick=nick)
+        secret = await asyncio.to_thread(hash_password, password)
+        added = await self.server.history.run(store.add_account, nick, secret, time.time())
+        if not added:
+            raise AccountExists(nick=nick)
+        self.hub.accounts.add(fold(nick))
+        log.info("account registered", extra={"nick": nick, "peer": session.peer})
+        if session.nick is not None and fold(session.nick) == fold(nick):
+            session.account = nick
+            self.arrived(session)
+            self._logged_in(session, nick)
+        return nick
+
+    async def authenticate(self, name: str, password: str, peer: str) -> str:
+        """The account's name if `password` is right; BadLogin or TooManyFailures if not."""
+        store = self.store
+        keys = ["nick:" + fold(name), "addr:" + peer_address(peer)]
+        wait = self.lockout.wait(keys)
+        if wait > 0:
+            raise TooManyFailures(seconds=f"{wait:.0f}" if wait >= 1 else "1")
+        secret = await self.server.history.run(store.secret, name)
+        # Without an account, hash anyway: the answer takes as long and says as little.
+        ok = await asyncio.to_thread(
+            check_password, password, secret or hash_password(secrets.token_hex(8))
+        )
+        if not ok or secret is None:
+            self.lockout.failed(keys)
+            log.info("login failed", extra={"nick": name, "peer": peer})
+            raise BadLogin()
+        self.lockout.succeeded(keys)
+        return name
+
+    async def login(self, session: Session, name: str, password: str) -> str:
+        """Log the session in to `name` and give it that nick, renaming whoever squats it."""
+        account = await self.authenticate(name, password, session.peer)
+        squatter = self.hub.sessions.get(fold(account))
+        if squatter is not None and squatter is not session:
+            self.rename(squatter)
+        # The account first, so that taking the nick finds its owner (see arrived).
+        session.account = account
+        if session.nick is None:
+            self.hub.register(session, account)
+        elif fold(session.nick) != fold(account):
+            self.hub.change_nick(session, account)
+        else:
+            self.arrived(session)
+        self._logged_in(session, account)
+        return account
+
+    async def change_password(self, session: Session, old: str, new: str) -> None:
+        if not session.account:
+            raise NotLoggedIn()
+        if len(new) < MIN_PASSWORD:
+            raise PasswordTooShort(min=MIN_PASSWORD)
+        await self.authenticate(session.account, old, session.peer)
+        secret = await asyncio.to_thread(hash_password, new)
+        await self.server.history.run(self.store.set_secret, session.account, secret)
+        log.info("password changed", extra={"nick": session.account, "peer": session.peer})
+
+    def adopt(self, session: Session, account: str) -> None:
+        """An account proven before the session had a nick (IRC's SASL or PASS)."""
+        session.account = account
+
+    # -- nick protection ------------------------------------------------------------------
+
+    def arrived(self, session: Session) -> None:
+        """The hub's on_nick: a session took a nick; a registered one must be logged in to."""
+        timer = self._grace.pop(session, None)
+        if timer is not None:
+            timer.cancel()
+        nick = session.nick
+        if nick is None or not self.hub.protected(nick):
+            return
+        if session.account and fold(session.account) == fold(nick):
+            self._deliver_offline(session)
+            return
+        grace = self.server.settings.nick_grace
+        self._notice(
+            session,
+            "nick_registered",
+            N_("{nick} is registered: log in within {seconds} s or you will be renamed"),
+            nick=nick,
+            seconds=f"{grace:g}",
+        )
+        self._grace[session] = self.server.loop.call_later(grace, self._expire, session, nick)
+
+    def forget(self, session: Session) -> None:
+        timer = self._grace.pop(session, None)
+        if timer is not None:
+            timer.cancel()
+
+    def rename(self, session: Session) -> None:
+        """Give a squatter a guest nick; it keeps its connection and rooms."""
+        old = session.nick
+        for _ in range(20):
+            guest = f"Guest{secrets.randbelow(100000):05d}"
+            try:
+                self.hub.change_nick(session, guest, forced=True)
+            except NickInUse:
+                continue
+            break
+        log.info("squatter renamed", extra={"nick": old, "new": session.nick})
+        self._notice(
+            session,
+            "renamed",
+            N_("{old} is registered to someone else: you are now {nick}"),
+            old=old or "",
+            nick=session.nick or "",
+        )
+
+    def _expire(self, session: Session, nick: str) -> None:
+        self._grace.pop(session, None)
+        still_here = self.hub.sessions.get(fold(nick)) is session
+        if still_here and fold(session.account) != fold(nick):
+            self.rename(session)
+
+    def _logged_in(self, session: Session, account: str) -> None:
+        """Tell the session's neighbours (IRC's account-notify); arrived() did the rest."""
+        self.hub.login(session, account)
+        log.info("logged in", extra={"nick": account, "peer": session.peer})
+
+    def _deliver_offline(self, session: Session) -> None:
+        account = session.account
+        if not account or self.server.history.store is None:
+            return
+
+        async def hand_over() -> None:
+            kept = await self.server.history.run(self.store.take_offline, account)
+            if not kept or session.nick is None:
+                return
+            self._notice(
+                session,
+                "offline_messages",
+                N_("{count} messages arrived while you were away:"),
+                count=str(len(kept)),
+            )
+            for message in kept:
+                data = session.encoder.encode(message)
+                if data is not None:
+                    session.sink.deliver(data)
+
+        self.server.spawn(hand_over())
+
+    def _notice(self, session: Session, code: str, template: str, **args: str) -> None:
+        notice = ServerNotice(code, template, tuple(args.items()))
+        self.hub.announce(notice, [session])
