@@ -26,7 +26,7 @@ async def test_registration_burst_without_cap(server: Server) -> None:
 
 async def test_cap_negotiation_holds_the_welcome_until_cap_end(server: Server) -> None:
     client = await IrcClient.connect(irc_port(server))
-    await client.send("CAP LS 302\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP REQ :sasl")
+    await client.send("CAP LS 302\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP REQ :example.org/unknown")
     assert " CAP * LS " in await client.line()
     assert " CAP " in (nak := await client.line()) and " NAK " in nak
     await client.send("CAP END")

@@ -23,7 +23,7 @@ from tertulia.protocols.websocket import WebEncoder
 from tertulia.server.accounts import Accounts
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.history import History
-from tertulia.server.irc_door import IrcEncoder, IrcHandler
+from tertulia.server.irc_door import ENCODING_CAPABILITIES, IrcEncoder, IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.metrics import Stats
 from tertulia.server.plain_door import PlainHandler
@@ -53,12 +53,8 @@ class Server:
         self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
-        self._irc_encoders = {
-            (t, a): IrcEncoder(self.name, self.translate, server_time=t, away_notify=a)
-            for t in (False, True)
-            for a in (False, True)
-        }
-        self.irc_encoder = self._irc_encoders[(False, False)]
+        self._irc_encoders: dict[tuple[bool, ...], IrcEncoder] = {}
+        self.irc_encoder = self.irc_encoder_for(set())
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self.started = time.time()
@@ -85,8 +81,14 @@ class Server:
         assert self._history is not None, "server not started"
         return self._history
 
-    def irc_encoder_for(self, server_time: bool, away_notify: bool) -> IrcEncoder:
-        return self._irc_encoders[(server_time, away_notify)]
+    def irc_encoder_for(self, caps: set[str]) -> IrcEncoder:
+        """The shared encoder for a set of IRC capabilities, so that the hub still encodes
+        each event once per variant and hands every client of a variant the same bytes."""
+        key = tuple(cap in caps for cap in ENCODING_CAPABILITIES)
+        encoder = self._irc_encoders.get(key)
+        if encoder is None:
+            encoder = self._irc_encoders[key] = IrcEncoder(self.name, self.translate, *key)
+        return encoder
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -101,6 +101,7 @@ class Connection(asyncio.Protocol):
             self._internal_error()
             return
         self._arm_idle_flush()
+        self._hold_if_congested()
 
     def eof_received(self) -> bool | None:
         # netcat's Ctrl+D or a half-close: take what is buffered as the last line, then leave.
@@ -131,6 +132,7 @@ class Connection(asyncio.Protocol):
         self._out = None
         if exc is not None and self.reason == "connection closed":
             self.reason = "connection reset"
+        self.server.history.release(self)
         handler, self.handler = self.handler, None
         try:
             if handler is not None:
@@ -181,6 +183,19 @@ class Connection(asyncio.Protocol):
         return self._closing
 
     # -- internals ------------------------------------------------------------------------
+
+    def _hold_if_congested(self) -> None:
+        history = self.server.history
+        if history.congested and self.transport is not None and not self._closing:
+            history.hold(self)
+
+    def pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self._closing:
+            self.transport.resume_reading()
 
     def _accepting(self, data: bytes) -> bool:
         """Count bytes read, and say whether they are to be handled at all."""

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tertulia.core.errors import HistoryFailed, HistoryOff
 from tertulia.core.events import PrivateMessage, RoomMessage
@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Messages waiting for a commit past which the connections that send more stop being read,
+# until the backlog is down to half: a flood is slowed to the speed of the disk instead of
+# piling up in memory while nobody receives anything.
+BACKLOG_HIGH = 10_000
+
+
+class Pausable(Protocol):
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
 # A message (None for an event that only keeps its place), how to deliver it, when it was
 # read, and the folded account it is kept for when its recipient is offline.
 Pending = tuple[Message | None, Callable[[], None], float, str]
@@ -48,6 +61,7 @@ class History:
             else None
         )
         self._queue: list[Pending] = []
+        self._held: set[Pausable] = set()
         self._busy = False  # a commit is scheduled, running, or its messages being delivered
         self._idle = asyncio.Event()
         self._idle.set()
@@ -71,6 +85,21 @@ class History:
     def later(self, deliver: Callable[[], None]) -> None:
         self._queue.append((None, deliver, 0.0, ""))
         self._kick()
+
+    # -- flow control ---------------------------------------------------------------------
+
+    @property
+    def congested(self) -> bool:
+        return len(self._queue) >= BACKLOG_HIGH
+
+    def hold(self, reader: Pausable) -> None:
+        """Stop reading from `reader` until the backlog is down to half."""
+        if reader not in self._held:
+            self._held.add(reader)
+            reader.pause_reading()
+
+    def release(self, reader: Pausable) -> None:
+        self._held.discard(reader)
 
     def keep(self, event: PrivateMessage, account: str) -> None:
         self._stats.messages_in[self._stats.read_door] += 1
@@ -167,6 +196,10 @@ class History:
             if event is not None and not account:
                 stats.sent(started)
         self._busy = False
+        if self._held and len(self._queue) < BACKLOG_HIGH // 2:
+            held, self._held = self._held, set()
+            for reader in held:
+                reader.resume_reading()
         if self._queue:
             self._kick()
         else:

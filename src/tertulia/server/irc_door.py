@@ -7,6 +7,7 @@ QUIT, and 421 for the rest. docs/irc.md lists what is supported.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import time
@@ -70,10 +71,14 @@ def mask(nick: str) -> str:
 # What the door offers in CAP LS. message-tags: client tags are accepted (and not relayed
 # yet); multi-prefix and cap-notify cost nothing while there are no modes or cap changes.
 CAPABILITIES = (
-    "away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message", "message-tags",
-    "multi-prefix", "server-time",
+    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
+    "echo-message", "message-tags", "multi-prefix", "sasl", "server-time",
 )  # fmt: skip
-HISTORY_CAPABILITIES = frozenset({"draft/chathistory"})  # offered only with a history
+# Offered only with a store: there is no history and there are no accounts without one.
+HISTORY_CAPABILITIES = frozenset({"draft/chathistory", "sasl", "account-notify", "account-tag"})
+# The capabilities that change how events are encoded: one shared encoder per combination.
+ENCODING_CAPABILITIES = ("server-time", "away-notify", "account-tag", "account-notify")
+NICKSERV = "NickServ!NickServ@tertulia"
 MAX_HISTORY = 200  # messages per CHATHISTORY or SEARCH reply
 
 
@@ -87,7 +92,7 @@ class IrcEncoder:
     """Core events as IRC lines. One encoder per variant (with or without server-time), so
     the hub still encodes each event once per variant and shares the bytes."""
 
-    __slots__ = ("_away", "_server", "_time", "_tr")
+    __slots__ = ("_account_notify", "_account_tag", "_away", "_server", "_time", "_tr")
 
     def __init__(
         self,
@@ -95,18 +100,27 @@ class IrcEncoder:
         translate: Translate,
         server_time: bool = False,
         away_notify: bool = False,
+        account_tag: bool = False,
+        account_notify: bool = False,
     ) -> None:
         self._server = server_name
         self._tr = translate
         self._time = server_time
         self._away = away_notify
+        self._account_tag = account_tag
+        self._account_notify = account_notify
 
     def encode(self, event: ev.Event) -> bytes | None:
         line = self._line(event)
-        if line is None or not self._time:
-            return line
-        ts = getattr(event, "ts", None)
-        return b"@time=" + server_time(ts).encode() + b" " + line
+        if line is None:
+            return None
+        tags = []
+        if self._time:
+            tags.append(b"time=" + server_time(getattr(event, "ts", None)).encode())
+        account = getattr(event, "account", "") if self._account_tag else ""
+        if account and not isinstance(event, ev.AccountChanged):
+            tags.append(b"account=" + account.encode())  # a nick: nothing to escape
+        return b"@" + b";".join(tags) + b" " + line if tags else line
 
     def _line(self, event: ev.Event) -> bytes | None:
         match event:
@@ -131,6 +145,8 @@ class IrcEncoder:
                 return serialize(Message("MODE", (room, modes, *args), mask(by)))
             case ev.Invited(room=room, nick=nick, by=by):
                 return serialize(Message("INVITE", (nick, room), mask(by)))
+            case ev.AccountChanged(nick=nick, account=account) if self._account_notify:
+                return serialize(Message("ACCOUNT", (account or "*",), mask(nick)))
             case ev.AwayChanged(nick=nick, message=message) if self._away:
                 return serialize(Message("AWAY", (message,) if message else (), mask(nick)))
             case ev.ServerNotice():
@@ -156,8 +172,9 @@ class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "capping", "caps", "conn", "gone", "heard", "hub", "nick", "password", "pinged",
-        "server", "session", "timer", "tr", "user",
+        "authenticating", "batches", "capping", "caps", "conn", "gone", "heard", "hub", "password",
+        "pinged", "sasl",
+        "server", "session", "timer", "tr", "user", "wanted",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -166,7 +183,9 @@ class IrcHandler:
         self.hub = server.hub
         self.tr = server.translate
         self.session = self.hub.connect(conn, server.irc_encoder, "irc", conn.peer)
-        self.nick: str | None = None
+        self.wanted: str | None = None  # the NICK asked for before registration
+        self.authenticating = False  # PASS account:password being checked
+        self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
         self.user: str | None = None
         self.capping = False
         self.batches = 0  # batch references used so far
@@ -178,6 +197,15 @@ class IrcHandler:
         self.pinged = False
         self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
         server.start_nick_timer(conn)
+
+    @property
+    def nick(self) -> str | None:
+        # Once registered, the hub's nick: it may change under us (a squatter renamed).
+        return self.session.nick or self.wanted
+
+    @nick.setter
+    def nick(self, value: str | None) -> None:
+        self.wanted = value
 
     def _check_alive(self) -> None:
         if self.gone:
@@ -224,7 +252,15 @@ class IrcHandler:
             if registered:
                 self.numeric("421", msg.command, "Unknown command")
             return
-        if not registered and msg.command not in ("CAP", "NICK", "USER", "PASS", "PING", "QUIT"):
+        if not registered and msg.command not in (
+            "CAP",
+            "NICK",
+            "USER",
+            "PASS",
+            "PING",
+            "QUIT",
+            "AUTHENTICATE",
+        ):
             self.numeric("451", "You have not registered")
             return
         try:
@@ -262,7 +298,9 @@ class IrcHandler:
         if sub == "LS":
             if self.session.nick is None:
                 self.capping = True
-            self.send(Message("CAP", (who, "LS", " ".join(self._offered())), self.server.name))
+            values = msg.param(1) >= "302"
+            offered = " ".join(self._offered(values))
+            self.send(Message("CAP", (who, "LS", offered), self.server.name))
         elif sub == "LIST":
             self.send(Message("CAP", (who, "LIST", " ".join(sorted(self.caps))), self.server.name))
         elif sub == "REQ":
@@ -278,18 +316,18 @@ class IrcHandler:
                     self.caps.discard(w[1:])
                 else:
                     self.caps.add(w)
-            self.session.encoder = self.server.irc_encoder_for(
-                "server-time" in self.caps, "away-notify" in self.caps
-            )
+            self.session.encoder = self.server.irc_encoder_for(self.caps)
             self.send(Message("CAP", (who, "ACK", msg.param(1)), self.server.name))
         elif sub == "END":
             self.capping = False
             self._maybe_welcome()
 
-    def _offered(self) -> tuple[str, ...]:
-        if self.server.history.store is not None:
-            return CAPABILITIES
-        return tuple(c for c in CAPABILITIES if c not in HISTORY_CAPABILITIES)
+    def _offered(self, values: bool = False) -> tuple[str, ...]:
+        stored = self.server.history.store is not None
+        caps = tuple(c for c in CAPABILITIES if stored or c not in HISTORY_CAPABILITIES)
+        if values:  # CAP LS 302 may say which SASL mechanisms there are
+            return tuple("sasl=PLAIN" if c == "sasl" else c for c in caps)
+        return caps
 
     def on_pass(self, msg: Message) -> None:
         if self.session.nick is not None:
@@ -326,7 +364,9 @@ class IrcHandler:
         self._maybe_welcome()
 
     def _maybe_welcome(self) -> None:
-        if self.capping or self.nick is None or self.user is None or self.session.nick:
+        if self.capping or self.authenticating:
+            return
+        if self.nick is None or self.user is None or self.session.nick:
             return
         wanted = self.server.settings.password
         if wanted and not hmac.compare_digest(self.password.encode(), wanted.encode()):
@@ -334,6 +374,10 @@ class IrcHandler:
             self.numeric("464", "Password incorrect")
             self.send(Message("ERROR", ("Closing link: bad password",)))
             self._leave("bad password")
+            return
+        if not wanted and ":" in self.password and not self.session.account:
+            # PASS account:password, for clients without SASL: checked before the welcome.
+            self._pass_login()
             return
         try:
             self.hub.register(self.session, self.nick)
@@ -456,6 +500,102 @@ class IrcHandler:
         if line:
             self.numeric("353", "=", room.name, " ".join(line))
         self.numeric("366", room.name, "End of /NAMES list")
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def _pass_login(self) -> None:
+        name, _, password = self.password.partition(":")
+        self.password = ""
+        self.authenticating = True
+
+        async def check() -> None:
+            try:
+                account = await self.server.accounts.authenticate(name, password, self.conn.peer)
+            except TertuliaError as err:
+                self.numeric("464", err.render(self.tr))
+                self.send(Message("ERROR", ("Closing link: bad account password",)))
+                self._leave("bad account password")
+                return
+            self.server.accounts.adopt(self.session, account)
+            self.authenticating = False
+            self._maybe_welcome()
+
+        self.server.spawn(check())
+
+    def on_authenticate(self, msg: Message) -> None:
+        arg = msg.param(0)
+        if "sasl" not in self.caps:
+            self.numeric("904", "SASL authentication failed")
+            return
+        if arg == "*":
+            self.sasl = None
+            self.numeric("906", "SASL authentication aborted")
+            return
+        if self.sasl is None:
+            if arg.upper() != "PLAIN":
+                self.numeric("908", "PLAIN", "are available SASL mechanisms")
+                self.numeric("904", "SASL authentication failed")
+                return
+            self.sasl = []
+            self.send(Message("AUTHENTICATE", ("+",)))
+            return
+        # The credentials come base64-encoded in chunks of 400; "+" ends an exact multiple.
+        if arg != "+":
+            self.sasl.append(arg)
+        if len(arg) == 400:
+            return
+        chunks, self.sasl = self.sasl, None
+        try:
+            _, name, password = base64.b64decode("".join(chunks)).decode().split("\0")
+        except ValueError:
+            self.numeric("904", "SASL authentication failed")
+            return
+
+        async def check() -> None:
+            try:
+                account = await self.server.accounts.authenticate(name, password, self.conn.peer)
+            except TertuliaError:
+                self.numeric("904", "SASL authentication failed")
+                return
+            self._logged_in(account)
+
+        self.server.spawn(check())
+
+    def _logged_in(self, account: str) -> None:
+        accounts = self.server.accounts
+        accounts.adopt(self.session, account)
+        self.numeric("900", mask(self.nick or "*"), account, f"You are now logged in as {account}")
+        self.numeric("903", "SASL authentication successful")
+        if self.session.nick is not None:  # authenticating again once registered
+            accounts.arrived(self.session)
+            self.hub.login(self.session, account)
+
+    def _nickserv(self, text: str) -> None:
+        """`/msg NickServ IDENTIFY [account] password` and `REGISTER password`, as elsewhere."""
+        words = text.split()
+        command = words[0].upper() if words else ""
+        accounts = self.server.accounts
+
+        def reply(line: str) -> None:
+            self.send(Message("NOTICE", (self.nick or "*", line), NICKSERV))
+
+        async def run() -> None:
+            try:
+                if command == "IDENTIFY" and len(words) in (2, 3):
+                    name = words[1] if len(words) == 3 else (self.nick or "")
+                    account = await accounts.login(self.session, name, words[-1])
+                    self.numeric("900", mask(self.nick or "*"), account,
+                                 f"You are now logged in as {account}")  # fmt: skip
+                    reply(f"You are now identified for {account}")
+                elif command == "REGISTER" and len(words) >= 2:
+                    account = await accounts.register(self.session, words[1])
+                    reply(f"{account} is registered to you, and you are logged in")
+                else:
+                    reply("Commands: IDENTIFY [account] password, REGISTER password")
+            except TertuliaError as err:
+                reply(err.render(self.tr))
+
+        self.server.spawn(run())
 
     # -- history --------------------------------------------------------------------------
 
@@ -746,12 +886,16 @@ class IrcHandler:
         if kind is ev.Kind.MESSAGE and text.startswith("\x01ACTION ") and text.endswith("\x01"):
             kind, text = ev.Kind.ACTION, text[8:-1]
         for target in msg.param(0).split(","):
+            if fold(target) == "nickserv" and kind is ev.Kind.MESSAGE:
+                self._nickserv(text)
+                continue
             try:
                 if target.startswith("#"):
                     event: ev.Event = self.hub.say(self.session, target, text, kind)
                 else:
                     event = self.hub.tell(self.session, target, text, kind)
-                    away = self.hub.session(target).away
+                    recipient = self.hub.sessions.get(fold(target))
+                    away = recipient.away if recipient is not None else ""
                     if away and kind is not ev.Kind.NOTICE:
                         self.numeric("301", event.target, away)
                 if "echo-message" in self.caps:

@@ -118,6 +118,7 @@ class WebConnection(Connection):
         if self._accepting(data):
             self.ws.receive_data(data)
             self._pump()
+            self._hold_if_congested()
 
     def eof_received(self) -> bool | None:
         self.ws.receive_eof()
