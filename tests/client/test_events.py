@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tertulia.client import events as ev
+from tertulia.client.render import render
+from tertulia.i18n import translator
 
 
 def test_a_message_and_an_action() -> None:
@@ -64,3 +68,23 @@ def test_the_plain_greeting_is_not_an_event() -> None:
 def test_malformed_lines_are_bad_lines(line: bytes) -> None:
     with pytest.raises(ev.BadLine):
         ev.parse(line)
+
+
+def test_the_replay_on_joining_is_a_history_event_rendered_with_times() -> None:
+    ts = time.mktime((2026, 11, 25, 14, 2, 0, 0, 0, -1))
+    line = (
+        '{"type":"history","room":"#lobby","more":false,"messages":['
+        f'{{"msgid":4,"ts":{ts},"from":"ana","text":"hola","kind":"message"}},'
+        f'{{"msgid":5,"ts":{ts},"from":"bob","text":"saluda","kind":"action"}}]}}'
+    )
+    event = ev.parse(line)
+    assert isinstance(event, ev.History) and event.room == "#lobby" and not event.more
+    assert [(m.sender, m.text, m.kind) for m in event.messages] == [
+        ("ana", "hola", "message"),
+        ("bob", "saluda", "action"),
+    ]
+    assert render(event, "eva", translator("en")) == (
+        "14:02 #lobby [ana] hola\n14:02 #lobby * bob saluda"
+    )
+    # A reply to a history request (it has an id) stays a plain reply.
+    assert isinstance(ev.parse('{"type":"history","id":3,"room":"#a","messages":[]}'), ev.Reply)

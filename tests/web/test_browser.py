@@ -260,3 +260,30 @@ async def test_a_newcomer_sees_history_pages_back_and_searches(
     await expect(page.locator("#log .line.found")).to_have_text(
         re.compile(r"<pia> mensaje 3 sobre la canción")
     )
+
+
+async def test_logging_in_to_a_registered_nick_from_the_page(
+    browser: Browser, server: Server
+) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    await ana.send("/register pan-con-tomate")
+    await ana.expect("is registered to you")
+    await ana.send("/quit")
+    await ana.closed()
+    bob = await LineClient.connect(server.port, "bob")
+    await bob.send("/msg ana te espero en la web")
+    page = await open_page(browser, server)
+    await page.get_by_label("Your nick").fill("ana")
+    await page.get_by_label("Password (for a registered nick)").fill("pan-con-tomate")
+    await page.press("#password", "Enter")
+    await expect(page.locator("#state")).to_have_text("connected")
+    # The private message kept while ana was away is handed over at login.
+    await expect(line(page, "1 messages arrived while you were away")).to_be_visible()
+    await page.locator("#room-list .tab", has_text="bob").click()
+    await expect(line(page, "<bob> te espero en la web")).to_be_visible()
+    other = await open_page(browser, server)
+    await other.fill("#nick", "ana")
+    await other.fill("#password", "equivocada")
+    await other.press("#password", "Enter")
+    await expect(other.locator("#login-error")).to_have_text("wrong nick or password")
+    await expect(other.locator("#chat")).to_be_hidden()

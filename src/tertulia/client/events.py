@@ -77,16 +77,25 @@ class ErrorReply:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """A room's last messages, sent on joining it (oldest first)."""
+
+    room: str
+    messages: tuple[Message, ...]
+    more: bool
+
+
 Event = (
     Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Kicked
-    | ModeChanged | Invited | Notice
+    | ModeChanged | Invited | Notice | History
 )  # fmt: skip
 Incoming = Event | Reply | ErrorReply
 
 
 __all__ = [
-    "BadLine", "ErrorReply", "Event", "Incoming", "Invited", "Joined", "Kicked", "Message",
-    "ModeChanged", "NickChanged",
+    "BadLine", "ErrorReply", "Event", "History", "Incoming", "Invited", "Joined", "Kicked",
+    "Message", "ModeChanged", "NickChanged",
     "Notice", "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome",
     "parse",
 ]  # fmt: skip
@@ -98,6 +107,11 @@ class BadLine(ValueError):
 
 def _room_state(obj: dict[str, Any]) -> RoomState:
     return RoomState(str(obj["room"]), str(obj.get("topic") or ""), tuple(obj.get("members", ())))
+
+
+def _stored(room: str, m: dict[str, Any]) -> Message:
+    kind = m.get("kind", "message")
+    return Message(room, m["from"], m["text"], kind, str(m.get("msgid", "")), float(m["ts"]))
 
 
 def parse(line: bytes | str) -> Incoming | None:
@@ -149,6 +163,10 @@ def _typed(obj: dict[str, Any]) -> Incoming:
             return Invited(obj["room"], obj["nick"], obj["by"])
         case "notice":
             return Notice(obj.get("code", ""), obj["text"])
+        case "history" if rid is None:
+            room = obj["room"]
+            messages = tuple(_stored(room, m) for m in obj.get("messages", ()))
+            return History(room, messages, bool(obj.get("more")))
         case "error":
             return ErrorReply(rid, obj.get("code", ""), obj.get("text", ""))
         case _:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tertulia.client import events as ev
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate
@@ -46,4 +48,13 @@ def render(event: ev.Event, me: str | None, tr: Translate) -> str | None:
             return "* " + tr(N_("{by} invites you to {room}")).format(by=event.by, room=event.room)
         case ev.Notice():
             return f"* {event.text}"
+        case ev.History():
+            # One line per message, each after the time it was said.
+            return (
+                "\n".join(
+                    f"{time.strftime('%H:%M', time.localtime(m.ts))} " + (render(m, me, tr) or "")
+                    for m in event.messages
+                )
+                or None
+            )
     return None

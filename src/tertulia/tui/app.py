@@ -241,6 +241,15 @@ class ChatApp(App[int]):
                 self.add_line(event.room, self.message_text(event.sender, event.text, event.kind))
                 if event.sender != me and mentions(event.text, me):
                     self.bell()
+            case ev.History():
+                view = self.room(event.room)
+                seen = view.unread
+                for m in event.messages:
+                    line = self.message_text(m.sender, m.text, m.kind, m.ts)
+                    line.stylize("dim")
+                    self.add_line(event.room, line)
+                view.unread = seen  # what was said before you came is not unread
+                self.refresh_rooms()
             case ev.Private():
                 other = event.sender if event.sender != me else event.to
                 self.add_line(self.current, self.message_text(
@@ -357,11 +366,12 @@ class ChatApp(App[int]):
         if line:
             self.add_line(self.current, self.notice_text(line))
 
-    def stamp(self) -> Text:
-        return Text(self.clock() + " ", style="dim")
+    def stamp(self, ts: float | None = None) -> Text:
+        when = self.clock() if ts is None else time.strftime("%H:%M", time.localtime(ts))
+        return Text(when + " ", style="dim")
 
-    def message_text(self, sender: str, body: str, kind: str) -> Text:
-        line = self.stamp()
+    def message_text(self, sender: str, body: str, kind: str, ts: float | None = None) -> Text:
+        line = self.stamp(ts)
         colour = nick_colour(sender.split(" ")[0])
         if kind == "action":
             line.append(f"* {sender} ", style=f"italic {colour}")

@@ -18,10 +18,13 @@ const STRINGS = {
     you_are: "You are {nick}", unknown: "Unknown command /{cmd}: try /help",
     usage: "Usage: {usage}", unread: "{n} unread", private_with: "private with {nick}",
     reason: "({reason})", older: "Earlier messages", search: "Search this room",
+    password_label: "Password (for a registered nick)", registered: "{nick} is registered to you",
+    logged_in: "You are logged in as {account}", password_changed: "Password changed",
     found: "{n} found for “{words}” in {room}, newest first:", not_found: "Nothing found for “{words}” in {room}",
     help: [
       "/join #room · /part [reason] · /nick NEW · /msg NICK TEXT · /me TEXT",
       "/topic [TEXT] · /who · /rooms · /query NICK · /close · /search WORDS · /history · /quit",
+      "/register PASSWORD · /login NICK PASSWORD · /password OLD NEW",
       "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks",
     ],
   },
@@ -40,10 +43,13 @@ const STRINGS = {
     you_are: "Eres {nick}", unknown: "Orden desconocida /{cmd}: prueba /help",
     usage: "Uso: {usage}", unread: "{n} sin leer", private_with: "privado con {nick}",
     reason: "({reason})", older: "Mensajes anteriores", search: "Buscar en esta sala",
+    password_label: "Contraseña (si tu apodo está registrado)", registered: "{nick} queda registrado a tu nombre",
+    logged_in: "Entraste como {account}", password_changed: "Contraseña cambiada",
     found: "{n} encontrados con “{words}” en {room}, lo más reciente primero:", not_found: "Nada encontrado con “{words}” en {room}",
     help: [
       "/join #sala · /part [motivo] · /nick NUEVO · /msg APODO TEXTO · /me TEXTO",
       "/topic [TEXTO] · /who · /rooms · /query APODO · /close · /search PALABRAS · /history · /quit",
+      "/register CONTRASEÑA · /login APODO CONTRASEÑA · /password VIEJA NUEVA",
       "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos",
     ],
   },
@@ -89,6 +95,7 @@ const DEFAULT_ROOM = "#lobby";
 const chat = {
   ws: null,
   nick: "",
+  password: "",
   server: "",
   limit: 512,
   welcomed: false,
@@ -405,7 +412,10 @@ function retry() {
 }
 
 function hello() {
-  request({ type: "hello", nick: chat.nick }, (reply) => {
+  const req = { type: "hello", nick: chat.nick };
+  // Kept in this page's memory only, to log in again after a reconnection.
+  if (chat.password) req.password = chat.password;
+  request(req, (reply) => {
     if (reply.type === "error") {
       if (chat.welcomed) {
         // Our old session may not be gone yet; try again shortly.
@@ -521,6 +531,8 @@ function receive(obj) {
       });
       break;
     case "nick":
+      // Renamed by the server (someone logged in to the registered nick we were using).
+      if (fold(obj.old) === fold(chat.nick)) chat.nick = obj.new;
       inRoomsOf(obj.old, (tab) => {
         tab.members = tab.members.map((m) => (fold(m) === fold(obj.old) ? obj.new : m));
         info(t("renamed", obj), tab);
@@ -654,6 +666,31 @@ const COMMANDS = {
       for (const r of reply.rooms) info(t("rooms_line", { room: r.room, n: r.members, topic: r.topic }));
     });
   },
+  register(arg) {
+    if (!needArg(arg, "/register PASSWORD")) return;
+    request({ type: "register", password: arg }, (reply) => {
+      if (reply.type === "error") problem(reply.text);
+      else { chat.password = arg; info(t("registered", { nick: reply.account })); }
+    });
+  },
+  login(arg) {
+    const [nick, password] = arg.split(" ");
+    if (!needArg(nick && password, "/login NICK PASSWORD")) return;
+    request({ type: "login", nick, password }, (reply) => {
+      if (reply.type === "error") { problem(reply.text); return; }
+      chat.nick = reply.nick;
+      chat.password = password;
+      info(t("logged_in", { account: reply.account }));
+    });
+  },
+  password(arg) {
+    const [old, fresh] = arg.split(" ");
+    if (!needArg(old && fresh, "/password OLD NEW")) return;
+    request({ type: "password", old, new: fresh }, (reply) => {
+      if (reply.type === "error") problem(reply.text);
+      else { chat.password = fresh; info(t("password_changed")); }
+    });
+  },
   search(arg) {
     if (needArg(arg, "/search WORDS")) search(arg);
   },
@@ -728,6 +765,7 @@ function start() {
     const nick = $("nick").value.trim();
     if (!nick) { loginError(t("empty_nick")); return; }
     chat.nick = nick;
+    chat.password = $("password").value;
     $("login-error").textContent = "";
     $("nick").removeAttribute("aria-invalid");
     $("login-button").disabled = true;
