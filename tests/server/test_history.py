@@ -207,3 +207,20 @@ async def test_a_burst_is_stored_in_a_few_transactions(server: Server) -> None:
     assert metrics[("tertulia_history_stored_total", ())] == 2000
     # Group commit: the lines of each read share a transaction, not one commit per message.
     assert metrics[("tertulia_history_commits_total", ())] <= 200
+
+
+async def test_retention_prunes_in_the_background(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    first = await make_server(data_dir=str(tmp_path))
+    ana = await JsonClient.connect(first.port, "ana")
+    for i in range(5):
+        await ana.request({"type": "say", "room": "#lobby", "text": f"viejo {i}"})
+    await first.shutdown()
+    # Keep two per room: a pass at start-up, before the rooms' last messages are loaded.
+    second = await make_server(data_dir=str(tmp_path), history_keep_messages=2)
+    js = await JsonClient.connect(second.port)
+    await js.send_obj({"type": "hello", "nick": "jota"})
+    assert _texts(await js.expect_obj(type="history")) == ["viejo 3", "viejo 4"]
+    page = await js.request({"type": "history", "room": "#lobby", "limit": 50})
+    assert _texts(page) == ["viejo 3", "viejo 4"]

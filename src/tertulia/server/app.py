@@ -133,6 +133,7 @@ class Server:
         if store is not None:
             try:
                 await history.run(store.open)
+                await self._prune()  # before the rooms' last messages are loaded
                 last = await history.run(store.last_id)
                 recent = await history.run(store.recent, s.history_replay)
             except (OSError, sqlite3.Error, StoreError) as exc:
@@ -144,19 +145,23 @@ class Server:
         self.hub.gate = history
 
     async def _prune_forever(self) -> None:
-        s, store = self.settings, self.history.store
-        assert store is not None
         while True:
-            cutoff = time.time() - s.history_keep_days * 86400 if s.history_keep_days else None
-            keep = s.history_keep_messages or None
+            await asyncio.sleep(PRUNE_EVERY)
             try:
-                deleted = await self.history.run(store.prune, cutoff, keep)
+                await self._prune()
             except (sqlite3.Error, StoreError):
                 log.exception("history pruning failed")
-            else:
-                if deleted:
-                    log.info("history pruned", extra={"deleted": deleted})
-            await asyncio.sleep(PRUNE_EVERY)
+
+    async def _prune(self) -> None:
+        """Retention: drop what is older than history_keep_days or past the newest
+        history_keep_messages of each room."""
+        s, store = self.settings, self.history.store
+        if store is None or not (s.history_keep_days or s.history_keep_messages):
+            return
+        cutoff = time.time() - s.history_keep_days * 86400 if s.history_keep_days else None
+        deleted = await self.history.run(store.prune, cutoff, s.history_keep_messages or None)
+        if deleted:
+            log.info("history pruned", extra={"deleted": deleted})
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A task the server owns: cancelled at shutdown, its failure logged, never lost."""
