@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "tertulia"
 ALLOWED = {
     "core": {"core"},
     "protocols": {"core", "protocols"},
+    "store": {"core", "store"},
     "client": {"core", "protocols", "client", "i18n", "runtime"},
     "tui": {"core", "protocols", "client", "tui", "i18n", "runtime"},
     "chat": {"core", "protocols", "client", "chat", "tui", "i18n", "runtime"},
