@@ -69,3 +69,27 @@ async def test_requests_after_the_server_goes_fail_cleanly(make_server: ServerFa
     with pytest.raises(Disconnected):
         await client.say("#lobby", "anyone?")
     await client.close()
+
+
+async def test_accounts_history_and_search_through_the_library(server: Server) -> None:
+    ana = await ChatClient.open("127.0.0.1", server.port)
+    await ana.hello("ana")
+    assert (await ana.register("s3creto-largo")).data["account"] == "ana"
+    for text in ("primera canción", "segunda"):
+        await ana.say("#lobby", text)
+    page = await ana.history("#lobby", limit=10)
+    assert [m["text"] for m in page.data["messages"]] == ["primera canción", "segunda"]
+    found = await ana.search("#lobby", "CANCION")
+    assert [m["text"] for m in found.data["messages"]] == ["primera canción"]
+    await ana.quit()
+    squatter = await ChatClient.open("127.0.0.1", server.port)
+    await squatter.hello("ana")
+    owner = await ChatClient.open("127.0.0.1", server.port)
+    await owner.hello("someone")
+    await owner.login("ana", "s3creto-largo")
+    assert owner.nick == "ana"
+    renamed = await next_of(squatter, ev.NickChanged)
+    assert renamed.old == "ana" and squatter.nick == renamed.new
+    with pytest.raises(ClientError) as refused:
+        await squatter.change_password("x", "yyyyyyyy")
+    assert refused.value.code == "not_logged_in"

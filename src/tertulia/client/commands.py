@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from tertulia.client.connection import ChatClient, ClientError
 from tertulia.core.errors import N_
@@ -17,6 +19,11 @@ HELP = (
     N_("/who [#room]      who is in a room"),
     N_("/rooms            the rooms and how many are in each"),
     N_("/topic [text]     show or set the room's topic"),
+    N_("/history [N]      the room's last N messages"),
+    N_("/search words     messages of the room with every word"),
+    N_("/register pass    register your nick with a password"),
+    N_("/login nick pass  log in to a registered nick"),
+    N_("/password old new change your password"),
     N_("/quit or #LOGOUT  leave"),
 )
 LEAVE = "leave"
@@ -38,7 +45,9 @@ class LineChat:
         self.commands: dict[str, Callable[[str], Awaitable[str | None]]] = {
             "join": self._join, "part": self._part, "msg": self._msg, "me": self._me,
             "nick": self._nick, "who": self._who, "rooms": self._rooms, "topic": self._topic,
-            "help": self._help, "quit": self._quit,
+            "help": self._help, "quit": self._quit, "history": self._history,
+            "search": self._search, "register": self._register, "login": self._login,
+            "password": self._password,
         }  # fmt: skip
 
     async def handle(self, line: str) -> str | None:
@@ -94,6 +103,41 @@ class LineChat:
     async def _topic(self, arg: str) -> None:
         reply = await self.client.topic(self.room, arg or None)
         self.out(f"* {reply.data.get('room')}: {reply.data.get('topic') or ''}".rstrip())
+
+    async def _history(self, arg: str) -> None:
+        count = int(arg) if arg.isdigit() else 50
+        reply = await self.client.history(self.room, None, max(1, min(count, 200)))
+        self._stored(reply.data.get("messages", ()))
+
+    async def _search(self, arg: str) -> None:
+        reply = await self.client.search(self.room, arg)
+        found = reply.data.get("messages", ())
+        if not found:
+            self.out("* " + self.tr(N_("nothing found in {room}")).format(room=self.room))
+        self._stored(found)
+
+    def _stored(self, messages: Iterable[dict[str, Any]]) -> None:
+        for m in messages:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(m["ts"])))
+            nick, text = m["from"], m["text"]
+            said = f"* {nick} {text}" if m["kind"] == "action" else f"[{nick}] {text}"
+            self.out(f"{when} {said}")
+
+    async def _register(self, arg: str) -> None:
+        reply = await self.client.register(arg)
+        account = reply.data.get("account", "")
+        self.out("* " + self.tr(N_("you are logged in as {account}")).format(account=account))
+
+    async def _login(self, arg: str) -> None:
+        nick, _, password = arg.partition(" ")
+        reply = await self.client.login(nick, password.strip())
+        account = reply.data.get("account", "")
+        self.out("* " + self.tr(N_("you are logged in as {account}")).format(account=account))
+
+    async def _password(self, arg: str) -> None:
+        old, _, new = arg.partition(" ")
+        await self.client.change_password(old, new.strip())
+        self.out("* " + self.tr(N_("password changed")))
 
     async def _help(self, arg: str) -> None:
         for text in HELP:

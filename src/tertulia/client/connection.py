@@ -42,6 +42,7 @@ class ChatClient:
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._read())
         self.welcome: ev.Welcome | None = None
+        self._nick: str | None = None
         self.closed = asyncio.Event()
 
     @classmethod
@@ -52,7 +53,8 @@ class ChatClient:
 
     @property
     def nick(self) -> str | None:
-        return self.welcome.nick if self.welcome else None
+        """The nick now: the welcome's, then whatever /nick, /login or a rename made it."""
+        return self._nick
 
     # -- requests -------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ class ChatClient:
         reply = await self.request(jl.Hello(nick=nick))
         assert isinstance(reply, ev.Welcome)
         self.welcome = reply
+        self._nick = reply.nick
         return reply
 
     async def say(self, room: str, text: str, action: bool = False) -> ev.Reply:
@@ -78,7 +81,28 @@ class ChatClient:
         return await self._ok(jl.Part(room=room, reason=reason))
 
     async def change_nick(self, nick: str) -> ev.Reply:
-        return await self._ok(jl.Nick(nick=nick))
+        reply = await self._ok(jl.Nick(nick=nick))
+        self._nick = str(reply.data.get("nick", nick))
+        return reply
+
+    async def register(self, password: str) -> ev.Reply:
+        """Register the current nick; its reply's `account` is the nick."""
+        return await self._ok(jl.Register(password=password))
+
+    async def login(self, nick: str, password: str) -> ev.Reply:
+        """Log in to a registered nick and take it."""
+        reply = await self._ok(jl.Login(nick=nick, password=password))
+        self._nick = str(reply.data.get("nick", nick))
+        return reply
+
+    async def change_password(self, old: str, new: str) -> ev.Reply:
+        return await self._ok(jl.Password(old=old, new=new))
+
+    async def history(self, room: str, before: int | None = None, limit: int = 50) -> ev.Reply:
+        return await self._ok(jl.History(room=room, before=before, limit=limit))
+
+    async def search(self, room: str, words: str, limit: int = 20) -> ev.Reply:
+        return await self._ok(jl.Search(room=room, words=words, limit=limit))
 
     async def who(self, room: str) -> ev.Reply:
         return await self._ok(jl.Who(room=room))
@@ -163,6 +187,8 @@ class ChatClient:
             else:
                 future.set_result(item)
             return
+        if isinstance(item, ev.NickChanged) and item.old == self._nick:
+            self._nick = item.new  # renamed by the server: a registered nick's owner came
         if isinstance(item, ev.Reply | ev.ErrorReply):
             if isinstance(item, ev.ErrorReply):
                 self._events.put_nowait(ev.Notice(item.code, item.text))
