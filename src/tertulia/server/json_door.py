@@ -242,14 +242,10 @@ class JsonHandler:
         limit = req.limit
 
         async def answer() -> None:
-            try:
-                messages = await read(room.name, self.server.history)
-            except TertuliaError as err:
-                self.error(req.id, err)
-                return
+            messages = await read(room.name, self.server.history)
             self.send(jl.history(req.id, req.type, room.name, messages, len(messages) >= limit))
 
-        self.server.spawn(answer())
+        self._later(req.id, answer())
 
     def on_part(self, req: jl.Part) -> bytes:
         self.hub.part(self.session, normalize_room(req.room), req.reason)

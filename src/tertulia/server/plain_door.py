@@ -355,11 +355,7 @@ class PlainHandler:
         self, room: Room, read: Coroutine[Any, Any, list[RoomMessage]], newest_first: bool
     ) -> None:
         async def answer() -> None:
-            try:
-                messages = await read
-            except TertuliaError as err:
-                self._error(err)
-                return
+            messages = await read
             if self.conn.closing:
                 return
             if not messages:
@@ -369,7 +365,7 @@ class PlainHandler:
             else:
                 self._send_history(room, messages, N_("last messages in {room}:"))
 
-        self.server.spawn(answer())
+        self._later(answer())
 
     def _current(self) -> str:
         if self.room is None or self.room.key not in self.session.rooms:
