@@ -104,3 +104,9 @@ async def test_an_irc_squatter_follows_its_new_nick(server: Server) -> None:
     guest = renamed.rsplit(" ", 1)[1].lstrip(":")
     await squatter.send("PRIVMSG #lobby :sigo")
     await owner.expect(f"[{guest}] sigo")
+
+
+async def test_nobody_can_be_nickserv(server: Server) -> None:
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("NICK NickServ\r\nUSER x 0 * :x")
+    assert " 433 " in await client.line()

@@ -97,6 +97,9 @@ Observer = Callable[[Event], None]
 
 _MISSING = object()
 
+# Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
+RESERVED = frozenset({"nickserv"})
+
 
 # Tabs are fine; every other C0/C1 control or DEL could drive a reader's terminal.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -171,7 +174,7 @@ class Hub:
             raise AlreadyRegistered()
         check_nick(nick, self.limits.nick_length)
         key = fold(nick)
-        if key in self.sessions:
+        if key in self.sessions or key in RESERVED:
             raise NickInUse(nick=nick)
         session.nick, session.key = nick, key
         self.sessions[key] = session
@@ -186,7 +189,7 @@ class Hub:
         if nick == old:
             return None
         other = self.sessions.get(key)
-        if other is not None and other is not session:
+        if (other is not None and other is not session) or key in RESERVED:
             raise NickInUse(nick=nick)
         old_key = session.key
         del self.sessions[old_key]  # type: ignore[arg-type]
