@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +116,25 @@ def test_retention_by_age_and_by_count(store: SqliteStore) -> None:
     assert [m.text for m in store.before("#b", None, 20)] == ["b3", "b4"]
     # Pruned messages leave the search index too.
     assert store.search("#a", "a0", None, 10) == []
+
+
+def test_checkpoints_run_beside_commits_and_close_leaves_one_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db")
+    store.open()
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    store.append(room_messages("#a", [f"m{i}" for i in range(500)]))
+    wal = tmp_path / "h.db-wal"
+    assert wal.stat().st_size > 0
+    worker = threading.Thread(target=store.checkpoint)
+    worker.start()
+    worker.join()
+    # Everything committed was copied into the database file by the other connection.
+    _, frames, copied = store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames == copied
+    store.append(room_messages("#a", ["after"], first_id=501))
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    reopened = SqliteStore(tmp_path / "h.db")
+    reopened.open()
+    assert reopened.last_id() == 501
+    reopened.close()

@@ -140,6 +140,7 @@ class Server:
                 await history.close()
                 raise HistoryUnavailable(path=str(store.path), reason=str(exc)) from exc
             self.hub.restore(last, recent)
+            history.start_checkpoints()
             await self.accounts.load()
             log.info("history open", extra={"path": str(store.path), "last_id": last})
         self.hub.gate = history

@@ -31,6 +31,7 @@ T = TypeVar("T")
 # until the backlog is down to half: a flood is slowed to the speed of the disk instead of
 # piling up in memory while nobody receives anything.
 BACKLOG_HIGH = 10_000
+CHECKPOINT_EVERY = 1.0  # seconds between two checkpoints, when something was committed
 
 
 class Pausable(Protocol):
@@ -62,6 +63,15 @@ class History:
         )
         self._queue: list[Pending] = []
         self._held: set[Pausable] = set()
+        # Checkpoints run in their own thread, so that commits never wait for one.
+        self._checkpoints = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tertulia-checkpoint")
+            if store is not None
+            else None
+        )
+        self._checkpointed = 0  # the commit count at the last checkpoint
+        self._checkpoint_timer: asyncio.TimerHandle | None = None
+        self._checkpointing: Future[None] | None = None
         self._busy = False  # a commit is scheduled, running, or its messages being delivered
         self._idle = asyncio.Event()
         self._idle.set()
@@ -149,10 +159,34 @@ class History:
 
     async def close(self) -> None:
         await self.drain()
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+        if self._checkpoints is not None:
+            await asyncio.to_thread(self._checkpoints.shutdown, wait=True)
+            self._checkpoints = None
         if self.store is not None and self._executor is not None:
             await self.run(self.store.close)
             self._executor.shutdown(wait=True)
             self._executor = None
+
+    def start_checkpoints(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoint_timer = self._loop.call_later(CHECKPOINT_EVERY, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        busy = self._checkpointing is not None and not self._checkpointing.done()
+        if self._checkpoints is None or self.store is None:
+            return
+        if not busy and self._stats.commits != self._checkpointed:
+            self._checkpointed = self._stats.commits
+            self._checkpointing = self._checkpoints.submit(self._guarded_checkpoint)
+        self._checkpoint_timer = self._loop.call_later(CHECKPOINT_EVERY, self._checkpoint)
+
+    def _guarded_checkpoint(self) -> None:
+        try:
+            self.store.checkpoint()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("history checkpoint failed")
 
     # -- group commit ---------------------------------------------------------------------
 

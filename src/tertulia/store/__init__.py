@@ -35,6 +35,10 @@ class HistoryStore(Protocol):
         """
         ...
 
+    def checkpoint(self) -> None:
+        """Housekeeping the server runs now and then from another thread (may do nothing)."""
+        ...
+
     def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
         """The last `per_room` messages of every room, oldest first, by folded room name."""
         ...

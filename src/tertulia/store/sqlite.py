@@ -78,6 +78,7 @@ class SqliteStore:
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self._db: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -98,6 +99,10 @@ class SqliteStore:
             db.execute(f"PRAGMA synchronous = {self.synchronous}")
             db.execute("PRAGMA busy_timeout = 5000")
             db.execute("PRAGMA foreign_keys = ON")  # pruning a message drops its offline row
+            # Checkpoints copy the WAL into the file; left to SQLite they run inside a commit
+            # now and then and make that message wait milliseconds. checkpoint() runs them
+            # from another connection instead.
+            db.execute("PRAGMA wal_autocheckpoint = 0")
             self._db = db
             self.migrate()
         except BaseException:
@@ -120,9 +125,26 @@ class SqliteStore:
         return int(found)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._db is not None:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # leave one tidy file
             self._db.close()
             self._db = None
+
+    def checkpoint(self) -> None:
+        """Copy committed pages from the WAL into the database file, without blocking writers.
+
+        Meant for a thread of its own, beside the one that commits: it has its own
+        connection, as SQLite wants one per thread.
+        """
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._checkpointer.execute("PRAGMA busy_timeout = 5000")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # -- writing --------------------------------------------------------------------------
 
