@@ -6,6 +6,7 @@ import math
 
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.frames import Frame, Opcode
 
 from tertulia.bench.accounting import (
     MARK,
@@ -17,6 +18,7 @@ from tertulia.bench.accounting import (
     percentile,
     tally,
 )
+from tertulia.bench.wire import WIRES, split_frames
 
 
 def test_a_payload_has_the_size_asked_and_parses_back() -> None:
@@ -89,3 +91,14 @@ def test_tally_takes_loss_from_counts_and_duplicates_from_samples() -> None:
     # More markers than expected means duplicates on clients that were not sampled.
     t = tally(expected=10, counted=12, samples=[], sample_expected=[])
     assert (t.lost, t.duplicated) == (0, 2)
+
+
+def test_server_frames_split_whole_and_keep_the_rest() -> None:
+    frames = [Frame(Opcode.TEXT, p).serialize(mask=False) for p in (b"a" * 5, b"b" * 300)]
+    stream = b"".join(frames) + frames[0][:3]
+    payloads, rest = split_frames(stream)
+    assert payloads == [b"a" * 5, b"b" * 300] and rest == frames[0][:3]
+    # The web wire skips the upgrade's response first, and waits for the whole of it.
+    web = WIRES["web"]
+    assert web.split(b"HTTP/1.1 101 Switching") == ([], b"HTTP/1.1 101 Switching")
+    assert web.split(b"HTTP/1.1 101 OK\r\n\r\n" + frames[0]) == ([b"a" * 5], b"")

@@ -33,7 +33,7 @@ def assert_complete(result: Result) -> None:
     assert result.p50_ms <= result.p99_ms <= (result.max_ms or 0)
 
 
-@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json", "spawn:irc"])
+@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json", "spawn:irc", "spawn:web"])
 async def test_fanout_delivers_everything_once(spec: str) -> None:
     result = await run(spec, "fanout", clients=12, senders=3, messages=40)
     assert_complete(result)
@@ -67,7 +67,7 @@ async def test_idle_weighs_each_client() -> None:
     assert result.extra["closed_by_server"] == 0
 
 
-@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json"])
+@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:json", "spawn:web"])
 async def test_churn_cycles_cleanly(spec: str) -> None:
     result = await run(spec, "churn", clients=3, cycles=200, parallel=20, hold=0.1)
     assert result.extra["failures"] == 0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 
 from chatclient import TIMEOUT, LineClient
 from tertulia.server.app import Server
@@ -231,3 +232,22 @@ async def test_a_full_server_answers_503(make_server: Any) -> None:
     reply = await http(web_port(server), "/healthz")
     assert reply.status == 503 and b"full" in reply.body
     ana.writer.close()
+
+
+async def test_frames_sent_right_behind_the_upgrade_are_answered_after_the_101(
+    server: Server,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", web_port(server))
+    hello = Frame(Opcode.TEXT, b'{"type":"hello","nick":"prisa","id":1}').serialize(mask=True)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" + hello
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101")
+    first = await asyncio.wait_for(reader.readexactly(2), TIMEOUT)
+    assert first[0] == 0x81  # a text frame: the welcome
+    size = first[1] if first[1] < 126 else int.from_bytes(await reader.readexactly(2), "big")
+    welcome = json.loads(await asyncio.wait_for(reader.readexactly(size), TIMEOUT))
+    assert welcome["type"] == "welcome" and welcome["nick"] == "prisa"
+    writer.close()

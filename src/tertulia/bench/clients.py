@@ -112,8 +112,7 @@ class BenchClient(asyncio.Protocol):
     def _parse(self, data: bytes) -> None:
         assert self.sample is not None
         now = time.monotonic_ns()
-        lines = (self._buf + data).split(b"\n")
-        self._buf = lines.pop()
+        lines, self._buf = self.target.wire.split(self._buf + data)
         for line in lines:
             self.sample.record(line, now)
             self.counter.count += line.count(MARK)

@@ -75,6 +75,7 @@ SPAWN_NAMES = {
     "spawn:plain": "tertulia",
     "spawn:json": "tertulia-json",
     "spawn:irc": "tertulia-irc",
+    "spawn:web": "tertulia-web",
     "spawn:ngircd": "ngircd",
     "spawn:original": "original",
 }
@@ -94,15 +95,15 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
     pid = int(options["pid"]) if "pid" in options else None
     if url.startswith("spawn:"):
         kind = url.removeprefix("spawn:")
-        if kind in ("plain", "json", "irc"):
+        if kind in ("plain", "json", "irc", "web"):
             history = options.get("history", "on") not in ("off", "no", "0", "false")
             return await spawn_tertulia(name, WIRES[kind], extra_args, history)
         if kind == "original":
             return await spawn_original(name, _baseline_path(options.get("path")))
         if kind == "ngircd":
             return await spawn_ngircd(name)
-        raise TargetError(f"unknown spawn kind {kind!r}: plain, json, irc, original or ngircd")
-    match = re.fullmatch(r"(plain|json|irc|original)://([\d.]+|localhost):(\d+)", url)
+        raise TargetError(f"unknown spawn kind {kind!r}: plain, json, irc, web, original or ngircd")
+    match = re.fullmatch(r"(plain|json|irc|web|original)://([\d.]+|localhost):(\d+)", url)
     if match is None:
         raise TargetError(
             f"bad target {url!r}: expected plain://HOST:PORT, json://, irc:// or spawn:KIND"
@@ -127,7 +128,7 @@ async def spawn_tertulia(
     env = {k: v for k, v in env.items() if not k.startswith("TERTULIA_")}
     # The IRC door is opened (on a free port) only when it is the door being measured.
     doors: tuple[str, ...] = ("--irc-port", "0") if wire.name == "irc" else ("--no-irc",)
-    doors += ("--no-web",)
+    doors += ("--web-port", "0") if wire.name == "web" else ("--no-web",)
     # A fresh history for each run, never the user's own.
     workdir = tempfile.TemporaryDirectory(prefix="tertulia-bench-")
     # History on means every message is committed before delivery, as in production; the
@@ -139,7 +140,7 @@ async def spawn_tertulia(
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert process.stdout is not None
-    door = b"irc door" if wire.name == "irc" else b"plain door"
+    door = {"irc": b"irc door", "web": b"web door"}.get(wire.name, b"plain door")
     line = b""
     while door not in line:
         line = await asyncio.wait_for(process.stdout.readline(), 30)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from dataclasses import dataclass
+
+from websockets.frames import Frame, Opcode
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,12 @@ class Wire:
     def needs_sync(self) -> bool:
         """True when the server says nothing on arrival, so readiness needs a sync message."""
         return False
+
+    def split(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        """Whole messages at the start of `buffer` (for sampled clients), and the rest."""
+        lines = buffer.split(b"\n")
+        rest = lines.pop()
+        return lines, rest
 
 
 class Plain(Wire):
@@ -71,6 +81,57 @@ class JsonLines(Wire):
 
     def quit(self, nick: str) -> bytes:
         return b'{"type":"quit"}\n'
+
+
+class WebSocket(JsonLines):
+    """The web door: the JSON objects, one per masked text frame, after an HTTP upgrade."""
+
+    def hello(self, nick: str, room: str) -> bytes:
+        key = base64.b64encode(os.urandom(16)).decode()
+        upgrade = (
+            "GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        # The server reads frames sent right behind the request once it has accepted it.
+        return upgrade + b"".join(_frame(line) for line in super().hello(nick, room).splitlines())
+
+    def say(self, nick: str, room: str, text: str) -> bytes:
+        return _frame(super().say(nick, room, text))
+
+    def join(self, room: str) -> bytes:
+        return _frame(super().join(room))
+
+    def quit(self, nick: str) -> bytes:
+        return _frame(super().quit(nick))
+
+    def split(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        if buffer.startswith(b"HTTP/"):
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return [], buffer
+            buffer = buffer[end + 4 :]
+        return split_frames(buffer)
+
+
+def _frame(payload: bytes) -> bytes:
+    return Frame(Opcode.TEXT, payload.rstrip(b"\n")).serialize(mask=True)
+
+
+def split_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The payloads of the whole server frames (never masked) at the start of `buffer`."""
+    out: list[bytes] = []
+    at = 0
+    while len(buffer) - at >= 2:
+        size, head = buffer[at + 1] & 0x7F, 2
+        if size == 126:
+            size, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+        elif size == 127:
+            size, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
+        if len(buffer) - at < head + size:
+            break
+        out.append(buffer[at + head : at + head + size])
+        at += head + size
+    return out, buffer[at:]
 
 
 class Irc(Wire):
@@ -114,6 +175,7 @@ SYNC = b"~sync~"
 WIRES: dict[str, Wire] = {
     "plain": Plain("plain", b"* you are "),
     "json": JsonLines("json", b'"members":'),
+    "web": WebSocket("web", b'"members":'),
     "irc": Irc("irc", b" 366 "),
     "original": Original("original", SYNC),
 }

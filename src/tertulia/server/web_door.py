@@ -140,26 +140,33 @@ class WebConnection(Connection):
         self._pump()
 
     def _pump(self) -> None:
-        """Hand each received event to the handler, then send what the protocol wants sent."""
+        """Hand each received event to the handler, each followed by what the protocol
+        wants sent for it: a client that sends frames right behind its upgrade request
+        must get the 101 before the replies to those frames."""
         try:
             for event in self.ws.events_received():
                 if self._closing:
-                    break
+                    return
                 self.handler.on_event(event)  # type: ignore[union-attr]
+                if not self._send_protocol_bytes():
+                    return
         except Exception:
             log.exception("internal error on the web door", extra={"peer": self.peer})
             self.close(code=CloseCode.INTERNAL_ERROR)
             return
+        self._send_protocol_bytes()
+
+    def _send_protocol_bytes(self) -> bool:
+        """Queue the handshake response, pongs and close frames; False once closing."""
         for chunk in self.ws.data_to_send():
             if chunk is SEND_EOF or chunk == SEND_EOF:
-                if (
-                    self.ws.close_code is not None
-                    and self.ws.close_code != CloseCode.NORMAL_CLOSURE
-                ):
-                    self.reason = f"websocket closed ({self.ws.close_code})"
+                code = self.ws.close_code
+                if code is not None and code != CloseCode.NORMAL_CLOSURE:
+                    self.reason = f"websocket closed ({code})"
                 super().close()
-                return
+                return False
             self.deliver(chunk)
+        return not self._closing
 
 
 class WebHandler:
