@@ -60,8 +60,9 @@ async def test_stall_drops_the_client_that_never_reads_and_feeds_the_others() ->
     assert result.extra["no_stall_deliveries_per_s"] > 0
 
 
-async def test_idle_weighs_each_client() -> None:
-    result = await run("spawn:plain", "idle", clients=60, rooms=4, hold=0.1)
+@pytest.mark.parametrize("spec", ["spawn:plain", "spawn:web"])
+async def test_idle_weighs_each_client(spec: str) -> None:
+    result = await run(spec, "idle", clients=60, rooms=4, hold=0.1)
     assert result.rss_per_client_kb is not None
     assert result.connect_s is not None and result.connect_p99_ms is not None
     assert result.extra["closed_by_server"] == 0

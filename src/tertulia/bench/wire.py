@@ -93,7 +93,10 @@ class WebSocket(JsonLines):
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
         # The server reads frames sent right behind the request once it has accepted it.
-        return upgrade + b"".join(_frame(line) for line in super().hello(nick, room).splitlines())
+        lines = [json.dumps({"type": "hello", "v": 1, "nick": nick}).encode()]
+        if room != "#lobby":
+            lines.append(JsonLines.join(self, room))
+        return upgrade + b"".join(_frame(line) for line in lines)
 
     def say(self, nick: str, room: str, text: str) -> bytes:
         return _frame(super().say(nick, room, text))
