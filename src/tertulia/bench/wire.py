@@ -69,8 +69,16 @@ class JsonLines(Wire):
         return 1 if room == "#lobby" else 2
 
     def hello(self, nick: str, room: str) -> bytes:
-        first = json.dumps({"type": "hello", "v": 1, "nick": nick}).encode() + b"\n"
-        return first if room == "#lobby" else first + self.join(room)
+        return b"".join(line + b"\n" for line in self._hello_lines(nick, room))
+
+    def _hello_lines(self, nick: str, room: str) -> list[bytes]:
+        lines = [json.dumps({"type": "hello", "v": 1, "nick": nick}).encode()]
+        if room != "#lobby":
+            # Into its room and out of the lobby, as a plain client's /join moves it: a
+            # lobby of every client would turn each join into a broadcast to all.
+            lines.append(json.dumps({"type": "join", "room": room}).encode())
+            lines.append(b'{"type":"part","room":"#lobby"}')
+        return lines
 
     def say(self, nick: str, room: str, text: str) -> bytes:
         obj = {"type": "say", "room": room, "text": text}
@@ -93,10 +101,7 @@ class WebSocket(JsonLines):
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
         # The server reads frames sent right behind the request once it has accepted it.
-        lines = [json.dumps({"type": "hello", "v": 1, "nick": nick}).encode()]
-        if room != "#lobby":
-            lines.append(JsonLines.join(self, room))
-        return upgrade + b"".join(_frame(line) for line in lines)
+        return upgrade + b"".join(_frame(line) for line in self._hello_lines(nick, room))
 
     def say(self, nick: str, room: str, text: str) -> bytes:
         return _frame(super().say(nick, room, text))

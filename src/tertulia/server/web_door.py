@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import OPEN, SEND_EOF
+from websockets.protocol import OPEN, SEND_EOF, Protocol
 from websockets.server import ServerProtocol
 
 from tertulia.core.errors import N_, BadRequest
@@ -102,6 +103,20 @@ def same_origin(origin: str, host: str | None) -> bool:
     """Whether a page's Origin is the host it asks (`http(s)://` + the Host header)."""
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
+
+
+def _forget_handshake(ws: ServerProtocol) -> None:
+    """Restart the protocol's parser on frames alone, once the handshake is done.
+
+    websockets' server parser is one generator that reads the request and then the frames;
+    while it waits for frames, its frame still holds the request and its headers, some
+    2.5 KB per open WebSocket for the rest of the connection. A fresh frame parser holds
+    nothing. It is safe here: receive_data() has parsed every whole frame already, and
+    bytes of a partial one are still in the reader, where the new parser finds them.
+    """
+    if isinstance(getattr(ws, "parser", None), Generator):
+        ws.parser = Protocol.parse(ws)
+        next(ws.parser)
 
 
 class WebConnection(Connection):
@@ -266,6 +281,7 @@ class WebHandler:
             resp.headers[name] = value
         ws.send_response(resp)
         if resp.status_code == 101:
+            _forget_handshake(ws)
             self._open()
 
     def _open(self) -> None:
