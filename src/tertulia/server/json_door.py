@@ -141,7 +141,8 @@ class JsonHandler:
                 "nick_length": self.server.settings.nick_length,
             },
             rooms=[room_state(room)],
-            account=self.session.account or None,
+            # Only for a client that logged in (a password in its hello).
+            **({"account": self.session.account} if self.session.account else {}),
         )
         self.send(welcome)
         self._replay(room)
