@@ -110,3 +110,30 @@ async def test_nobody_can_be_nickserv(server: Server) -> None:
     client = await IrcClient.connect(irc_port(server))
     await client.send("NICK NickServ\r\nUSER x 0 * :x")
     assert " 433 " in await client.line()
+
+
+async def test_endless_sasl_chunks_fail(server: Server) -> None:
+    await register_ana(server)
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("CAP LS 302\r\nCAP REQ :sasl\r\nNICK zed\r\nUSER zed 0 * :Zed")
+    await client.expect(" ACK ")
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("AUTHENTICATE +")
+    for _ in range(6):
+        await client.send("AUTHENTICATE " + "A" * 400)
+    assert " 904 " in await client.expect(" 904 ")
+
+
+async def test_the_owner_logging_in_with_sasl_takes_its_nick_back(server: Server) -> None:
+    await register_ana(server)
+    squatter = await irc(server, "ana")
+    client = await IrcClient.connect(irc_port(server))
+    await client.send("CAP LS 302\r\nCAP REQ :sasl\r\nNICK ana\r\nUSER ana 0 * :Ana")
+    await client.expect(" ACK ")
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("AUTHENTICATE +")
+    await client.send("AUTHENTICATE " + plain_credentials("ana", SECRET))
+    await client.expect(" 903 ")
+    await client.send("CAP END")
+    assert " 001 ana " in await client.expect(" 001 ")
+    assert (await squatter.expect(" NICK ")).startswith(":ana!ana@tertulia NICK Guest")

@@ -251,3 +251,12 @@ async def test_frames_sent_right_behind_the_upgrade_are_answered_after_the_101(
     welcome = json.loads(await asyncio.wait_for(reader.readexactly(size), TIMEOUT))
     assert welcome["type"] == "welcome" and welcome["nick"] == "prisa"
     writer.close()
+
+
+async def test_quit_gets_bye_and_a_normal_closure(server: Server) -> None:
+    ws = await ws_open(server, "wes")
+    await ws.send(json.dumps({"type": "quit", "id": 9}))
+    assert (await recv_until(ws, "bye"))["id"] == 9
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000

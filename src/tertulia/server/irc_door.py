@@ -80,6 +80,7 @@ HISTORY_CAPABILITIES = frozenset({"draft/chathistory", "sasl", "account-notify",
 ENCODING_CAPABILITIES = ("server-time", "away-notify", "account-tag", "account-notify")
 NICKSERV = "NickServ!NickServ@tertulia"
 MAX_HISTORY = 200  # messages per CHATHISTORY or SEARCH reply
+SASL_LIMIT = 2048  # base64 bytes of PLAIN credentials; a nick and a password fit easily
 
 
 def server_time(ts: float | None = None) -> str:
@@ -379,6 +380,11 @@ class IrcHandler:
             # PASS account:password, for clients without SASL: checked before the welcome.
             self._pass_login()
             return
+        account = self.session.account
+        holder = self.hub.sessions.get(fold(self.nick))
+        if account and fold(account) == fold(self.nick) and holder is not None:
+            # The owner, logged in with SASL or PASS: whoever holds its nick gives it up.
+            self.server.accounts.rename(holder)
         try:
             self.hub.register(self.session, self.nick)
         except NickInUse:
@@ -542,6 +548,10 @@ class IrcHandler:
         # The credentials come base64-encoded in chunks of 400; "+" ends an exact multiple.
         if arg != "+":
             self.sasl.append(arg)
+        if sum(map(len, self.sasl)) > SASL_LIMIT:
+            self.sasl = None
+            self.numeric("904", "SASL authentication failed")
+            return
         if len(arg) == 400:
             return
         chunks, self.sasl = self.sasl, None

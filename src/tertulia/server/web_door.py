@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Generator
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import OPEN, SEND_EOF, Protocol
+from websockets.protocol import OPEN, SEND_EOF
 from websockets.server import ServerProtocol
 
 from tertulia.core.errors import N_, BadRequest
@@ -56,6 +55,7 @@ CONTENT_TYPES = {
     ".webmanifest": "application/manifest+json",
 }
 DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+REQUEST_SECONDS = 10.0  # to send a whole HTTP request after connecting
 # Room for a JSON object around a message of max_message_bytes, escapes included.
 FRAME_OVERHEAD = 1024
 
@@ -105,20 +105,6 @@ def same_origin(origin: str, host: str | None) -> bool:
     return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
 
 
-def _forget_handshake(ws: ServerProtocol) -> None:
-    """Restart the protocol's parser on frames alone, once the handshake is done.
-
-    websockets' server parser is one generator that reads the request and then the frames;
-    while it waits for frames, its frame still holds the request and its headers, some
-    2.5 KB per open WebSocket for the rest of the connection. A fresh frame parser holds
-    nothing. It is safe here: receive_data() has parsed every whole frame already, and
-    bytes of a partial one are still in the reader, where the new parser finds them.
-    """
-    if isinstance(getattr(ws, "parser", None), Generator):
-        ws.parser = Protocol.parse(ws)
-        next(ws.parser)
-
-
 class WebConnection(Connection):
     """A Connection whose bytes go through a WebSocket protocol instead of a line framer."""
 
@@ -141,11 +127,15 @@ class WebConnection(Connection):
         self._pump()
         return None
 
-    def close(self, data: bytes | None = None, code: int = CloseCode.GOING_AWAY) -> None:
+    def close(self, data: bytes | None = None, code: int | None = None) -> None:
         if self._closing or self.transport is None:
             return
         if data:
             self.deliver(data)
+        if code is None:
+            # A last reply (the `bye` to a quit) means the client asked to leave: a normal
+            # closure. Without one the server is leaving it: going away.
+            code = CloseCode.NORMAL_CLOSURE if data else CloseCode.GOING_AWAY
         if self.ws.state is OPEN:
             self.deliver(wsf.close_frame(code))
         super().close()
@@ -196,7 +186,8 @@ class WebHandler:
         self.parts: list[Frame] = []  # a fragmented message so far
         self.heard = True
         self.pinged = False
-        self.timer = server.loop.call_later(server.settings.nick_timeout, self._check_alive)
+        # An HTTP request needs no thinking time: a socket that sends none is let go soon.
+        self.timer = server.loop.call_later(REQUEST_SECONDS, self._check_alive)
 
     @property
     def session(self) -> Session | None:
@@ -280,8 +271,10 @@ class WebHandler:
         for name, value in SECURITY_HEADERS[1:]:
             resp.headers[name] = value
         ws.send_response(resp)
+        # websockets' parser keeps the request in a suspended generator's locals for the
+        # life of the connection; its headers are most of it (some 2 KB per WebSocket).
+        request.headers.clear()
         if resp.status_code == 101:
-            _forget_handshake(ws)
             self._open()
 
     def _open(self) -> None:

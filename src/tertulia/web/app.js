@@ -417,7 +417,16 @@ function hello() {
   if (chat.password) req.password = chat.password;
   request(req, (reply) => {
     if (reply.type === "error") {
-      if (chat.welcomed) {
+      if (chat.welcomed && (reply.code === "bad_login" || reply.code === "too_many_failures")) {
+        // The password changed elsewhere: retrying would only lock the owner out.
+        chat.password = "";
+        chat.welcomed = false;
+        chat.quitting = true;
+        chat.ws.close();
+        $("chat").hidden = true;
+        $("login").hidden = false;
+        loginError(reply.text);
+      } else if (chat.welcomed) {
         // Our old session may not be gone yet; try again shortly.
         problem(reply.text);
         chat.ws.close();
@@ -766,6 +775,7 @@ function start() {
     if (!nick) { loginError(t("empty_nick")); return; }
     chat.nick = nick;
     chat.password = $("password").value;
+    chat.quitting = false;
     $("login-error").textContent = "";
     $("nick").removeAttribute("aria-invalid");
     $("login-button").disabled = true;
