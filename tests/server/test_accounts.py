@@ -175,3 +175,13 @@ async def test_no_store_means_no_accounts(make_server: ServerFactory) -> None:
     ana = await LineClient.connect(server.port, "ana")
     await ana.send(f"/register {SECRET}")
     await ana.expect("! this server keeps no accounts")
+
+
+async def test_a_login_that_ends_after_its_client_left_leaves_no_ghost(server: Server) -> None:
+    await (await registered(server)).send("/quit")
+    hasty = await JsonClient.connect(server.port)
+    await hasty.send_obj({"type": "hello", "nick": "ana", "password": SECRET})
+    await hasty.close()  # gone before the password has been checked
+    await asyncio.wait(list(server._tasks), timeout=10)  # the login finishes, for nobody
+    assert "ana" not in server.hub.sessions
+    assert "ana" not in server.hub.rooms["#lobby"].members

@@ -207,3 +207,10 @@ class PasswordTooShort(TertuliaError):
 class NotLoggedIn(TertuliaError):
     code = "not_logged_in"
     template = N_("log in first")
+
+
+class SessionGone(TertuliaError):
+    """A slow request (a login) finished after its client left; nobody is told."""
+
+    code = "gone"
+    template = N_("the connection is gone")

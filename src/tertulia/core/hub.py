@@ -225,6 +225,7 @@ class Hub:
     def disconnect(self, session: Session, reason: str = "") -> None:
         """The session is gone: tell everyone who shared a room with it, once each."""
         self.connected -= 1
+        session.gone = True
         if session.key is None:
             self.unlisten(session)
             return

@@ -34,7 +34,8 @@ class Session:
     """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
 
     __slots__ = (
-        "account", "away", "door", "encoder", "id", "key", "nick", "peer", "rooms", "sink",
+        "account", "away", "door", "encoder", "gone", "id", "key", "nick", "peer", "rooms",
+        "sink",
     )  # fmt: skip
 
     def __init__(
@@ -51,6 +52,7 @@ class Session:
         self.rooms: dict[str, Room] = {}
         self.away = ""  # why the user is away; empty while present
         self.account = ""  # the account it logged in to; empty if none
+        self.gone = False  # disconnected: slow work finishing later must leave it alone
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

@@ -26,6 +26,7 @@ from tertulia.core.errors import (
     NoAccounts,
     NotLoggedIn,
     PasswordTooShort,
+    SessionGone,
     TooManyFailures,
 )
 from tertulia.core.events import ServerNotice
@@ -155,7 +156,7 @@ class Accounts:
             raise AccountExists(nick=nick)
         self.hub.accounts.add(fold(nick))
         log.info("account registered", extra={"nick": nick, "peer": session.peer})
-        if session.nick is not None and fold(session.nick) == fold(nick):
+        if not session.gone and session.nick is not None and fold(session.nick) == fold(nick):
             session.account = nick
             self.arrived(session)
             self._logged_in(session, nick)
@@ -182,6 +183,8 @@ class Accounts:
     async def login(self, session: Session, name: str, password: str) -> str:
         """Log the session in to `name` and give it that nick, renaming whoever squats it."""
         account = await self.authenticate(name, password, session.peer)
+        if session.gone:
+            raise SessionGone()  # it left while the password was checked
         squatter = self.hub.sessions.get(fold(account))
         if squatter is not None and squatter is not session:
             self.rename(squatter)

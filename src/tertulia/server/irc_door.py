@@ -522,6 +522,8 @@ class IrcHandler:
                 self.send(Message("ERROR", ("Closing link: bad account password",)))
                 self._leave("bad account password")
                 return
+            if self.gone:
+                return  # it left while the password was checked
             self.server.accounts.adopt(self.session, account)
             self.authenticating = False
             self._maybe_welcome()
@@ -567,7 +569,8 @@ class IrcHandler:
             except TertuliaError:
                 self.numeric("904", "SASL authentication failed")
                 return
-            self._logged_in(account)
+            if not self.gone:
+                self._logged_in(account)
 
         self.server.spawn(check())
 
