@@ -185,3 +185,17 @@ async def test_a_login_that_ends_after_its_client_left_leaves_no_ghost(server: S
     await asyncio.wait(list(server._tasks), timeout=10)  # the login finishes, for nobody
     assert "ana" not in server.hub.sessions
     assert "ana" not in server.hub.rooms["#lobby"].members
+
+
+async def test_guesses_sent_at_once_are_not_all_checked(server: Server) -> None:
+    await (await registered(server)).send("/quit")
+    guesser = await JsonClient.connect(server.port, "mallory")
+    for i in range(20):
+        await guesser.send_obj({"type": "login", "nick": "ana", "password": f"g{i}", "id": i})
+    codes = []
+    while len(codes) < 20:  # in any order: the one real check ends last
+        answer = await guesser.obj()
+        if "id" in answer:
+            codes.append(answer["code"])
+    # One guess is checked; the others find a login in progress or the lock it left.
+    assert codes.count("bad_login") == 1 and codes.count("too_many_failures") == 19

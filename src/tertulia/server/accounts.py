@@ -44,6 +44,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 6
 LOCK_FIRST = 1.0  # seconds a nick and an address are locked after a first failure
 LOCK_MAX = 300.0
+LOCKOUT_ENTRIES = 10_000  # past this many, expired locks are dropped
+HASHES_AT_ONCE = 2  # scrypt runs at a time (16 MiB and ~50 ms each); the rest wait
 
 
 def hash_password(password: str) -> str:
@@ -75,20 +77,36 @@ def check_password(password: str, secret: str) -> bool:
 
 
 class Lockout:
-    """Failed logins per nick and per address: each failure doubles the wait."""
+    """Failed logins per nick and per address: each failure doubles the wait.
 
-    __slots__ = ("_clock", "_failures")
+    One attempt at a time per nick and per address, too: otherwise a burst of guesses sent
+    at once would all be checked before the first failure locked anything.
+    """
+
+    __slots__ = ("_busy", "_clock", "_failures")
 
     def __init__(self) -> None:
         self._clock = time.monotonic
         self._failures: dict[str, tuple[int, float]] = {}
+        self._busy: set[str] = set()
 
     def wait(self, keys: list[str]) -> float:
         now = self._clock()
+        if any(key in self._busy for key in keys):
+            return LOCK_FIRST
         return max((until - now for _, until in map(self._get, keys)), default=0.0)
+
+    def begin(self, keys: list[str]) -> None:
+        self._busy.update(keys)
+
+    def end(self, keys: list[str]) -> None:
+        self._busy.difference_update(keys)
 
     def failed(self, keys: list[str]) -> None:
         now = self._clock()
+        if len(self._failures) > LOCKOUT_ENTRIES:
+            # Forget the locks that have run out, so that the table cannot grow for ever.
+            self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
         for key in keys:
             count, _ = self._get(key)
             self._failures[key] = (count + 1, now + min(LOCK_FIRST * 2**count, LOCK_MAX))
@@ -114,6 +132,7 @@ class Accounts:
         self.lockout = Lockout()
         self._grace: dict[Session, asyncio.TimerHandle] = {}
         self._decoy_secret = ""
+        self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
 
     def _check(self, password: str, secret: str | None) -> bool:
         """In a worker thread: scrypt is slow on purpose."""
@@ -150,7 +169,8 @@ class Accounts:
             raise PasswordTooShort(min=MIN_PASSWORD)
         if self.hub.protected(nick):
             raise AccountExists(nick=nick)
-        secret = await asyncio.to_thread(hash_password, password)
+        async with self._hashing:
+            secret = await asyncio.to_thread(hash_password, password)
         added = await self.server.history.run(store.add_account, nick, secret, time.time())
         if not added:
             raise AccountExists(nick=nick)
@@ -169,10 +189,15 @@ class Accounts:
         wait = self.lockout.wait(keys)
         if wait > 0:
             raise TooManyFailures(seconds=f"{wait:.0f}" if wait >= 1 else "1")
-        secret = await self.server.history.run(store.secret, name)
-        # Without an account, check against a made-up hash: the answer takes as long (one
-        # scrypt either way) and says as little.
-        ok = await asyncio.to_thread(self._check, password, secret)
+        self.lockout.begin(keys)
+        try:
+            secret = await self.server.history.run(store.secret, name)
+            # Without an account, check against a made-up hash: the answer takes as long
+            # (one scrypt either way) and says as little.
+            async with self._hashing:
+                ok = await asyncio.to_thread(self._check, password, secret)
+        finally:
+            self.lockout.end(keys)
         if not ok or secret is None:
             self.lockout.failed(keys)
             log.info("login failed", extra={"nick": name, "peer": peer})
@@ -205,7 +230,8 @@ class Accounts:
         if len(new) < MIN_PASSWORD:
             raise PasswordTooShort(min=MIN_PASSWORD)
         await self.authenticate(session.account, old, session.peer)
-        secret = await asyncio.to_thread(hash_password, new)
+        async with self._hashing:
+            secret = await asyncio.to_thread(hash_password, new)
         await self.server.history.run(self.store.set_secret, session.account, secret)
         log.info("password changed", extra={"nick": session.account, "peer": session.peer})
 
