@@ -192,7 +192,7 @@ async def test_guesses_sent_at_once_are_not_all_checked(server: Server) -> None:
     guesser = await JsonClient.connect(server.port, "mallory")
     for i in range(20):
         await guesser.send_obj({"type": "login", "nick": "ana", "password": f"g{i}", "id": i})
-    codes = []
+    codes: list[str] = []
     while len(codes) < 20:  # in any order: the one real check ends last
         answer = await guesser.obj()
         if "id" in answer:

@@ -224,3 +224,28 @@ async def test_retention_prunes_in_the_background(
     assert _texts(await js.expect_obj(type="history")) == ["viejo 3", "viejo 4"]
     page = await js.request({"type": "history", "room": "#lobby", "limit": 50})
     assert _texts(page) == ["viejo 3", "viejo 4"]
+
+
+async def test_a_closed_rooms_history_stays_with_it(server: Server) -> None:
+    ana = await JsonClient.connect(server.port, "ana")
+    await ana.request({"type": "join", "room": "#secreto"})
+    await ana.request({"type": "join", "room": "#abierto"})
+    # ana, its operator, gives the room a key (+k), as MODE #secreto +k llave would.
+    server.hub.set_modes(server.hub.session("ana"), "#secreto", [(True, "k", "llave")])
+    await ana.request({"type": "say", "room": "#secreto", "text": "el plan secreto"})
+    await ana.request({"type": "say", "room": "#abierto", "text": "nada que ocultar"})
+    await ana.request({"type": "part", "room": "#secreto"})
+    await ana.request({"type": "part", "room": "#abierto"})
+    assert "#secreto" not in server.hub.rooms  # gone with its last member, key and all
+    bob = await JsonClient.connect(server.port, "bob")
+    await bob.request({"type": "join", "room": "#secreto"})  # made anew, without a key
+    await bob.request({"type": "join", "room": "#abierto"})
+    replay = await bob.expect_obj(type="history", room="#abierto")
+    assert _texts(replay) == ["nada que ocultar"]
+    for request in (
+        {"type": "history", "room": "#secreto"},
+        {"type": "search", "room": "#secreto", "words": "plan"},
+    ):
+        assert _texts(await bob.request(request)) == []
+    # Whoever was there while it was closed kept seeing it, and the store kept it.
+    assert [m.text for m in server.hub.recent["#secreto"]] == ["el plan secreto"]

@@ -138,3 +138,9 @@ def test_checkpoints_run_beside_commits_and_close_leaves_one_file(tmp_path: Path
     reopened.open()
     assert reopened.last_id() == 501
     reopened.close()
+
+
+def test_ids_never_go_back_after_pruning(store: SqliteStore) -> None:
+    store.append(room_messages("#a", ["uno", "dos", "tres"], ts=100.0))
+    assert store.prune(older_than=1000.0, keep_per_room=None) == 3
+    assert store.last_id() == 3  # a restarted server goes on from 4, not from 1

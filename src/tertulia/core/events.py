@@ -24,6 +24,9 @@ class RoomMessage:
     text: str
     kind: Kind = Kind.MESSAGE
     account: str = ""  # the sender's account, if logged in
+    # Said while the room was invite-only or had a key: after the room is gone and made
+    # anew, whoever makes it must not read it.
+    restricted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,9 +144,12 @@ class Hub:
             self._ring(key).extend(messages)
 
     def replay(self, room: Room) -> list[RoomMessage]:
-        """The messages a member joining `room` is shown, oldest first."""
+        """The messages a member joining `room` is shown, oldest first: not those said
+        while an earlier room of the same name was closed (invite-only or with a key)."""
         ring = self.recent.get(room.key)
-        return list(ring) if ring else []
+        if not ring:
+            return []
+        return [m for m in ring if not (m.restricted and m.ts < room.created)]
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -409,8 +412,9 @@ class Hub:
             raise Moderated(room=target.name)
         self._check_text(text)
         event = RoomMessage(
-            next(self._message_ids), self.clock(), target.name, nick, text, kind, session.account
-        )
+            next(self._message_ids), self.clock(), target.name, nick, text, kind,
+            session.account, "i" in target.modes or bool(target.password),
+        )  # fmt: skip
         ring = self._ring(target.key) if self.limits.replay else None
 
         def deliver() -> None:

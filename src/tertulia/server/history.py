@@ -21,6 +21,7 @@ from tertulia.core.events import PrivateMessage, RoomMessage
 from tertulia.store import Message, Store
 
 if TYPE_CHECKING:
+    from tertulia.core.room import Room
     from tertulia.server.metrics import Stats
 
 log = logging.getLogger(__name__)
@@ -130,15 +131,15 @@ class History:
         assert self._executor is not None, "no history store"
         return await self._loop.run_in_executor(self._executor, fn, *args)
 
-    async def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
+    async def before(self, room: Room, before: int | None, limit: int) -> list[RoomMessage]:
         store = self.readable()
-        return await self._read(store.before, room, before, limit)
+        return await self._read(store.before, room.name, before, limit, room.created)
 
     async def search(
-        self, room: str, words: str, before: int | None, limit: int
+        self, room: Room, words: str, before: int | None, limit: int
     ) -> list[RoomMessage]:
         store = self.readable()
-        return await self._read(store.search, room, words, before, limit)
+        return await self._read(store.search, room.name, words, before, limit, room.created)
 
     def readable(self) -> Store:
         """The store, or HistoryOff for a server that keeps no history."""

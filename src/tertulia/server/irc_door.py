@@ -640,7 +640,7 @@ class IrcHandler:
         limit = max(1, min(limit, MAX_HISTORY))
 
         async def answer() -> None:
-            messages = await self.server.history.before(room.name, before, limit)
+            messages = await self.server.history.before(room, before, limit)
             if after is not None:
                 messages = [m for m in messages if m.id > after]
             self._batch("chathistory", room.name, messages)
@@ -658,7 +658,7 @@ class IrcHandler:
             return
 
         async def answer() -> None:
-            found = await self.server.history.search(room.name, words, None, MAX_HISTORY // 4)
+            found = await self.server.history.search(room, words, None, MAX_HISTORY // 4)
             if "batch" in self.caps:
                 self._batch("tertulia/search", room.name, found)
                 return

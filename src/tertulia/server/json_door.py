@@ -233,7 +233,7 @@ class JsonHandler:
         return limit
 
     def _stored(
-        self, req: jl.History | jl.Search, read: Callable[[str, History], Awaitable[list[Any]]]
+        self, req: jl.History | jl.Search, read: Callable[[Room, History], Awaitable[list[Any]]]
     ) -> None:
         """Answer from the store, off the loop; only rooms the asker is in can be read."""
         room = self.hub.room(normalize_room(req.room))
@@ -243,7 +243,7 @@ class JsonHandler:
         limit = req.limit
 
         async def answer() -> None:
-            messages = await read(room.name, self.server.history)
+            messages = await read(room, self.server.history)
             self.send(jl.history(req.id, req.type, room.name, messages, len(messages) >= limit))
 
         self._later(req.id, answer())

@@ -307,14 +307,14 @@ class PlainHandler:
             raise Usage(usage=f"/history [1-{MAX_PAGE}]")
         room = self.hub.room(self._current())
         self.server.history.readable()
-        self._stored(room, self.server.history.before(room.name, None, count), newest_first=False)
+        self._stored(room, self.server.history.before(room, None, count), newest_first=False)
 
     def cmd_search(self, arg: str) -> None:
         if not arg.strip():
             raise Usage(usage="/search WORDS")
         room = self.hub.room(self._current())
         self.server.history.readable()
-        self._stored(room, self.server.history.search(room.name, arg, None, 20), newest_first=True)
+        self._stored(room, self.server.history.search(room, arg, None, 20), newest_first=True)
 
     # -- helpers --------------------------------------------------------------------------
 

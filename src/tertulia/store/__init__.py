@@ -43,12 +43,19 @@ class HistoryStore(Protocol):
         """The last `per_room` messages of every room, oldest first, by folded room name."""
         ...
 
-    def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
-        """Up to `limit` messages of a room older than id `before` (or the newest), oldest first."""
+    def before(
+        self, room: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
+        """Up to `limit` messages of a room older than id `before` (or the newest), oldest
+        first. Messages said while the room was closed (+i, +k) before `opened`, the time
+        the room of that name now was made, are left out."""
         ...
 
-    def search(self, room: str, words: str, before: int | None, limit: int) -> list[RoomMessage]:
-        """Messages of a room matching every word (accents and case folded), newest first."""
+    def search(
+        self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
+        """Messages of a room matching every word (accents and case folded), newest first;
+        `opened` as for `before`."""
         ...
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:

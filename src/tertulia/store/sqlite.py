@@ -58,17 +58,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, message_id)
     );
     """,
+    # 4: messages said in closed rooms (+i, +k) are marked; ids never go back (pruning the
+    # newest messages must not let a restarted server hand out their ids again).
+    """
+    ALTER TABLE messages ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) SELECT 'last_id', coalesce(max(id), 0) FROM messages;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
 
-_COLUMNS = "id, ts, room, sender, kind, text, account"
+_COLUMNS = "id, ts, room, sender, kind, text, account, restricted"
+# A closed room's messages older than the room now of that name are not shown.
+_VISIBLE = "NOT (restricted AND ts < ?)"
 _WORD = re.compile(r"\w+")
 
 
-def _room_message(row: tuple[int, float, str, str, str, str, str | None]) -> RoomMessage:
-    id_, ts, room, sender, kind, text, account = row
-    return RoomMessage(id_, ts, room, sender, text, Kind(kind), account or "")
+def _room_message(row: tuple[int, float, str, str, str, str, str | None, int]) -> RoomMessage:
+    id_, ts, room, sender, kind, text, account, restricted = row
+    return RoomMessage(id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted))
 
 
 class SqliteStore:
@@ -149,24 +158,35 @@ class SqliteStore:
     # -- writing --------------------------------------------------------------------------
 
     def last_id(self) -> int:
-        (found,) = self.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+        (found,) = self.db.execute(
+            "SELECT max((SELECT value FROM meta WHERE key = 'last_id'),"
+            " (SELECT coalesce(max(id), 0) FROM messages))"
+        ).fetchone()
         return int(found)
 
     def append(self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()) -> None:
         rows = [
-            (m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text, m.account)
+            (
+                m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text,
+                m.account, m.restricted,
+            )
             if isinstance(m, RoomMessage)
-            else (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text, m.account)
+            else (
+                m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text, m.account,
+                False,
+            )
             for m in messages
-        ]
+        ]  # fmt: skip
+        last = max((m.id for m in messages), default=0)
         db = self.db
         db.execute("BEGIN")
         try:
             db.executemany(
-                "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text,"
+                " account, restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
             db.executemany("INSERT INTO offline (account, message_id) VALUES (?, ?)", offline)
         except BaseException:
             db.execute("ROLLBACK")
@@ -244,15 +264,19 @@ class SqliteStore:
     def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
         return {key: self.before(key, None, per_room) for key in self._room_keys()}
 
-    def before(self, room: str, before: int | None, limit: int) -> list[RoomMessage]:
+    def before(
+        self, room: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE room_key = ? AND id < ? "
+            f"SELECT {_COLUMNS} FROM messages WHERE room_key = ? AND id < ? AND {_VISIBLE} "
             "ORDER BY id DESC LIMIT ?",
-            (fold(room), before if before is not None else 1 << 62, limit),
+            (fold(room), before if before is not None else 1 << 62, opened, limit),
         ).fetchall()
         return [_room_message(row) for row in reversed(rows)]
 
-    def search(self, room: str, words: str, before: int | None, limit: int) -> list[RoomMessage]:
+    def search(
+        self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
         # Each word quoted: the user's text is words to find, never FTS5 query syntax.
         query = " ".join(f'"{w}"' for w in _WORD.findall(words))
         if not query:
@@ -261,8 +285,8 @@ class SqliteStore:
             f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))} "
             "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ? AND m.room_key = ? AND m.id < ? "
-            "ORDER BY m.id DESC LIMIT ?",
-            (query, fold(room), before if before is not None else 1 << 62, limit),
+            "AND NOT (m.restricted AND m.ts < ?) ORDER BY m.id DESC LIMIT ?",
+            (query, fold(room), before if before is not None else 1 << 62, opened, limit),
         ).fetchall()
         return [_room_message(row) for row in rows]
 
