@@ -199,3 +199,20 @@ async def test_guesses_sent_at_once_are_not_all_checked(server: Server) -> None:
             codes.append(answer["code"])
     # One guess is checked; the others find a login in progress or the lock it left.
     assert codes.count("bad_login") == 1 and codes.count("too_many_failures") == 19
+
+
+async def test_an_offline_box_holds_a_hundred(server: Server) -> None:
+    ana = await registered(server)
+    await ana.send("/quit")
+    await ana.closed()
+    bob = await JsonClient.connect(server.port, "bob")
+    for i in range(105):
+        await bob.send_obj({"type": "tell", "to": "ana", "text": f"nota {i}"})
+    await bob.request({"type": "ping"})
+    await server.history.drain()
+    back = await LineClient.connect(server.port)
+    await back.expect("type your nick")
+    await back.send(f"/login ana {SECRET}")
+    await back.expect("100 messages arrived while you were away:")
+    notes = [await back.line() for _ in range(100)]
+    assert notes[0] == "[bob -> ana] nota 0" and notes[-1] == "[bob -> ana] nota 99"

@@ -303,8 +303,8 @@ class Accounts:
             return
 
         async def hand_over() -> None:
-            kept = await self.server.history.run(self.store.take_offline, account)
-            if not kept or session.nick is None:
+            kept = await self.server.history.run(self.store.offline, account)
+            if not kept or session.gone:
                 return
             self._notice(
                 session,
@@ -316,6 +316,8 @@ class Accounts:
                 data = session.encoder.encode(message)
                 if data is not None:
                     session.sink.deliver(data)
+            # Forgotten once handed to a live session; if it left meanwhile, kept for next time.
+            await self.server.history.run(self.store.handed_over, account, [m.id for m in kept])
 
         self.server.spawn(hand_over())
 

@@ -80,8 +80,12 @@ class AccountStore(Protocol):
 
     def set_secret(self, name: str, secret: str) -> None: ...
 
-    def take_offline(self, account: str) -> list[PrivateMessage]:
-        """The private messages kept for `account`, oldest first; they are not kept after."""
+    def offline(self, account: str) -> list[PrivateMessage]:
+        """The private messages kept for `account`, oldest first."""
+        ...
+
+    def handed_over(self, account: str, ids: Sequence[int]) -> None:
+        """Stop keeping messages the account's owner has been given."""
         ...
 
 

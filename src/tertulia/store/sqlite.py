@@ -68,6 +68,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
+OFFLINE_LIMIT = 100  # private messages kept per offline account
 
 _COLUMNS = "id, ts, room, sender, kind, text, account, restricted"
 # A closed room's messages older than the room now of that name are not shown.
@@ -187,7 +188,12 @@ class SqliteStore:
                 rows,
             )
             db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
-            db.executemany("INSERT INTO offline (account, message_id) VALUES (?, ?)", offline)
+            # Kept up to OFFLINE_LIMIT per account: nobody can fill someone's box for ever.
+            db.executemany(
+                "INSERT INTO offline (account, message_id) SELECT ?, ? WHERE"
+                " (SELECT count(*) FROM offline WHERE account = ?) < ?",
+                [(account, mid, account, OFFLINE_LIMIT) for account, mid in offline],
+            )
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -215,26 +221,25 @@ class SqliteStore:
     def set_secret(self, name: str, secret: str) -> None:
         self.db.execute("UPDATE accounts SET secret = ? WHERE name_key = ?", (secret, fold(name)))
 
-    def take_offline(self, account: str) -> list[PrivateMessage]:
-        """The private messages kept for an account, oldest first, no longer kept after."""
-        db = self.db
-        db.execute("BEGIN")
-        try:
-            rows = db.execute(
-                "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
-                "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
-                "WHERE o.account = ? ORDER BY m.id",
-                (fold(account),),
-            ).fetchall()
-            db.execute("DELETE FROM offline WHERE account = ?", (fold(account),))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def offline(self, account: str) -> list[PrivateMessage]:
+        """The private messages kept for an account, oldest first (still kept)."""
+        rows = self.db.execute(
+            "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
+            "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
+            "WHERE o.account = ? ORDER BY m.id",
+            (fold(account),),
+        ).fetchall()
         return [
             PrivateMessage(id_, ts, sender, target, text, Kind(kind), account_ or "")
             for id_, ts, sender, target, kind, text, account_ in rows
         ]
+
+    def handed_over(self, account: str, ids: Sequence[int]) -> None:
+        """Stop keeping these messages: the account's owner has them now."""
+        self.db.executemany(
+            "DELETE FROM offline WHERE account = ? AND message_id = ?",
+            [(fold(account), i) for i in ids],
+        )
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         db, deleted = self.db, 0
