@@ -34,7 +34,7 @@ from tertulia.core.events import (
     RoomMessage,
     ServerNotice,
 )
-from tertulia.core.hub import Hub, Limits
+from tertulia.core.hub import ORPHAN_RINGS, Hub, Limits
 from tertulia.core.session import Session
 
 
@@ -318,3 +318,17 @@ def test_modes_guard_joining_speaking_and_topics(encoder: CountingEncoder) -> No
     with pytest.raises(BadMode):
         hub.set_modes(ana, "#dev", [(True, "z", "")])
     assert bob_in.got  # bob heard the mode changes
+
+
+def test_the_last_messages_of_rooms_that_are_gone_do_not_pile_up() -> None:
+    hub = Hub(Limits(replay=5))
+    ana, _ = member(hub, "ana", CountingEncoder())
+    for i in range(ORPHAN_RINGS + 50):
+        hub.join(ana, f"#r{i}")
+        hub.say(ana, f"#r{i}", "hola")
+        hub.part(ana, f"#r{i}")
+    assert len(hub.recent) == ORPHAN_RINGS
+    assert "#r0" not in hub.recent and f"#r{ORPHAN_RINGS + 49}" in hub.recent
+    # A room that comes back finds its last messages while they are kept.
+    room = hub.join(ana, f"#r{ORPHAN_RINGS + 49}")
+    assert [m.text for m in hub.replay(room)] == ["hola"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -96,6 +96,7 @@ class RoomInfo:
 Observer = Callable[[Event], None]
 
 _MISSING = object()
+ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in memory
 
 # Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
 RESERVED = frozenset({"nickserv"})
@@ -128,6 +129,7 @@ class Hub:
         self.gate: Gate | None = None
         # The last messages delivered in each room, by folded name: what a newcomer is shown.
         self.recent: dict[str, deque[RoomMessage]] = {}
+        self._orphans: OrderedDict[str, None] = OrderedDict()  # rings of rooms that are gone
         # Registered nicks (accounts), folded: only their owner may keep them.
         self.accounts: set[str] = set()
         # Called whenever a session takes a nick (the server checks registered ones).
@@ -142,6 +144,8 @@ class Hub:
         self._message_ids = itertools.count(last_id + 1)
         for key, messages in recent.items():
             self._ring(key).extend(messages)
+            if key not in self.rooms:
+                self._orphan(key)
 
     def replay(self, room: Room) -> list[RoomMessage]:
         """The messages a member joining `room` is shown, oldest first: not those said
@@ -536,6 +540,7 @@ class Hub:
             if not create:
                 raise NoSuchRoom(room=name)
             found = self.rooms[key] = Room(name, key, self.clock())
+            self._orphans.pop(key, None)
         return found
 
     def _leave(self, session: Session, room: Room) -> None:
@@ -547,6 +552,18 @@ class Hub:
         session.rooms.pop(room.key, None)
         if room.empty and not room.persistent:
             del self.rooms[room.key]
+            self._orphan(room.key)
+
+    def _orphan(self, key: str) -> None:
+        """A room is gone: its last messages are kept for a while, in case it comes back;
+        rooms made and left in a loop must not make them pile up."""
+        if key not in self.recent:
+            return
+        self._orphans[key] = None
+        self._orphans.move_to_end(key)
+        while len(self._orphans) > ORPHAN_RINGS:
+            oldest, _ = self._orphans.popitem(last=False)
+            self.recent.pop(oldest, None)
 
     def _clean(self, reason: str) -> str:
         # A reason is shown to others but refusing it would keep someone from leaving:
