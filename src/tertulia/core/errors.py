@@ -174,6 +174,11 @@ class HistoryOff(TertuliaError):
     template = N_("this server keeps no history")
 
 
+class HistoryBusy(TertuliaError):
+    code = "history_busy"
+    template = N_("too many history requests at once, try again in a moment")
+
+
 class HistoryFailed(TertuliaError):
     code = "history_failed"
     template = N_("the history cannot be read right now, sorry")

@@ -191,7 +191,7 @@ class Accounts:
             raise TooManyFailures(seconds=f"{wait:.0f}" if wait >= 1 else "1")
         self.lockout.begin(keys)
         try:
-            secret = await self.server.history.run(store.secret, name)
+            secret = await self.server.history.read(store.secret, name)
             # Without an account, check against a made-up hash: the answer takes as long
             # (one scrypt either way) and says as little.
             async with self._hashing:
@@ -303,7 +303,7 @@ class Accounts:
             return
 
         async def hand_over() -> None:
-            kept = await self.server.history.run(self.store.offline, account)
+            kept = await self.server.history.read(self.store.offline, account)
             if not kept or session.gone:
                 return
             self._notice(

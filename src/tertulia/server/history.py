@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tertulia.core.errors import HistoryFailed, HistoryOff
+from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff
 from tertulia.core.events import PrivateMessage, RoomMessage
 from tertulia.store import Message, Store
 
@@ -33,6 +33,7 @@ T = TypeVar("T")
 # piling up in memory while nobody receives anything.
 BACKLOG_HIGH = 10_000
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoints, when something was committed
+READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
 
 
 class Pausable(Protocol):
@@ -70,6 +71,14 @@ class History:
             if store is not None
             else None
         )
+        # Reads have threads (and connections) of their own: a search never delays a commit,
+        # and so never delays a message.
+        self._reads = (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="tertulia-history-read")
+            if store is not None
+            else None
+        )
+        self._reading = 0
         self._checkpointed = 0  # the commit count at the last checkpoint
         self._checkpoint_timer: asyncio.TimerHandle | None = None
         self._checkpointing: Future[None] | None = None
@@ -147,12 +156,22 @@ class History:
             raise HistoryOff()
         return self.store
 
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store read in a reading thread, beside the commits."""
+        assert self._reads is not None, "no history store"
+        return await self._loop.run_in_executor(self._reads, fn, *args)
+
     async def _read(self, fn: Callable[..., list[RoomMessage]], *args: Any) -> list[RoomMessage]:
+        if self._reading >= READS_AT_ONCE:
+            raise HistoryBusy()
+        self._reading += 1
         try:
-            return await self.run(fn, *args)
+            return await self.read(fn, *args)
         except Exception as exc:
             log.exception("history read failed")
             raise HistoryFailed() from exc
+        finally:
+            self._reading -= 1
 
     async def drain(self) -> None:
         """Wait until every message accepted so far is stored and delivered."""
@@ -165,6 +184,9 @@ class History:
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.shutdown, wait=True)
             self._checkpoints = None
+        if self._reads is not None:
+            await asyncio.to_thread(self._reads.shutdown, wait=True)
+            self._reads = None
         if self.store is not None and self._executor is not None:
             await self.run(self.store.close)
             self._executor.shutdown(wait=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,12 +90,33 @@ class SqliteStore:
         self.synchronous = synchronous.upper()
         self._db: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
+        # Reads (history pages, search, a password's hash) have connections of their own,
+        # one per thread: WAL lets them run beside a commit instead of queueing behind it.
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The connection that writes (and migrates): used from one thread only."""
         if self._db is None:
             raise StoreError("the history store is not open")
         return self._db
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on first use."""
+        if self._db is None:
+            raise StoreError("the history store is not open")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -135,6 +157,11 @@ class SqliteStore:
         return int(found)
 
     def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        self._local = threading.local()
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
@@ -202,10 +229,10 @@ class SqliteStore:
     # -- accounts -------------------------------------------------------------------------
 
     def accounts(self) -> set[str]:
-        return {key for (key,) in self.db.execute("SELECT name_key FROM accounts")}
+        return {key for (key,) in self.reader.execute("SELECT name_key FROM accounts")}
 
     def secret(self, name: str) -> str | None:
-        row = self.db.execute(
+        row = self.reader.execute(
             "SELECT secret FROM accounts WHERE name_key = ?", (fold(name),)
         ).fetchone()
         return None if row is None else str(row[0])
@@ -223,7 +250,7 @@ class SqliteStore:
 
     def offline(self, account: str) -> list[PrivateMessage]:
         """The private messages kept for an account, oldest first (still kept)."""
-        rows = self.db.execute(
+        rows = self.reader.execute(
             "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
             "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
             "WHERE o.account = ? ORDER BY m.id",
@@ -272,7 +299,7 @@ class SqliteStore:
     def before(
         self, room: str, before: int | None, limit: int, opened: float = 0.0
     ) -> list[RoomMessage]:
-        rows = self.db.execute(
+        rows = self.reader.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE room_key = ? AND id < ? AND {_VISIBLE} "
             "ORDER BY id DESC LIMIT ?",
             (fold(room), before if before is not None else 1 << 62, opened, limit),
@@ -286,7 +313,7 @@ class SqliteStore:
         query = " ".join(f'"{w}"' for w in _WORD.findall(words))
         if not query:
             return []
-        rows = self.db.execute(
+        rows = self.reader.execute(
             f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))} "
             "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ? AND m.room_key = ? AND m.id < ? "
@@ -296,7 +323,7 @@ class SqliteStore:
         return [_room_message(row) for row in rows]
 
     def _room_keys(self) -> list[str]:
-        rows = self.db.execute(
+        rows = self.reader.execute(
             "SELECT DISTINCT room_key FROM messages WHERE room_key IS NOT NULL"
         ).fetchall()
         return [key for (key,) in rows]
