@@ -28,3 +28,12 @@ async def irc(server: Server, nick: str, cap: bool = False) -> IrcClient:
         await client.send("CAP END")
     await client.expect(" 422 ")
     return client
+
+
+async def cap_requested(server: Server, nick: str, caps: str) -> IrcClient:
+    """A client that asked for `caps`, sent NICK and USER, and has its ACK (no CAP END)."""
+    client = await IrcClient.connect(irc_port(server))
+    assert isinstance(client, IrcClient)
+    await client.send(f"CAP LS 302\r\nCAP REQ :{caps}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}")
+    await client.expect(" ACK ")
+    return client

@@ -6,7 +6,7 @@ import base64
 
 from chatclient import LineClient
 from conftest import ServerFactory
-from ircclient import IrcClient, irc, irc_port
+from ircclient import IrcClient, cap_requested, irc, irc_port
 from tertulia.server.app import Server
 
 SECRET = "pan-con-tomate-42"
@@ -18,6 +18,14 @@ async def register_ana(server: Server) -> None:
     await ana.expect("is registered to you")
     await ana.send("/quit")
     await ana.closed()
+
+
+async def sasl_plain_started(server: Server, nick: str) -> IrcClient:
+    """A client that asked for SASL PLAIN and was told to send its credentials."""
+    client = await cap_requested(server, nick, "sasl")
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("AUTHENTICATE +")
+    return client
 
 
 def plain_credentials(name: str, password: str) -> str:
@@ -46,11 +54,7 @@ async def test_sasl_plain_logs_in_before_the_welcome(server: Server) -> None:
 
 async def test_sasl_with_a_wrong_password_fails(server: Server) -> None:
     await register_ana(server)
-    client = await IrcClient.connect(irc_port(server))
-    await client.send("CAP LS 302\r\nCAP REQ :sasl\r\nNICK zed\r\nUSER zed 0 * :Zed")
-    await client.expect(" ACK ")
-    await client.send("AUTHENTICATE PLAIN")
-    await client.expect("AUTHENTICATE +")
+    client = await sasl_plain_started(server, "zed")
     await client.send("AUTHENTICATE " + plain_credentials("ana", "no"))
     assert " 904 " in await client.line()
     await client.send("AUTHENTICATE SCRAM-SHA-256")
@@ -114,11 +118,7 @@ async def test_nobody_can_be_nickserv(server: Server) -> None:
 
 async def test_endless_sasl_chunks_fail(server: Server) -> None:
     await register_ana(server)
-    client = await IrcClient.connect(irc_port(server))
-    await client.send("CAP LS 302\r\nCAP REQ :sasl\r\nNICK zed\r\nUSER zed 0 * :Zed")
-    await client.expect(" ACK ")
-    await client.send("AUTHENTICATE PLAIN")
-    await client.expect("AUTHENTICATE +")
+    client = await sasl_plain_started(server, "zed")
     for _ in range(6):
         await client.send("AUTHENTICATE " + "A" * 400)
     assert " 904 " in await client.expect(" 904 ")
@@ -127,11 +127,7 @@ async def test_endless_sasl_chunks_fail(server: Server) -> None:
 async def test_the_owner_logging_in_with_sasl_takes_its_nick_back(server: Server) -> None:
     await register_ana(server)
     squatter = await irc(server, "ana")
-    client = await IrcClient.connect(irc_port(server))
-    await client.send("CAP LS 302\r\nCAP REQ :sasl\r\nNICK ana\r\nUSER ana 0 * :Ana")
-    await client.expect(" ACK ")
-    await client.send("AUTHENTICATE PLAIN")
-    await client.expect("AUTHENTICATE +")
+    client = await sasl_plain_started(server, "ana")
     await client.send("AUTHENTICATE " + plain_credentials("ana", SECRET))
     await client.expect(" 903 ")
     await client.send("CAP END")

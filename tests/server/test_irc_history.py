@@ -6,17 +6,14 @@ import re
 
 from chatclient import LineClient
 from conftest import ServerFactory
-from ircclient import IrcClient, irc, irc_port
+from ircclient import IrcClient, cap_requested, irc, irc_port
 from tertulia.server.app import Server
 
 BATCH_START = re.compile(r"^(?:@\S+ )?:tertulia BATCH \+(\S+) (\S+) (\S+)$")
 
 
 async def irc_with_caps(server: Server, nick: str, caps: str) -> IrcClient:
-    client = await IrcClient.connect(irc_port(server))
-    assert isinstance(client, IrcClient)
-    await client.send(f"CAP LS 302\r\nCAP REQ :{caps}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}")
-    await client.expect(" ACK ")
+    client = await cap_requested(server, nick, caps)
     await client.send("CAP END")
     await client.expect(" 422 ")
     return client
