@@ -6,12 +6,12 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
-from tertulia.core.errors import N_, NickTimeout, ServerFull
+from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
 from tertulia.core.session import Session
@@ -57,7 +57,6 @@ class Server:
         self.irc_encoder = self.irc_encoder_for(set())
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
-        self.started = time.time()
         self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -170,6 +169,24 @@ class Server:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
+
+    def spawn_for(
+        self,
+        conn: Connection,
+        work: Coroutine[Any, Any, None],
+        on_error: Callable[[TertuliaError], None],
+    ) -> None:
+        """Slow work for one client (a hash, the store), off its line: a user error it
+        raises goes to that client, if it is still there."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except TertuliaError as err:
+                if not conn.closing:
+                    on_error(err)
+
+        self.spawn(guarded())
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -684,13 +684,7 @@ class IrcHandler:
         return room
 
     def _stored(self, answer: Coroutine[Any, Any, None]) -> None:
-        async def guarded() -> None:
-            try:
-                await answer
-            except TertuliaError as err:
-                self.error(err)
-
-        self.server.spawn(guarded())
+        self.server.spawn_for(self.conn, answer, self.error)
 
     def _batch(self, kind: str, target: str, messages: list[ev.RoomMessage]) -> None:
         self.batches += 1

@@ -177,15 +177,7 @@ class JsonHandler:
 
     def _later(self, rid: jl.RequestId, work: Coroutine[Any, Any, None]) -> None:
         """Slow work (hashing, the store) off the line; a TertuliaError is its reply."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except TertuliaError as err:
-                if not self.conn.closing:
-                    self.error(rid, err)
-
-        self.server.spawn(guarded())
+        self.server.spawn_for(self.conn, work, lambda err: self.error(rid, err))
 
     # The `ok` of a message leaves once the message is stored and handed to its recipients:
     # a client that has it knows the message will survive a crash.

@@ -288,15 +288,7 @@ class PlainHandler:
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run slow work (hashing, the store) off the line; its errors reach this client."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except TertuliaError as err:
-                if not self.conn.closing:
-                    self._error(err)
-
-        self.server.spawn(guarded())
+        self.server.spawn_for(self.conn, work, self._error)
 
     def cmd_history(self, arg: str) -> None:
         try:
