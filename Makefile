@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest i18n clean
+.PHONY: run test lint types pytest i18n clean irctest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,16 @@ i18n: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The IRC conformance suite (progval/irctest) against the IRC door, from a checkout given
+# by IRCTEST_DIR; not part of `make test`, since irctest is not a package. docs/irc.md
+# has the selection and the latest counts.
+IRCTEST_MARKERS ?= not Ergo and not Sable and not implementation-specific and not deprecated and not strict and not services
+IRCTEST_SELECT ?= not Faketime
+IRCTEST_FILES ?= irctest/server_tests/
+irctest: $(STAMP)
+	@test -n "$(IRCTEST_DIR)" || { echo "IRCTEST_DIR must name a checkout of progval/irctest" >&2; exit 2; }
+	$(BIN)/python -m pip install --quiet -r $(IRCTEST_DIR)/requirements.txt
+	cd $(IRCTEST_DIR) && PYTHONPATH=$(CURDIR)/tools/irctest:. TERTULIA_BIN=$(CURDIR)/$(BIN)/tertulia \
+		$(CURDIR)/$(BIN)/pytest -q -p no:cacheprovider --controller tertulia_irctest \
+		-m "$(IRCTEST_MARKERS)" -k "$(IRCTEST_SELECT)" $(IRCTEST_FILES) $(IRCTEST_ARGS)

@@ -96,6 +96,14 @@ class Settings:
     shutdown_grace: float = field(
         default=3.0, metadata={"help": "seconds to let clients drain at shutdown"}
     )
+    operators: tuple[tuple[str, str], ...] = field(
+        default=(),
+        repr=False,  # passwords, or their hashes
+        metadata={
+            "help": "server operators: an [operators] table of name = password (or an "
+            "scrypt hash from `tertulia hash-password`); name=password,... in the environment"
+        },
+    )
 
     def limits(self) -> Limits:
         return Limits(
@@ -133,6 +141,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             return float(value)
+        if kind == "tuple[tuple[str, str], ...]":
+            return _pairs(value)
         if kind.startswith("tuple"):
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -151,6 +161,18 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         ) from None
 
 
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """A TOML table of name to string, or `name=value,name=value` from the environment."""
+    if isinstance(value, str):
+        value = dict(item.strip().partition("=")[::2] for item in value.split(",") if item.strip())
+    if not isinstance(value, dict):
+        raise ValueError(value)
+    pairs = tuple((str(k), v) for k, v in value.items())
+    if not all(isinstance(v, str) and k and v for k, v in pairs):
+        raise ValueError(value)
+    return pairs
+
+
 def load_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -163,8 +185,11 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             reason=N_("{path} is not valid TOML: {error}"), path=str(path), error=str(exc)
         ) from None
-    # A [server] table or top-level keys; both read naturally.
-    table = data.get("server", data)
+    # A [server] table or top-level keys; both read naturally. Tables of their own, such as
+    # [operators], sit beside [server] or at the top level.
+    table = dict(data.get("server", data))
+    if "server" in data:
+        table.update({k: v for k, v in data.items() if k != "server" and isinstance(v, dict)})
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
