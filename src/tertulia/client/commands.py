@@ -9,23 +9,8 @@ from typing import Any
 from tertulia.client.connection import ChatClient, ClientError
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate
+from tertulia.protocols import slash
 
-HELP = (
-    N_("/join #room       go to a room (created if new)"),
-    N_("/part [reason]    leave the current room"),
-    N_("/msg nick text    a private message"),
-    N_("/me text          an action"),
-    N_("/nick name        change your nick"),
-    N_("/who [#room]      who is in a room"),
-    N_("/rooms            the rooms and how many are in each"),
-    N_("/topic [text]     show or set the room's topic"),
-    N_("/history [N]      the room's last N messages"),
-    N_("/search words     messages of the room with every word"),
-    N_("/register pass    register your nick with a password"),
-    N_("/login nick pass  log in to a registered nick"),
-    N_("/password old new change your password"),
-    N_("/quit or #LOGOUT  leave"),
-)
 LEAVE = "leave"
 
 
@@ -60,7 +45,9 @@ class LineChat:
         try:
             if line.startswith("/") and not line.startswith("//"):
                 name, _, rest = line[1:].partition(" ")
-                command = self.commands.get(name.lower())
+                # The registry knows the names and aliases; this table only the handlers.
+                known = slash.find(name, slash.Where.CLIENT)
+                command = self.commands.get(known.name) if known else None
                 if command is None:
                     self.out("! " + self.tr(N_("unknown command /{name}")).format(name=name))
                     return None
@@ -140,8 +127,8 @@ class LineChat:
         self.out("* " + self.tr(N_("password changed")))
 
     async def _help(self, arg: str) -> None:
-        for text in HELP:
-            self.out("* " + self.tr(text))
+        for line in slash.help_lines(slash.Where.CLIENT, self.tr):
+            self.out("* " + line)
 
     async def _quit(self, arg: str) -> str:
         return LEAVE

@@ -9,6 +9,7 @@ bounded, coalesced Connection as every other door, so the slow-consumer bound is
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +24,8 @@ from websockets.protocol import OPEN, SEND_EOF
 from websockets.server import ServerProtocol
 
 from tertulia.core.errors import N_, BadRequest
+from tertulia.i18n import LANGUAGES, translator
+from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
 from tertulia.server.connection import Connection
 from tertulia.server.json_door import JsonHandler
@@ -58,6 +61,7 @@ DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 REQUEST_SECONDS = 10.0  # to send a whole HTTP request after connecting
 # Room for a JSON object around a message of max_message_bytes, escapes included.
 FRAME_OVERHEAD = 1024
+COMMANDS_PATH = "/commands.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,15 @@ def load_assets() -> dict[str, Asset]:
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             assets["/" + item.name] = Asset(body, CONTENT_TYPES[suffix], etag)
     assets["/"] = assets["/index.html"]
+    assets[COMMANDS_PATH] = commands_asset()
     return assets
+
+
+def commands_asset() -> Asset:
+    """The `/` command registry for the page's help and completion, in every language."""
+    data = slash.as_data({lang: translator(lang) for lang in LANGUAGES})
+    body = json.dumps({"commands": data}, ensure_ascii=False, separators=(",", ":")).encode()
+    return Asset(body, "application/json", '"' + hashlib.sha256(body).hexdigest()[:16] + '"')
 
 
 def response(

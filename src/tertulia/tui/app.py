@@ -24,6 +24,7 @@ from tertulia.client.connection import ChatClient, ClientError
 from tertulia.client.render import render
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate
+from tertulia.protocols import slash
 
 BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
 BACKOFF_MAX = 30.0
@@ -64,7 +65,8 @@ def _common_prefix(words: list[str], at_least: int) -> str:
     return first[:size]
 
 
-COMMANDS = ("/join", "/part", "/msg", "/me", "/nick", "/who", "/rooms", "/topic", "/help", "/quit")
+# What Tab completes after a "/": the client library's commands, from the one registry.
+COMMANDS = tuple("/" + name for name in slash.names(slash.Where.CLIENT, aliases=False))
 
 
 class HistoryInput(Input):

@@ -21,12 +21,7 @@ const STRINGS = {
     password_label: "Password (for a registered nick)", registered: "{nick} is registered to you",
     logged_in: "You are logged in as {account}", password_changed: "Password changed",
     found: "{n} found for “{words}” in {room}, newest first:", not_found: "Nothing found for “{words}” in {room}",
-    help: [
-      "/join #room · /part [reason] · /nick NEW · /msg NICK TEXT · /me TEXT",
-      "/topic [TEXT] · /who · /rooms · /query NICK · /close · /search WORDS · /history · /quit",
-      "/register PASSWORD · /login NICK PASSWORD · /password OLD NEW",
-      "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks",
-    ],
+    keys: "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks and commands",
   },
   es: {
     nick_label: "Tu apodo", enter: "Entrar", members: "Miembros", rooms: "Salas",
@@ -46,12 +41,7 @@ const STRINGS = {
     password_label: "Contraseña (si tu apodo está registrado)", registered: "{nick} queda registrado a tu nombre",
     logged_in: "Entraste como {account}", password_changed: "Contraseña cambiada",
     found: "{n} encontrados con “{words}” en {room}, lo más reciente primero:", not_found: "Nada encontrado con “{words}” en {room}",
-    help: [
-      "/join #sala · /part [motivo] · /nick NUEVO · /msg APODO TEXTO · /me TEXTO",
-      "/topic [TEXTO] · /who · /rooms · /query APODO · /close · /search PALABRAS · /history · /quit",
-      "/register CONTRASEÑA · /login APODO CONTRASEÑA · /password VIEJA NUEVA",
-      "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos",
-    ],
+    keys: "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos y órdenes",
   },
 };
 const LANG = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
@@ -99,6 +89,8 @@ const chat = {
   server: "",
   limit: 512,
   welcomed: false,
+  commands: [], // from /commands.json: the `/` commands this page understands
+  aliases: new Map(),
   quitting: false,
   attempts: 0,
   retryTimer: null,
@@ -708,7 +700,10 @@ const COMMANDS = {
     if (tab?.isRoom && tab.more) older(tab);
   },
   help() {
-    for (const line of T.help) info(line);
+    for (const c of chat.commands) {
+      info(`/${c.name}${c.args[LANG] ? " " + c.args[LANG] : ""} · ${c.help[LANG]}`);
+    }
+    info(T.keys);
   },
   quit(arg) {
     chat.quitting = true;
@@ -716,8 +711,19 @@ const COMMANDS = {
     setState("offline");
   },
 };
-COMMANDS.list = COMMANDS.rooms;
-COMMANDS.leave = COMMANDS.part;
+
+// The names, aliases, synopses and help come from the server's one registry
+// (protocols/slash.py), served as /commands.json; this page keeps only the handlers.
+async function loadCommands() {
+  try {
+    const reply = await fetch("/commands.json");
+    const { commands } = await reply.json();
+    chat.commands = commands.filter((c) => c.where.includes("web"));
+    chat.aliases = new Map(chat.commands.flatMap((c) => c.aliases.map((a) => [a, c.name])));
+  } catch {
+    // Without the list, commands still work by their own names; only help and Tab miss it.
+  }
+}
 
 function submit(line) {
   if (!line.trim()) return;
@@ -725,8 +731,9 @@ function submit(line) {
   chat.historyAt = chat.history.length;
   if (line.startsWith("/") && !line.startsWith("//")) {
     const [cmd, ...rest] = line.slice(1).split(" ");
-    const handler = COMMANDS[cmd.toLowerCase()];
-    if (handler && Object.hasOwn(COMMANDS, cmd.toLowerCase())) handler(rest.join(" ").trim());
+    const name = chat.aliases.get(cmd.toLowerCase()) ?? cmd.toLowerCase();
+    const handler = COMMANDS[name];
+    if (handler && Object.hasOwn(COMMANDS, name)) handler(rest.join(" ").trim());
     else problem(t("unknown", { cmd }));
     return;
   }
@@ -735,15 +742,19 @@ function submit(line) {
 }
 
 function complete(input) {
-  // Tab completes a nick of the current room; with nothing to complete, Tab moves focus.
+  // Tab completes a command that starts the line, else a nick of the current room; with
+  // nothing to complete, Tab moves focus.
   const upto = input.value.slice(0, input.selectionStart);
   const word = upto.split(" ").pop();
   if (!word || !chat.current) return false;
-  const names = chat.current.isRoom ? chat.current.members : [chat.current.name];
+  const start = upto.length - word.length;
+  const command = start === 0 && word.startsWith("/");
+  const names = command
+    ? chat.commands.map((c) => "/" + c.name)
+    : chat.current.isRoom ? chat.current.members : [chat.current.name];
   const match = names.find((n) => fold(n).startsWith(fold(word)) && fold(n) !== fold(chat.nick));
   if (!match) return false;
-  const start = upto.length - word.length;
-  const suffix = start === 0 ? ": " : " ";
+  const suffix = start === 0 && !command ? ": " : " ";
   input.value = input.value.slice(0, start) + match + suffix + input.value.slice(upto.length);
   const at = start + match.length + suffix.length;
   input.setSelectionRange(at, at);
@@ -830,6 +841,7 @@ function start() {
   $("nick").focus();
 }
 
-// Tests and curious readers can reach the palette function.
-window.tertulia = { nickColour, PALETTE };
+// Tests and curious readers can reach the palette function and the command handlers.
+window.tertulia = { nickColour, PALETTE, handles: (name) => Object.hasOwn(COMMANDS, name) };
 start();
+loadCommands();

@@ -1,0 +1,120 @@
+"""The one registry of `/` commands: names, synopses, help keys and who understands each.
+
+Pure data. The plain door's `/help`, the client library's parser and help, the terminal
+client's completion and the web page (served as `/commands.json` by the web door) all
+read it, so a command added here shows up everywhere it is supported and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tertulia.core.errors import N_
+
+Translate = Callable[[str], str]
+
+
+class Where(enum.StrEnum):
+    """Who understands a command."""
+
+    PLAIN = "plain"  # the plain door: netcat and the original client
+    CLIENT = "client"  # the client library: `tertulia chat`, TUI and line mode
+    WEB = "web"  # the browser page
+
+
+ALL = frozenset(Where)
+
+
+@dataclass(frozen=True, slots=True)
+class Slash:
+    """One command: `/name args`, what it does, and where it works."""
+
+    name: str
+    args: str  # the synopsis of its arguments, a msgid ("" when it takes none)
+    help: str  # one line, a msgid
+    where: frozenset[Where] = ALL
+    aliases: tuple[str, ...] = ()
+
+    def synopsis(self, tr: Translate | None = None) -> str:
+        """`/name args` in the reader's language."""
+        if not self.args:  # gettext("") is the catalog's header, never a translation
+            return "/" + self.name
+        return f"/{self.name} {tr(self.args) if tr else self.args}"
+
+
+COMMANDS: tuple[Slash, ...] = (
+    Slash("join", N_("#room"), N_("go to a room (created if new)")),
+    Slash("part", N_("[reason]"), N_("leave the room you are in"), aliases=("leave",)),
+    Slash("nick", N_("NEW"), N_("change your nick")),
+    Slash("msg", N_("NICK TEXT"), N_("a private message")),
+    Slash("query", N_("NICK"), N_("open a private conversation"), frozenset({Where.WEB})),
+    Slash("close", "", N_("close this conversation or leave this room"), frozenset({Where.WEB})),
+    Slash("me", N_("TEXT"), N_("an action")),
+    Slash("who", N_("[#room]"), N_("who is in a room")),
+    Slash("rooms", "", N_("the rooms and how many are in each"), aliases=("list",)),
+    Slash("topic", N_("[TEXT]"), N_("show or set the room's topic")),
+    Slash(
+        "kick",
+        N_("NICK [reason]"),
+        N_("put someone out of the room (operators)"),
+        frozenset({Where.PLAIN}),
+    ),
+    Slash("history", N_("[N]"), N_("the room's last N messages")),
+    Slash("search", N_("WORDS"), N_("messages of the room with every word")),
+    Slash("register", N_("PASSWORD"), N_("register your nick with a password")),
+    Slash("login", N_("NICK PASSWORD"), N_("log in to a registered nick")),
+    Slash("password", N_("OLD NEW"), N_("change your password")),
+    Slash("help", "", N_("this list")),
+    Slash("quit", N_("[reason]"), N_("leave (or type #LOGOUT)")),
+)
+
+
+def commands(where: Where) -> tuple[Slash, ...]:
+    """The commands `where` understands, in the order help lists them."""
+    return tuple(c for c in COMMANDS if where in c.where)
+
+
+_BY_NAME: dict[tuple[Where, str], Slash] = {
+    (place, name): c for c in COMMANDS for place in c.where for name in (c.name, *c.aliases)
+}
+
+
+def find(name: str, where: Where) -> Slash | None:
+    """The command a typed name (any case, or an alias) means to `where`, or None."""
+    return _BY_NAME.get((where, name.lower()))
+
+
+def help_lines(where: Where, tr: Translate) -> list[str]:
+    """`/name args   what it does`, one line per command, the help in one column."""
+    shown = [(c.synopsis(tr), tr(c.help)) for c in commands(where)]
+    width = max(len(synopsis) for synopsis, _ in shown) + 2
+    return [synopsis.ljust(width) + text for synopsis, text in shown]
+
+
+def as_data(translators: Mapping[str, Translate]) -> list[dict[str, Any]]:
+    """The registry as JSON-ready objects, the synopsis and help in every language given."""
+
+    def each(text: str) -> dict[str, str]:
+        return {lang: tr(text) if text else "" for lang, tr in translators.items()}
+
+    return [
+        {
+            "name": c.name,
+            "aliases": list(c.aliases),
+            "args": each(c.args),
+            "help": each(c.help),
+            "where": sorted(c.where),
+        }
+        for c in COMMANDS
+    ]
+
+
+def names(where: Where, aliases: bool = True) -> Iterable[str]:
+    """Every name `where` answers to; with `aliases=False`, only the canonical ones."""
+    for c in commands(where):
+        yield c.name
+        if aliases:
+            yield from c.aliases
