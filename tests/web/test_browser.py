@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 from browser import save_screenshot
 from chatclient import LineClient
 from conftest import ServerFactory
+from tertulia.protocols import slash
 from tertulia.server.app import Server
 from tertulia.tui.app import PALETTE, nick_colour
 
@@ -233,6 +234,26 @@ async def test_nick_colours_match_the_terminal_client(browser: Browser, server: 
     colours = await page.evaluate("nicks => nicks.map(n => window.tertulia.nickColour(n))", nicks)
     assert colours == [nick_colour(n) for n in nicks]
     assert await page.evaluate("window.tertulia.PALETTE") == list(PALETTE)
+
+
+async def test_the_page_serves_completes_and_lists_the_registry_commands(
+    browser: Browser, server: Server
+) -> None:
+    page = await open_page(browser, server, locale="es-ES")
+    await page.fill("#nick", "ana")
+    await page.press("#nick", "Enter")
+    await expect(page.locator("#state")).to_have_attribute("data-state", "connected")
+    web = [c.name for c in slash.commands(slash.Where.WEB)]
+    handled = await page.evaluate("names => names.map(n => window.tertulia.handles(n))", web)
+    assert dict(zip(web, handled, strict=True)) == dict.fromkeys(web, True)
+    await page.fill("#input", "/que")
+    await page.press("#input", "Tab")
+    await expect(page.locator("#input")).to_have_value("/query ")
+    await say(page, "/help")
+    await expect(line(page, "/query APODO · abre una conversación privada")).to_be_visible()
+    await say(page, "/list")  # an alias, from the registry too
+    await expect(line(page, "#lobby (1)")).to_be_visible()
+    await expect(line(page, "/kick")).to_have_count(0)  # plain-only
 
 
 async def test_a_newcomer_sees_history_pages_back_and_searches(
