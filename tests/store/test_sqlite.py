@@ -74,10 +74,10 @@ def test_wal_mode_and_batches(store: SqliteStore) -> None:
         "SELECT sender, target, kind, room FROM messages WHERE id = 3"
     ).fetchone()
     assert row == ("ana", "bob", "action", None)
-    # A batch is all or nothing: a clash on one id leaves none of it.
-    with pytest.raises(sqlite3.IntegrityError):
-        store.append(room_messages("#a", ["tres", "clash"], first_id=3))
-    assert [m.text for m in store.before("#a", None, 10)] == ["uno", "dos"]
+    # A row the database refuses (an id taken) is refused alone: the rest of its batch
+    # is stored, in the same transaction.
+    assert store.append(room_messages("#a", ["clash", "tres"], first_id=3)) == [3]
+    assert [m.text for m in store.before("#a", None, 10)] == ["uno", "dos", "tres"]
 
 
 def test_paging_and_recent(store: SqliteStore) -> None:
@@ -144,3 +144,15 @@ def test_ids_never_go_back_after_pruning(store: SqliteStore) -> None:
     store.append(room_messages("#a", ["uno", "dos", "tres"], ts=100.0))
     assert store.prune(older_than=1000.0, keep_per_room=None) == 3
     assert store.last_id() == 3  # a restarted server goes on from 4, not from 1
+
+
+def test_one_row_the_database_refuses_costs_only_itself(store: SqliteStore) -> None:
+    batch: list[RoomMessage | PrivateMessage] = [
+        *room_messages("#lobby", ["antes", "\ud800", "después"], first_id=1),
+        PrivateMessage(4, 1004.0, "ana", "bob", "psst"),
+    ]
+    refused = store.append(batch, offline=[("bob", 2), ("bob", 4)])
+    assert refused == [2]
+    assert [m.text for m in store.before("#lobby", None, 10)] == ["antes", "después"]
+    assert [m.id for m in store.offline("bob")] == [4]
+    assert store.last_id() == 4

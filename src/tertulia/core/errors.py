@@ -27,7 +27,9 @@ class TertuliaError(Exception):
         args = dict(self.args_map)
         if isinstance(args.get("reason"), str):
             args["reason"] = tr(args["reason"]).format(**args)
-        return tr(self.template).format(**args)
+        text = tr(self.template).format(**args)
+        # What a user typed may be quoted back; a lone surrogate in it could not be sent.
+        return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _identity(text: str) -> str:
@@ -127,6 +129,13 @@ class EmptyMessage(TertuliaError):
 class BadText(TertuliaError):
     code = "bad_text"
     template = N_("control characters are not allowed: not sent")
+
+
+class BadUnicode(BadText):
+    """A lone surrogate (U+D800..U+DFFF): JSON's `\\ud800` escapes can carry one, and no
+    wire format can write it, so it is refused where it enters."""
+
+    template = N_("{field} holds a lone surrogate (U+D800 to U+DFFF), which is not text: refused")
 
 
 class TopicTooLong(TertuliaError):

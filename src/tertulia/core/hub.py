@@ -15,6 +15,7 @@ from tertulia.core.errors import (
     BadKey,
     BadMode,
     BadText,
+    BadUnicode,
     EmptyMessage,
     InviteOnly,
     MessageTooLong,
@@ -102,12 +103,17 @@ ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in
 RESERVED = frozenset({"nickserv"})
 
 
-# Tabs are fine; every other C0/C1 control or DEL could drive a reader's terminal.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# Tabs are fine; every other C0/C1 control or DEL could drive a reader's terminal. Lone
+# surrogates (U+D800..U+DFFF) are no text at all: no wire format or store can encode one.
+# One search finds both, so checking a message costs what it did before surrogates.
+_UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
+def _check_fit(text: str, field: str) -> None:
+    """Refuse the text for the first unfit character: BadUnicode or BadText."""
+    found = _UNFIT.search(text)
+    if found is not None:
+        raise BadUnicode(field=field) if found.group() >= "\ud800" else BadText()
 
 
 class Hub:
@@ -124,6 +130,10 @@ class Hub:
         # Plain counters for the metrics: bytes handed to recipients' sinks, by event kind.
         self.delivered = 0
         self.messages_delivered = 0
+        # Events an encoder could not write: its recipients miss that one event, and nobody
+        # else notices. The core does no I/O: the server's hook logs it, its metrics count it.
+        self.encode_failures = 0
+        self.on_encode_failure: Callable[[Event, Exception], None] | None = None
         self.observers: list[Observer] = []
         # With a gate, messages reach recipients only once stored (see Gate).
         self.gate: Gate | None = None
@@ -342,6 +352,7 @@ class Hub:
         if mode == "k":
             if adding and not arg:
                 raise BadMode(mode="+k")
+            _check_fit(arg, "key")  # every member is told the key
             room.password = arg if adding else ""
             return True
         if mode == "l":
@@ -379,8 +390,7 @@ class Hub:
         if "t" in target.modes and session.key not in target.operators:
             raise NotOperator(room=target.name)
         topic = topic.strip()
-        if _has_control(topic):
-            raise BadText()
+        _check_fit(topic, "topic")
         if len(topic) > self.limits.topic_length:
             raise TopicTooLong(size=len(topic), limit=self.limits.topic_length)
         target.topic, target.topic_by = topic, nick
@@ -505,7 +515,12 @@ class Hub:
             encoder = recipient.encoder
             data = encoded.get(encoder, _MISSING)
             if data is _MISSING:
-                data = encoded[encoder] = encoder.encode(event)
+                try:
+                    data = encoder.encode(event)
+                except Exception as exc:
+                    data = None
+                    self._encode_failed(event, exc)
+                encoded[encoder] = data
             if data is not None:
                 recipient.sink.deliver(data)  # type: ignore[arg-type]
                 count += 1
@@ -514,6 +529,11 @@ class Hub:
             self.messages_delivered += count
         for observer in self.observers:
             observer(event)
+
+    def _encode_failed(self, event: Event, exc: Exception) -> None:
+        self.encode_failures += 1
+        if self.on_encode_failure is not None:
+            self.on_encode_failure(event, exc)
 
     def _neighbours(self, session: Session) -> dict[Session, None]:
         seen: dict[Session, None] = {}
@@ -568,7 +588,7 @@ class Hub:
     def _clean(self, reason: str) -> str:
         # A reason is shown to others but refusing it would keep someone from leaving:
         # drop what could drive a terminal and cut it to a topic's length instead.
-        return _CONTROL.sub("", reason).strip()[: self.limits.topic_length]
+        return _UNFIT.sub("", reason).strip()[: self.limits.topic_length]
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
@@ -576,5 +596,4 @@ class Hub:
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.limits.max_message_bytes:
             raise MessageTooLong(size=size, limit=self.limits.max_message_bytes)
-        if _has_control(text):
-            raise BadText()
+        _check_fit(text, "text")

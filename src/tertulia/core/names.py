@@ -25,7 +25,10 @@ def fold(name: str) -> str:
 
 
 def check_nick(nick: str, max_len: int) -> str:
-    """Return the nick if it is acceptable, else raise NickInvalid with the reason."""
+    """Return the nick if it is acceptable, else raise NickInvalid with the reason.
+
+    Only ASCII passes, so a lone surrogate (no text at all) never becomes a nick.
+    """
     if not nick:
         raise NickInvalid(nick=nick, reason=N_("it is empty"))
     if len(nick) > max_len:
@@ -53,6 +56,9 @@ def check_room(room: str, max_len: int) -> str:
         )
     if any(ch in _ROOM_FORBIDDEN or ord(ch) < 32 or ord(ch) == 127 for ch in room):
         raise RoomInvalid(room=room, reason=N_("no spaces, commas, colons or control characters"))
+    if any("\ud800" <= ch <= "\udfff" for ch in room):
+        # A lone surrogate is no text: no door could write the room's name.
+        raise RoomInvalid(room=room, reason=N_("it holds a lone surrogate (U+D800 to U+DFFF)"))
     return room
 
 

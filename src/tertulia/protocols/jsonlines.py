@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
 from tertulia.core import events as ev
-from tertulia.core.errors import N_, BadRequest, TertuliaError
+from tertulia.core.errors import N_, BadRequest, BadUnicode, TertuliaError
 
 VERSION = 1
 
@@ -171,6 +172,9 @@ REQUESTS: dict[str, type[Request]] = {
 _KINDS = frozenset(k.value for k in ev.Kind)
 _OPTIONAL_STR = frozenset({("Topic", "topic"), ("Hello", "password")})
 _OPTIONAL_INT = frozenset({("History", "before"), ("Search", "before")})
+# JSON's \uXXXX escapes can spell a lone surrogate, which is no text: no encoder can write
+# it, so a string holding one is refused here, before any door or store sees it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -189,6 +193,23 @@ def parse_request(text: str) -> Request:
     rid = obj.get("id")
     if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
         raise BadRequest(reason=N_("the id must be a number or a string"))
+    if isinstance(rid, str) and _SURROGATE.search(rid):
+        raise BadUnicode(field="id")
+    try:
+        return _request(obj)
+    except TertuliaError as err:
+        # The id is sound: the refusal carries it, so the client can match it to its request.
+        err.request_id = rid  # type: ignore[attr-defined]
+        raise
+
+
+def refused_id(err: TertuliaError) -> RequestId:
+    """The id of the request that parse_request refused with `err`, if it had a sound one."""
+    rid: RequestId = getattr(err, "request_id", None)
+    return rid
+
+
+def _request(obj: dict[str, Any]) -> Request:
     kind = obj.get("type")
     cls = REQUESTS.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -202,6 +223,8 @@ def parse_request(text: str) -> Request:
         value = obj[f.name]
         if f.name != "id" and not _type_ok(cls.__name__, f.name, value, f.default):
             raise BadRequest(reason=N_("wrong type for field {field!r}"), field=f.name)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise BadUnicode(field=f.name)
         values[f.name] = value
     if values.get("kind", ev.Kind.MESSAGE.value) not in _KINDS:
         raise BadRequest(reason=N_("unknown kind {kind!r}"), kind=str(values["kind"]))

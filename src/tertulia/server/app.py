@@ -50,6 +50,7 @@ class Server:
         self.stats = Stats(self.hub)
         self.accounts = Accounts(self)
         self.hub.on_nick = self.accounts.arrived
+        self.hub.on_encode_failure = self._encode_failed
         self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
@@ -187,6 +188,9 @@ class Server:
                     on_error(err)
 
         self.spawn(guarded())
+
+    def _encode_failed(self, event: object, exc: Exception) -> None:
+        log.error("an event could not be encoded", exc_info=exc, extra={"event": repr(event)})
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

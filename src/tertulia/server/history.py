@@ -230,11 +230,16 @@ class History:
         future = self._executor.submit(self.store.append, messages, offline)
         future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f))
 
-    def _deliver(self, batch: list[Pending], future: Future[None] | None) -> None:
+    def _deliver(self, batch: list[Pending], future: Future[list[int]] | None) -> None:
         error = future.exception() if future is not None else None
         if future is not None and error is None:
+            refused = future.result()
             self._stats.commits += 1
             self._stats.stored += sum(event is not None for event, _, _, _ in batch)
+            if refused:
+                self._stats.stored -= len(refused)
+                self._stats.errors["history_write"] += len(refused)
+                log.error("history refused messages", extra={"ids": refused})
         if error is not None:
             # Keeping the room alive matters more than refusing what was already accepted;
             # the operator hears about it and the metric counts it.

@@ -84,7 +84,7 @@ class JsonHandler:
             if data:
                 self.send(data)
         except TertuliaError as err:
-            self.error(rid, err)
+            self.error(rid if rid is not None else jl.refused_id(err), err)
 
     def error(self, rid: jl.RequestId, err: TertuliaError) -> None:
         self.server.stats.errors[err.code] += 1

@@ -173,6 +173,11 @@ class _Collector(Collector):
             "Messages stored in history (over commits: the group-commit batch size)",
             value=s.stored,
         )
+        yield CounterMetricFamily(
+            "tertulia_encode_failures",
+            "Events a wire format could not encode (its recipients missed them; logged)",
+            value=hub.encode_failures,
+        )
         errors = CounterMetricFamily(
             "tertulia_errors", "Errors sent to clients, by kind", labels=["kind"]
         )

@@ -28,10 +28,15 @@ class HistoryStore(Protocol):
         """The highest message id stored, so that ids keep growing across restarts."""
         ...
 
-    def append(self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()) -> None:
-        """Store messages durably, all or none (one transaction).
+    def append(
+        self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()
+    ) -> list[int]:
+        """Store messages durably in one transaction; the ids of those it refused.
 
-        `offline` pairs a folded account with the id of a private message kept for it.
+        A message the store cannot take (its text cannot be encoded, its id is taken) is
+        refused alone and the others are stored; if the transaction fails (a full disk),
+        it raises and nothing is stored. `offline` pairs a folded account with the id of a
+        private message kept for it.
         """
         ...
 

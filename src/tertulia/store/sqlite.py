@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
@@ -75,6 +76,13 @@ _COLUMNS = "id, ts, room, sender, kind, text, account, restricted"
 # A closed room's messages older than the room now of that name are not shown.
 _VISIBLE = "NOT (restricted AND ts < ?)"
 _WORD = re.compile(r"\w+")
+_INSERT = (
+    "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,"
+    " restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# What one bad row raises (text that cannot be encoded, a duplicate id...), as opposed to
+# the database failing (a full disk, a lost file), which fails the whole batch.
+_ROW_ERRORS = (UnicodeError, OverflowError, sqlite3.IntegrityError)
 
 
 def _room_message(row: tuple[int, float, str, str, str, str, str | None, int]) -> RoomMessage:
@@ -192,7 +200,9 @@ class SqliteStore:
         ).fetchone()
         return int(found)
 
-    def append(self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()) -> None:
+    def append(
+        self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()
+    ) -> list[int]:
         rows = [
             (
                 m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text,
@@ -205,26 +215,47 @@ class SqliteStore:
             )
             for m in messages
         ]  # fmt: skip
-        last = max((m.id for m in messages), default=0)
         db = self.db
         db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text,"
-                " account, restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            db.execute("SAVEPOINT batch")
+            try:
+                db.executemany(_INSERT, rows)
+                refused: set[int] = set()
+            except _ROW_ERRORS:
+                # One row the database will not take must not cost the others: undo the
+                # rows before it, then the batch again row by row, in the same transaction.
+                db.execute("ROLLBACK TO batch")
+                refused = self._insert_one_by_one(rows)
+            db.execute("RELEASE batch")
+            last = max((m.id for m in messages if m.id not in refused), default=0)
             db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
             # Kept up to OFFLINE_LIMIT per account: nobody can fill someone's box for ever.
             db.executemany(
                 "INSERT INTO offline (account, message_id) SELECT ?, ? WHERE"
                 " (SELECT count(*) FROM offline WHERE account = ?) < ?",
-                [(account, mid, account, OFFLINE_LIMIT) for account, mid in offline],
+                [
+                    (account, mid, account, OFFLINE_LIMIT)
+                    for account, mid in offline
+                    if mid not in refused
+                ],
             )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return sorted(refused)
+
+    def _insert_one_by_one(self, rows: list[tuple[Any, ...]]) -> set[int]:
+        """Insert rows one at a time (a failed statement undoes only itself); the ids of
+        those that failed."""
+        refused = set()
+        for row in rows:
+            try:
+                self.db.execute(_INSERT, row)
+            except _ROW_ERRORS:
+                refused.add(row[0])
+        return refused
 
     # -- accounts -------------------------------------------------------------------------
 
