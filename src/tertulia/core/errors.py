@@ -138,6 +138,13 @@ class BadUnicode(BadText):
     template = N_("{field} holds a lone surrogate (U+D800 to U+DFFF), which is not text: refused")
 
 
+class NotStored(TertuliaError):
+    """The store failed the commit of a message: it was not sent to anyone."""
+
+    code = "history_unavailable"
+    template = N_("the history cannot store messages right now: not sent")
+
+
 class TopicTooLong(TertuliaError):
     code = "topic_too_long"
     template = N_("topic too long ({size} characters, the limit is {limit})")

@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from tertulia.core.errors import (
@@ -28,6 +29,7 @@ from tertulia.core.errors import (
     NotOperator,
     NotRegistered,
     RoomFull,
+    TertuliaError,
     TopicTooLong,
 )
 from tertulia.core.events import (
@@ -65,12 +67,18 @@ class Limits:
     replay: int = 0  # messages a room keeps for newcomers; 0 when there is no history
 
 
+# What becomes of a message, told to whoever sent it: None once it is stored and handed to
+# its recipients, or the error that kept it from everyone (the store failed: NotStored).
+Settled = Callable[[RoomMessage | PrivateMessage, TertuliaError | None], None]
+
+
 class Gate(Protocol):
     """Holds what the hub sends until the messages before it are stored.
 
     A message is fanned out only once it is durable (`durable` calls `deliver` after the
-    commit), and every other event waits behind pending messages (`later`), so that all
-    recipients see everything in the order it happened.
+    commit, then `settled(event, None)`), and every other event waits behind pending
+    messages (`later`), so that all recipients see everything in the order it happened.
+    A message the store could not keep is delivered to nobody: `settled(event, error)`.
     """
 
     @property
@@ -78,11 +86,13 @@ class Gate(Protocol):
         """Whether something is held back now: if so, new events must queue behind it."""
         ...
 
-    def durable(self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None]) -> None: ...
+    def durable(
+        self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None], settled: Settled
+    ) -> None: ...
 
     def later(self, deliver: Callable[[], None]) -> None: ...
 
-    def keep(self, event: PrivateMessage, account: str) -> None:
+    def keep(self, event: PrivateMessage, account: str, settled: Settled) -> None:
         """Store a private message for an account that is offline, to hand over at login."""
         ...
 
@@ -412,8 +422,19 @@ class Hub:
 
     # -- messages -------------------------------------------------------------------------
 
-    def say(self, session: Session, room: str, text: str, kind: Kind = Kind.MESSAGE) -> RoomMessage:
-        """Relay a message to every other receiver of the room; the sender gets no echo."""
+    def say(
+        self,
+        session: Session,
+        room: str,
+        text: str,
+        kind: Kind = Kind.MESSAGE,
+        settled: Settled | None = None,
+    ) -> RoomMessage:
+        """Relay a message to every other receiver of the room; the sender gets no echo.
+
+        `settled` hears whether it went out (see Gate); without one, a message that could
+        not be stored is told to its sender as a notice.
+        """
         nick = self._nick_of(session)
         target = session.rooms.get(fold(room))
         if target is None or session.key not in target.members:
@@ -437,11 +458,16 @@ class Hub:
             # The members at delivery time: whoever joined meanwhile was not shown it yet.
             self._deliver(event, target.receivers, exclude=session)
 
-        self._publish(event, deliver)
+        self._publish(event, deliver, settled or partial(self._settled, session))
         return event
 
     def tell(
-        self, session: Session, nick: str, text: str, kind: Kind = Kind.MESSAGE
+        self,
+        session: Session,
+        nick: str,
+        text: str,
+        kind: Kind = Kind.MESSAGE,
+        settled: Settled | None = None,
     ) -> PrivateMessage:
         sender = self._nick_of(session)
         recipient = self.sessions.get(fold(nick))
@@ -457,11 +483,13 @@ class Hub:
             kind,
             session.account,
         )
+        settled = settled or partial(self._settled, session)
         if recipient is None:
             # A registered nick that is away: kept, and handed over at its next login.
-            self.gate.keep(event, fold(nick))  # type: ignore[union-attr]
+            self.gate.keep(event, fold(nick), settled)  # type: ignore[union-attr]
         else:
-            self._publish(event, lambda: self._deliver(event, (recipient,), exclude=session))
+            deliver = partial(self._deliver, event, (recipient,), session)
+            self._publish(event, deliver, settled)
         return event
 
     def announce(self, notice: ServerNotice, sessions: Iterable[Session] | None = None) -> None:
@@ -481,11 +509,22 @@ class Hub:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _publish(self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None]) -> None:
+    def _publish(
+        self, event: RoomMessage | PrivateMessage, deliver: Callable[[], None], settled: Settled
+    ) -> None:
         if self.gate is None:
             deliver()
+            settled(event, None)
         else:
-            self.gate.durable(event, deliver)
+            self.gate.durable(event, deliver, settled)
+
+    def _settled(
+        self, session: Session, event: RoomMessage | PrivateMessage, error: TertuliaError | None
+    ) -> None:
+        """Tell a sender whose door did not ask that its message was not sent."""
+        if error is not None and not session.gone:
+            notice = ServerNotice(error.code, error.template)
+            self._deliver(notice, (session,), None)
 
     def _ring(self, key: str) -> deque[RoomMessage]:
         ring = self.recent.get(key)

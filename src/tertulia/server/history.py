@@ -16,8 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff
+from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff, NotStored
 from tertulia.core.events import PrivateMessage, RoomMessage
+from tertulia.core.hub import Settled
 from tertulia.store import Message, Store
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ class Pausable(Protocol):
 
 
 # A message (None for an event that only keeps its place), how to deliver it, when it was
-# read, and the folded account it is kept for when its recipient is offline.
-Pending = tuple[Message | None, Callable[[], None], float, str]
+# read, the folded account it is kept for when its recipient is offline, and whom to tell
+# what became of it.
+Pending = tuple[Message | None, Callable[[], None], float, str, Settled | None]
 
 
 def _nothing() -> None:
@@ -92,18 +94,19 @@ class History:
     def waiting(self) -> bool:
         return self._busy or bool(self._queue)
 
-    def durable(self, event: Message, deliver: Callable[[], None]) -> None:
+    def durable(self, event: Message, deliver: Callable[[], None], settled: Settled) -> None:
         stats = self._stats
         stats.messages_in[stats.read_door] += 1
         if self.store is None and not self.waiting:
             deliver()
             stats.sent(stats.read_at)
+            settled(event, None)
             return
-        self._queue.append((event, deliver, stats.read_at, ""))
+        self._queue.append((event, deliver, stats.read_at, "", settled))
         self._kick()
 
     def later(self, deliver: Callable[[], None]) -> None:
-        self._queue.append((None, deliver, 0.0, ""))
+        self._queue.append((None, deliver, 0.0, "", None))
         self._kick()
 
     # -- flow control ---------------------------------------------------------------------
@@ -121,9 +124,9 @@ class History:
     def release(self, reader: Pausable) -> None:
         self._held.discard(reader)
 
-    def keep(self, event: PrivateMessage, account: str) -> None:
+    def keep(self, event: PrivateMessage, account: str, settled: Settled) -> None:
         self._stats.messages_in[self._stats.read_door] += 1
-        self._queue.append((event, _nothing, 0.0, account))
+        self._queue.append((event, _nothing, 0.0, account, settled))
         self._kick()
 
     def after(self, action: Callable[[], None]) -> None:
@@ -222,41 +225,46 @@ class History:
     def _commit(self) -> None:
         # One transaction for everything that arrived since the last one began.
         batch, self._queue = self._queue, []
-        messages = [event for event, _, _, _ in batch if event is not None]
+        messages = [event for event, _, _, _, _ in batch if event is not None]
         if not messages or self.store is None or self._executor is None:
             self._deliver(batch, None)
             return
-        offline = [(account, event.id) for event, _, _, account in batch if event and account]
+        offline = [(account, event.id) for event, _, _, account, _ in batch if event and account]
         future = self._executor.submit(self.store.append, messages, offline)
         future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f))
 
     def _deliver(self, batch: list[Pending], future: Future[list[int]] | None) -> None:
-        error = future.exception() if future is not None else None
-        if future is not None and error is None:
-            refused = future.result()
-            self._stats.commits += 1
-            self._stats.stored += sum(event is not None for event, _, _, _ in batch)
-            if refused:
-                self._stats.stored -= len(refused)
-                self._stats.errors["history_write"] += len(refused)
-                log.error("history refused messages", extra={"ids": refused})
-        if error is not None:
-            # Keeping the room alive matters more than refusing what was already accepted;
-            # the operator hears about it and the metric counts it.
-            self._stats.errors["history_write"] += 1
-            log.error(
-                "history write failed: delivering without storing",
-                exc_info=error,
-                extra={"messages": len(batch)},
-            )
         stats = self._stats
-        for event, deliver, started, account in batch:
+        refused: set[int] | None = set()  # ids the store did not keep; None: none of them
+        if future is not None:
+            error = future.exception()
+            if error is not None:
+                # Nothing of the batch is stored, so nothing of it goes out: whatever anyone
+                # received is in history. Each sender is told its message was not sent.
+                refused = None
+                stats.errors["history_write"] += 1
+                log.error("history write failed", exc_info=error, extra={"messages": len(batch)})
+            else:
+                refused = set(future.result())
+                stats.commits += 1
+                stats.stored += sum(event is not None for event, *_ in batch) - len(refused)
+                if refused:
+                    stats.errors["history_write"] += 1
+                    log.error("history refused messages", extra={"ids": sorted(refused)})
+        for event, deliver, started, account, settled in batch:
             try:
+                if event is not None and (refused is None or event.id in refused):
+                    if settled is not None:
+                        settled(event, NotStored())
+                    continue
                 deliver()
+                if event is not None:
+                    if not account:
+                        stats.sent(started)
+                    if settled is not None:
+                        settled(event, None)
             except Exception:
                 log.exception("internal error delivering an event")
-            if event is not None and not account:
-                stats.sent(started)
         self._busy = False
         if self._held and len(self._queue) < BACKLOG_HIGH // 2:
             held, self._held = self._held, set()

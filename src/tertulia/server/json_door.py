@@ -15,7 +15,8 @@ from tertulia.core.errors import (
     NotRegistered,
     TertuliaError,
 )
-from tertulia.core.events import Kind
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.core.hub import Settled
 from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
 from tertulia.core.session import Encoder, Session
@@ -180,19 +181,29 @@ class JsonHandler:
         self.server.spawn_for(self.conn, work, lambda err: self.error(rid, err))
 
     # The `ok` of a message leaves once the message is stored and handed to its recipients:
-    # a client that has it knows the message will survive a crash.
+    # a client that has it knows the message will survive a crash. If the store failed,
+    # the reply is an error instead and nobody got the message.
 
     def on_say(self, req: jl.Say) -> bytes:
-        event = self.hub.say(self.session, req.room, req.text, Kind(req.kind))
-        ok = jl.reply(req.id, msgid=event.id, ts=event.ts, room=event.room)
-        self.server.history.after(lambda: self.send(ok))
+        self.hub.say(self.session, req.room, req.text, Kind(req.kind), settled=self._settled(req))
         return b""
 
     def on_tell(self, req: jl.Tell) -> bytes:
-        event = self.hub.tell(self.session, req.to, req.text, Kind(req.kind))
-        ok = jl.reply(req.id, msgid=event.id, ts=event.ts, to=event.target)
-        self.server.history.after(lambda: self.send(ok))
+        self.hub.tell(self.session, req.to, req.text, Kind(req.kind), settled=self._settled(req))
         return b""
+
+    def _settled(self, req: jl.Say | jl.Tell) -> Settled:
+        rid = req.id
+
+        def settled(event: RoomMessage | PrivateMessage, error: TertuliaError | None) -> None:
+            if error is not None:
+                self.error(rid, error)
+            elif isinstance(event, RoomMessage):
+                self.send(jl.reply(rid, msgid=event.id, ts=event.ts, room=event.room))
+            else:
+                self.send(jl.reply(rid, msgid=event.id, ts=event.ts, to=event.target))
+
+        return settled
 
     def on_join(self, req: jl.Join) -> bytes:
         already = fold(normalize_room(req.room)) in self.session.rooms

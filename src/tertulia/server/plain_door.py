@@ -16,7 +16,7 @@ from tertulia.core.errors import (
     UnknownCommand,
     Usage,
 )
-from tertulia.core.events import Kind, RoomMessage
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
 from tertulia.protocols import plain, slash
@@ -131,7 +131,7 @@ class PlainHandler:
             case None:
                 return
             case plain.Say(text=said):
-                self.hub.say(self.session, self._current(), said)
+                self.hub.say(self.session, self._current(), said, settled=self._said)
             case plain.Logout(reason=reason):
                 self._bye(reason)
             case plain.Command(name=name, arg=arg):
@@ -192,10 +192,10 @@ class PlainHandler:
         nick, _, text = arg.partition(" ")
         if not nick:
             raise Usage(usage="/msg NICK TEXT")
-        self.hub.tell(self.session, nick, text)
+        self.hub.tell(self.session, nick, text, settled=self._said)
 
     def cmd_me(self, arg: str) -> None:
-        self.hub.say(self.session, self._current(), arg, Kind.ACTION)
+        self.hub.say(self.session, self._current(), arg, Kind.ACTION, settled=self._said)
 
     def cmd_who(self, arg: str) -> None:
         room = self.hub.room(normalize_room(arg)) if arg else self.hub.room(self._current())
@@ -363,6 +363,11 @@ class PlainHandler:
 
     def _send_notice(self, template: str, **args: object) -> None:
         self.conn.deliver(self._notice(template, **args))
+
+    def _said(self, event: RoomMessage | PrivateMessage, error: TertuliaError | None) -> None:
+        """Silence when a message went out (no echo); an error line when the store failed."""
+        if error is not None:
+            self._error(error)
 
     def _error(self, err: TertuliaError) -> None:
         self.server.stats.errors[err.code] += 1
