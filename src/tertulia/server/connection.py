@@ -39,7 +39,12 @@ class WriteFlusher:
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
-            conn.flush()
+            # One connection's failure must not leave the others' bytes queued for ever.
+            try:
+                conn.flush()
+            except Exception:
+                log.exception("internal error writing to a client", extra={"peer": conn.peer})
+                conn.abort("internal error writing to the connection")
 
 
 class Connection(asyncio.Protocol):
