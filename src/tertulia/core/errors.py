@@ -235,3 +235,25 @@ class SessionGone(TertuliaError):
 
     code = "gone"
     template = N_("the connection is gone")
+
+
+class Banned(TertuliaError):
+    code = "banned"
+    template = N_("you are banned from {room}")
+
+
+class ListFull(TertuliaError):
+    code = "list_full"
+    template = N_("the {mode} list of {room} is full")
+
+
+class NoPrivileges(TertuliaError):
+    code = "no_privileges"
+    template = N_("only server operators may do that")
+
+
+class CannotSend(TertuliaError):
+    """Speaking in a room from outside (+n), or while banned from it."""
+
+    code = "cannot_send"
+    template = N_("you cannot speak in {room}")

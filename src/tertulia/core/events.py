@@ -27,6 +27,8 @@ class RoomMessage:
     # Said while the room was invite-only or had a key: after the room is gone and made
     # anew, whoever makes it must not read it.
     restricted: bool = False
+    # Client tags (IRCv3 `+name=value`): opaque to the chat, relayed to those who read them.
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,19 @@ class PrivateMessage:
     text: str
     kind: Kind = Kind.MESSAGE
     account: str = ""  # the sender's account, if logged in
+    tags: tuple[tuple[str, str], ...] = ()  # client tags, as for RoomMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TagMessage:
+    """Client tags with no text (IRCv3 TAGMSG: typing notices, reactions) to a room or a
+    nick: relayed at once to those who read tags, never stored."""
+
+    id: int
+    sender: str
+    target: str
+    tags: tuple[tuple[str, str], ...]
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +133,14 @@ class TopicChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Wallops:
+    """A server operator's word to everyone who asked to hear such (user mode w)."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerNotice:
     """A notice from the server itself; `template` is an English msgid, translated per door."""
 
@@ -143,5 +166,7 @@ Event = (
     | Invited
     | AwayChanged
     | AccountChanged
+    | TagMessage
+    | Wallops
     | ServerNotice
 )

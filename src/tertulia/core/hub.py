@@ -11,17 +11,23 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from tertulia.core import masks
 from tertulia.core.errors import (
+    N_,
     AlreadyRegistered,
     BadKey,
     BadMode,
     BadText,
     BadUnicode,
+    Banned,
+    CannotSend,
     EmptyMessage,
     InviteOnly,
+    ListFull,
     MessageTooLong,
     Moderated,
     NickInUse,
+    NoPrivileges,
     NoSuchNick,
     NoSuchRoom,
     NotInRoom,
@@ -47,10 +53,12 @@ from tertulia.core.events import (
     Quit,
     RoomMessage,
     ServerNotice,
+    TagMessage,
     TopicChanged,
+    Wallops,
 )
 from tertulia.core.names import check_nick, check_room, fold
-from tertulia.core.room import Room
+from tertulia.core.room import MaskEntry, Room
 from tertulia.core.session import Encoder, Session, Sink
 
 
@@ -98,6 +106,22 @@ class Gate(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class WhoWas:
+    """Who used a nick before: what WHOWAS tells."""
+
+    nick: str
+    user: str
+    realname: str
+    ts: float
+
+
+LIST_MODES = "beI"  # ban, exception and invite lists: masks, not flags
+MAX_LIST_ENTRIES = 100  # masks per list
+WHOWAS_NICKS = 1000  # nicks remembered for WHOWAS, the oldest forgotten first
+WHOWAS_PER_NICK = 8
+
+
+@dataclass(frozen=True, slots=True)
 class RoomInfo:
     name: str
     members: int
@@ -111,12 +135,18 @@ ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in
 
 # Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
 RESERVED = frozenset({"nickserv"})
+KEY_LENGTH = 23  # characters of a room key (+k), as most IRC servers allow
+KILLED = N_("you were put off the server by {by}: {reason}")
 
 
 # Tabs are fine; every other C0/C1 control or DEL could drive a reader's terminal. Lone
 # surrogates (U+D800..U+DFFF) are no text at all: no wire format or store can encode one.
 # One search finds both, so checking a message costs what it did before surrogates.
 _UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
+    return any(masks.matches(m, mask) for m in entries)
 
 
 def _check_fit(text: str, field: str) -> None:
@@ -154,6 +184,8 @@ class Hub:
         self.accounts: set[str] = set()
         # Called whenever a session takes a nick (the server checks registered ones).
         self.on_nick: Callable[[Session], None] | None = None
+        self.whowas: OrderedDict[str, deque[WhoWas]] = OrderedDict()
+        self.peak = 0  # the most registered sessions at once
         self._session_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         for name in self.limits.persistent_rooms:
@@ -204,7 +236,9 @@ class Hub:
         if key in self.sessions or key in RESERVED:
             raise NickInUse(nick=nick)
         session.nick, session.key = nick, key
+        session.since = self.clock()
         self.sessions[key] = session
+        self.peak = max(self.peak, len(self.sessions))
         if self.on_nick is not None:
             self.on_nick(session)
 
@@ -219,6 +253,7 @@ class Hub:
         if (other is not None and other is not session) or key in RESERVED:
             raise NickInUse(nick=nick)
         old_key = session.key
+        self._remember(session)
         del self.sessions[old_key]  # type: ignore[arg-type]
         session.nick, session.key = nick, key
         self.sessions[key] = session
@@ -250,7 +285,10 @@ class Hub:
         return fold(nick) in self.accounts
 
     def disconnect(self, session: Session, reason: str = "") -> None:
-        """The session is gone: tell everyone who shared a room with it, once each."""
+        """The session is gone: tell everyone who shared a room with it, once each. Calling
+        it again for the same session does nothing (a kill, then the connection's close)."""
+        if session.gone:
+            return
         self.connected -= 1
         session.gone = True
         if session.key is None:
@@ -260,8 +298,48 @@ class Hub:
         neighbours = self._neighbours(session)
         for room in list(session.rooms.values()):
             self._leave(session, room)
+        self._remember(session)
         del self.sessions[session.key]
         self._fanout(event, neighbours, exclude=session)
+
+    def _remember(self, session: Session) -> None:
+        key = session.key or ""
+        past = self.whowas.pop(key, None) or deque(maxlen=WHOWAS_PER_NICK)
+        past.appendleft(WhoWas(session.nick or "", session.user, session.realname, self.clock()))
+        self.whowas[key] = past
+        while len(self.whowas) > WHOWAS_NICKS:
+            self.whowas.popitem(last=False)
+
+    def was(self, nick: str) -> list[WhoWas]:
+        """Who used `nick` before, newest first."""
+        return list(self.whowas.get(fold(nick), ()))
+
+    def oper(self, session: Session, name: str) -> None:
+        """The session proved it is the server operator `name` (the door checked how)."""
+        session.oper = name
+        session.modes.add("o")
+
+    def kill(self, session: Session, nick: str, reason: str = "") -> Session:
+        """A server operator puts someone off the server; its door closes the connection."""
+        by = self._nick_of(session)
+        if "o" not in session.modes:
+            raise NoPrivileges()
+        victim = self.session(nick)
+        why = self._clean(reason) or by
+        told = ServerNotice("killed", KILLED, (("by", by), ("reason", why)))
+        self.announce(told, [victim])
+        self.disconnect(victim, f"Killed ({by} ({why}))")
+        return victim
+
+    def wallops(self, session: Session, text: str) -> Wallops:
+        """A server operator's message to every user with mode w."""
+        nick = self._nick_of(session)
+        if "o" not in session.modes:
+            raise NoPrivileges()
+        self._check_text(text)
+        event = Wallops(nick, text)
+        self._fanout(event, [s for s in self.sessions.values() if "w" in s.modes], exclude=None)
+        return event
 
     def session(self, nick: str) -> Session:
         found = self.sessions.get(fold(nick))
@@ -279,7 +357,10 @@ class Hub:
         if session.key in target.members:
             return target
         invited = session.key in target.invited
-        if "i" in target.modes and not invited:
+        mask = session.mask
+        if not invited and _listed(target.bans, mask) and not _listed(target.exceptions, mask):
+            raise Banned(room=target.name)
+        if "i" in target.modes and not invited and not _listed(target.invex, mask):
             raise InviteOnly(room=target.name)
         if target.password and key != target.password and not invited:
             raise BadKey(room=target.name)
@@ -318,58 +399,95 @@ class Hub:
 
     def set_modes(
         self, session: Session, room: str, changes: list[tuple[bool, str, str]]
-    ) -> ModeChanged | None:
-        """Apply (adding, mode, argument) changes as an operator; one event for all of them."""
+    ) -> tuple[ModeChanged | None, list[TertuliaError]]:
+        """Apply (adding, mode, argument) changes as an operator: one event for those that
+        changed something, and a refusal for each that could not apply (an unknown mode, a
+        bad key); a refused change is refused alone, the others still apply."""
         by = self._nick_of(session)
         target = self._member_room(session, room)
         if session.key not in target.operators:
             raise NotOperator(room=target.name)
         done, args = "", []
         sign = ""
+        refused: list[TertuliaError] = []
         for adding, mode, arg in changes:
-            if not self._apply_mode(target, adding, mode, arg):
+            try:
+                shown = self._apply_mode(target, adding, mode, arg, by)
+            except TertuliaError as err:
+                refused.append(err)
+                continue
+            if shown is None:
                 continue
             if sign != ("+" if adding else "-"):
                 sign = "+" if adding else "-"
                 done += sign
             done += mode
-            if mode in "ovk" or (mode == "l" and adding):
-                args.append(arg)
+            if shown:
+                args.append(shown)
         if not done:
-            return None
+            return None, refused
         event = ModeChanged(target.name, by, done, tuple(args))
         self._fanout(event, target.receivers, exclude=None)
-        return event
+        return event, refused
 
-    def _apply_mode(self, room: Room, adding: bool, mode: str, arg: str) -> bool:
+    def _apply_mode(self, room: Room, adding: bool, mode: str, arg: str, by: str) -> str | None:
+        """Apply one change: None if it changed nothing, else the argument to show (or "")."""
         if mode in "ov":
             member = room.members.get(fold(arg))
             if member is None:
+                if fold(arg) not in self.sessions:
+                    raise NoSuchNick(nick=arg or "*")
                 raise NotMember(nick=arg, room=room.name)
             people = room.operators if mode == "o" else room.voiced
             key = member.key or ""
             if (key in people) == adding:
-                return False
+                return None
             (people.add if adding else people.discard)(key)
-            return True
-        if mode in "tmi":
+            return member.nick or arg
+        if mode in "tmins":
             if (mode in room.modes) == adding:
-                return False
+                return None
             (room.modes.add if adding else room.modes.discard)(mode)
-            return True
-        if mode == "n":
-            return False  # always on: only members speak in a room
+            return ""
         if mode == "k":
-            if adding and not arg:
+            if not adding:
+                if not room.password:
+                    return None
+                room.password = ""
+                return "*"
+            if not arg or " " in arg or "," in arg or len(arg) > KEY_LENGTH:
                 raise BadMode(mode="+k")
             _check_fit(arg, "key")  # every member is told the key
-            room.password = arg if adding else ""
-            return True
+            room.password = arg
+            return arg
         if mode == "l":
-            if adding and not arg.isdigit():
+            if not adding:
+                if not room.limit:
+                    return None
+                room.limit = 0
+                return ""
+            if not arg.isdigit() or int(arg) < 1:
                 raise BadMode(mode="+l")
-            room.limit = int(arg) if adding else 0
-            return True
+            room.limit = int(arg)
+            return arg
+        if mode in LIST_MODES:
+            _check_fit(arg, "mask")
+            if not arg or " " in arg:
+                raise BadMode(mode=mode)
+            entries = room.mask_list(mode)
+            mask = masks.normalize(arg)
+            found = next((m for m in entries if fold(m) == fold(mask)), None)
+            if not adding:
+                if found is None:
+                    return None
+                del entries[found]
+                return found
+            if found is not None:
+                return None
+            if len(entries) >= MAX_LIST_ENTRIES:
+                raise ListFull(room=room.name, mode=mode)
+            entries[mask] = MaskEntry(mask, by, self.clock())
+            return mask
         raise BadMode(mode=mode)
 
     def invite(self, session: Session, room: str, nick: str) -> Invited:
@@ -403,7 +521,7 @@ class Hub:
         _check_fit(topic, "topic")
         if len(topic) > self.limits.topic_length:
             raise TopicTooLong(size=len(topic), limit=self.limits.topic_length)
-        target.topic, target.topic_by = topic, nick
+        target.topic, target.topic_by, target.topic_ts = topic, nick, self.clock()
         event = TopicChanged(room=target.name, nick=nick, topic=topic)
         self._fanout(event, target.receivers, exclude=session)
         return event
@@ -428,6 +546,7 @@ class Hub:
         room: str,
         text: str,
         kind: Kind = Kind.MESSAGE,
+        tags: tuple[tuple[str, str], ...] = (),
         settled: Settled | None = None,
     ) -> RoomMessage:
         """Relay a message to every other receiver of the room; the sender gets no echo.
@@ -436,19 +555,11 @@ class Hub:
         not be stored is told to its sender as a notice.
         """
         nick = self._nick_of(session)
-        target = session.rooms.get(fold(room))
-        if target is None or session.key not in target.members:
-            raise NotInRoom(room=room)
-        if (
-            "m" in target.modes
-            and session.key not in target.operators
-            and session.key not in target.voiced
-        ):
-            raise Moderated(room=target.name)
+        target = self._speakable(session, room)
         self._check_text(text)
         event = RoomMessage(
             next(self._message_ids), self.clock(), target.name, nick, text, kind,
-            session.account, "i" in target.modes or bool(target.password),
+            session.account, "i" in target.modes or bool(target.password), tags,
         )  # fmt: skip
         ring = self._ring(target.key) if self.limits.replay else None
 
@@ -461,12 +572,46 @@ class Hub:
         self._publish(event, deliver, settled or partial(self._settled, session))
         return event
 
+    def _speakable(self, session: Session, room: str) -> Room:
+        """The room `session` may speak in: a member, or anyone when the room is -n; not
+        while banned (without an exception), nor in a moderated room without voice."""
+        target = self.rooms.get(fold(room))
+        member = target is not None and session.key in target.members
+        if target is None or (not member and "n" in target.modes):
+            raise NotInRoom(room=room)
+        key = session.key
+        if key in target.operators or key in target.voiced:
+            return target
+        if "m" in target.modes:
+            raise Moderated(room=target.name)
+        mask = session.mask
+        if _listed(target.bans, mask) and not _listed(target.exceptions, mask):
+            raise CannotSend(room=target.name)
+        return target
+
+    def tag(self, session: Session, target: str, tags: tuple[tuple[str, str], ...]) -> TagMessage:
+        """Client tags without text to a room or a nick: delivered at once, never stored."""
+        nick = self._nick_of(session)
+        event: TagMessage
+        if target.startswith("#"):
+            room = self._speakable(session, target)
+            event = TagMessage(next(self._message_ids), nick, room.name, tags, session.account)
+            self._fanout(event, room.receivers, exclude=session)
+        else:
+            recipient = self.session(target)
+            event = TagMessage(
+                next(self._message_ids), nick, recipient.nick or target, tags, session.account
+            )
+            self._fanout(event, (recipient,), exclude=session)
+        return event
+
     def tell(
         self,
         session: Session,
         nick: str,
         text: str,
         kind: Kind = Kind.MESSAGE,
+        tags: tuple[tuple[str, str], ...] = (),
         settled: Settled | None = None,
     ) -> PrivateMessage:
         sender = self._nick_of(session)
@@ -482,6 +627,7 @@ class Hub:
             text,
             kind,
             session.account,
+            tags,
         )
         settled = settled or partial(self._settled, session)
         if recipient is None:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tertulia.core.session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class MaskEntry:
+    """One entry of a ban, exception or invite list."""
+
+    mask: str
+    by: str
+    ts: float
 
 
 class Room:
     __slots__ = (
+        "bans",
         "created",
+        "exceptions",
+        "invex",
         "invited",
         "key",
         "limit",
@@ -20,6 +34,7 @@ class Room:
         "receivers",
         "topic",
         "topic_by",
+        "topic_ts",
         "voiced",
     )
 
@@ -30,17 +45,24 @@ class Room:
         self.persistent = persistent
         self.topic = ""
         self.topic_by = ""
+        self.topic_ts = 0.0
         # Named members by folded nick; they show in member lists and notices.
         self.members: dict[str, Session] = {}
         # Folded nicks of the room's operators: whoever joins an empty room becomes one.
         self.operators: set[str] = set()
         self.voiced: set[str] = set()
-        # Flag modes as IRC names them: n (only members speak, always), t (only operators
-        # set the topic), m (only operators and voiced speak), i (invite only).
+        # Flag modes as IRC names them: n (only members speak), t (only operators set the
+        # topic), m (only operators and voiced speak), i (invite only), s (secret: not
+        # listed, and not shown to strangers).
         self.modes: set[str] = {"n"}
         self.password = ""  # the k mode's key
         self.limit = 0  # the l mode; 0 for none
         self.invited: set[str] = set()
+        # The list modes: b (bans), e (exceptions to bans), I (always invited), each a mask
+        # with who set it and when, in the order they were set.
+        self.bans: dict[str, MaskEntry] = {}
+        self.exceptions: dict[str, MaskEntry] = {}
+        self.invex: dict[str, MaskEntry] = {}
         # Everyone who hears the room: members plus anonymous listeners (a plain connection
         # that has not sent its nick yet still reads #lobby, as the original client did).
         self.receivers: dict[Session, None] = {}
@@ -56,6 +78,10 @@ class Room:
             (str(self.limit),) if self.limit else ()
         )
         return (flags, *args)
+
+    def mask_list(self, mode: str) -> dict[str, MaskEntry]:
+        """The list a list mode (b, e or I) names."""
+        return {"b": self.bans, "e": self.exceptions, "I": self.invex}[mode]
 
     def nicks(self) -> list[str]:
         return sorted((s.nick for s in self.members.values() if s.nick), key=str.lower)

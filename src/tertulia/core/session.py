@@ -34,8 +34,8 @@ class Session:
     """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
 
     __slots__ = (
-        "account", "away", "door", "encoder", "gone", "id", "key", "nick", "peer", "rooms",
-        "sink",
+        "account", "away", "door", "encoder", "gone", "id", "key", "modes", "nick", "oper",
+        "peer", "realname", "rooms", "since", "sink", "user",
     )  # fmt: skip
 
     def __init__(
@@ -53,6 +53,19 @@ class Session:
         self.away = ""  # why the user is away; empty while present
         self.account = ""  # the account it logged in to; empty if none
         self.gone = False  # disconnected: slow work finishing later must leave it alone
+        # Who the user says it is (IRC's USER); other doors use the nick for both.
+        self.user = ""
+        self.realname = ""
+        # User modes as IRC names them: i (invisible to WHO and NAMES from strangers),
+        # w (hears WALLOPS), o (a server operator; `oper` is the operator's name).
+        self.modes: set[str] = set()
+        self.oper = ""
+        self.since = 0.0  # when it took its nick (the hub's clock)
+
+    @property
+    def mask(self) -> str:
+        """nick!user@host, what ban, exception and invite masks are matched against."""
+        return f"{self.nick}!{self.user or self.nick}@tertulia"
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

@@ -338,6 +338,8 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
                 "type": "kick", "room": event.room, "nick": event.nick, "by": event.by,
                 "reason": event.reason,
             }  # fmt: skip
+        case ev.Wallops():
+            return {"type": "wallops", "nick": event.nick, "text": event.text}
         case ev.ServerNotice():
             return {"type": "notice", "code": event.code, "text": event.render(translate)}
     raise TypeError(f"no JSON form for {event!r}")  # pragma: no cover
@@ -350,4 +352,6 @@ class JsonEncoder:
         self._tr = translate
 
     def encode(self, event: ev.Event) -> bytes | None:
+        if isinstance(event, ev.TagMessage):
+            return None  # client tags are for IRC clients that asked for them
         return dumps(event_object(event, self._tr))

@@ -17,13 +17,14 @@ from tertulia.core.hub import Hub
 from tertulia.core.session import Session
 from tertulia.i18n import translator
 from tertulia.protocols import plain
+from tertulia.protocols.irc.render import ENCODING_CAPABILITIES, IrcEncoder
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import WebEncoder
 from tertulia.server.accounts import Accounts
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.history import History
-from tertulia.server.irc_door import ENCODING_CAPABILITIES, IrcEncoder, IrcHandler
+from tertulia.server.irc import IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.metrics import Stats
 from tertulia.server.plain_door import PlainHandler
@@ -54,7 +55,7 @@ class Server:
         self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
-        self._irc_encoders: dict[tuple[bool, ...], IrcEncoder] = {}
+        self._irc_encoders: dict[frozenset[str], IrcEncoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
         self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
@@ -84,10 +85,12 @@ class Server:
     def irc_encoder_for(self, caps: set[str]) -> IrcEncoder:
         """The shared encoder for a set of IRC capabilities, so that the hub still encodes
         each event once per variant and hands every client of a variant the same bytes."""
-        key = tuple(cap in caps for cap in ENCODING_CAPABILITIES)
+        key = frozenset(c for c in ENCODING_CAPABILITIES if c in caps)
         encoder = self._irc_encoders.get(key)
         if encoder is None:
-            encoder = self._irc_encoders[key] = IrcEncoder(self.name, self.translate, *key)
+            encoder = self._irc_encoders[key] = IrcEncoder(
+                self.name, self.translate, key, clock=self.hub.clock
+            )
         return encoder
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # The body (source, command, parameters and CRLF) is limited to 512 bytes; tags have their
-# own allowance of 8191 bytes including the '@' and the space after them (IRCv3).
+# own allowance of 8191 bytes including the '@' and the space after them, of which a client
+# may send 4096 (IRCv3 message-tags, "Size limit").
 BODY_LIMIT = 512
 TAGS_LIMIT = 8191
+CLIENT_TAGS_LIMIT = 4096
 MAX_PARAMS = 15
 # Commands whose last parameter is text: it always goes out as a trailing one, as most
 # servers send it, so that naive clients that read the text after " :" see it.
@@ -73,7 +75,7 @@ def parse(line: bytes) -> Message:
     tags: dict[str, str] = {}
     if line.startswith(b"@"):
         raw_tags, sep, line = line[1:].partition(b" ")
-        if len(raw_tags) + 2 > TAGS_LIMIT:
+        if len(raw_tags) + 2 > CLIENT_TAGS_LIMIT:
             raise IrcParseError("tags too long")
         if not sep:
             raise IrcParseError("no command")

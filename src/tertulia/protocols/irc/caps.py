@@ -1,0 +1,69 @@
+"""IRCv3 capability negotiation (CAP LS, LIST, REQ, END) as a pure function of the request.
+
+https://ircv3.net/specs/extensions/capability-negotiation: a REQ is all or nothing, and
+its NAK or ACK repeats the request exactly; `-name` turns a capability off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# What the door offers in CAP LS, in the order it lists them.
+CAPABILITIES = (
+    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
+    "echo-message", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
+)  # fmt: skip
+# Offered only with a store: no history and no accounts without one.
+STORE_CAPABILITIES = frozenset({"draft/chathistory", "sasl", "account-notify", "account-tag"})
+# cap-notify is implied by CAP LS 302 and cannot be turned off then.
+SASL_MECHANISMS = "PLAIN"
+
+
+def offered(stored: bool) -> tuple[str, ...]:
+    return tuple(c for c in CAPABILITIES if stored or c not in STORE_CAPABILITIES)
+
+
+@dataclass(slots=True)
+class CapState:
+    """One client's negotiation: what it enabled, and whether registration waits for END."""
+
+    enabled: set[str] = field(default_factory=set)
+    negotiating: bool = False
+    version: int = 0  # 302 once the client said CAP LS 302
+
+    def handle(
+        self, sub: str, arg: str, available: tuple[str, ...], registered: bool
+    ) -> list[tuple[str, ...]]:
+        """Apply `CAP sub arg`; the replies' parameters after the client's nick, in order.
+
+        An unknown subcommand gets ("410", sub, text) as its only reply.
+        """
+        sub = sub.upper()
+        if sub == "LS":
+            if not registered:
+                self.negotiating = True
+            if arg.isdigit() and int(arg) >= 302:
+                self.version = max(self.version, int(arg))
+                self.enabled.add("cap-notify")
+            values = self.version >= 302
+            listed = [f"sasl={SASL_MECHANISMS}" if c == "sasl" and values else c for c in available]
+            return [("CAP", "LS", " ".join(listed))]
+        if sub == "LIST":
+            return [("CAP", "LIST", " ".join(sorted(self.enabled)))]
+        if sub == "REQ":
+            if not registered:
+                self.negotiating = True
+            wanted = arg.split()
+            names = [w.removeprefix("-") for w in wanted]
+            if not wanted or not all(n in available for n in names):
+                return [("CAP", "NAK", arg)]
+            for w in wanted:
+                if w.startswith("-"):
+                    self.enabled.discard(w[1:])
+                else:
+                    self.enabled.add(w)
+            return [("CAP", "ACK", arg)]
+        if sub == "END":
+            self.negotiating = False
+            return []
+        return [("410", sub, "Invalid CAP command")]

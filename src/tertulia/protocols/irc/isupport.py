@@ -1,0 +1,37 @@
+"""RPL_ISUPPORT (005): the tokens that tell a client this server's rules and limits."""
+
+from __future__ import annotations
+
+from tertulia.protocols.irc.modes import CHANMODES
+
+TOKENS_PER_LINE = 13  # a 005 line carries at most 13 tokens, as most servers send
+USER_LENGTH = 18  # characters of USER's username kept
+
+
+def tokens(
+    network: str,
+    nick_length: int,
+    room_length: int,
+    topic_length: int,
+    history: int,
+    list_entries: int,
+) -> list[str]:
+    # Only what the door does: irctest, like clients, takes a token as a promise.
+    found = [
+        f"AWAYLEN={topic_length}", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
+        f"CHANNELLEN={room_length}", "CHANTYPES=#", "EXCEPTS=e", "INVEX=I",
+        f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4", f"NETWORK={network}",
+        f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TOPICLEN={topic_length}",
+        f"USERLEN={USER_LENGTH}",
+    ]  # fmt: skip
+    if history:
+        found += [f"CHATHISTORY={history}", "MSGREFTYPES=msgid"]
+    return found
+
+
+def lines(found: list[str]) -> list[tuple[str, ...]]:
+    """The 005 lines' parameters after the client's nick."""
+    return [
+        (*found[i : i + TOKENS_PER_LINE], "are supported by this server")
+        for i in range(0, len(found), TOKENS_PER_LINE)
+    ]

@@ -1,0 +1,128 @@
+"""Core events as IRC lines, one encoder per variant of the capabilities that change bytes.
+
+The hub encodes each event once per encoder and hands every recipient of that variant the
+very same bytes (Ergo's message cache, websockets' broadcast), so an encoder holds only
+what changes the bytes: server-time, away-notify, account-tag, account-notify, message-tags.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+
+from tertulia.core import events as ev
+from tertulia.protocols.irc.message import Message, escape_tag, serialize
+
+Translate = Callable[[str], str]
+Clock = Callable[[], float]
+
+# Every user looks the same from IRC whatever its door: nick!user@tertulia. The host is not
+# the peer's address, which would tell every stranger where a user connects from.
+HOST = "tertulia"
+
+# The capabilities that change how events are encoded, in the order an encoder takes them.
+ENCODING_CAPABILITIES = (
+    "server-time", "away-notify", "account-tag", "account-notify", "message-tags",
+)  # fmt: skip
+
+
+def _tag(key: str, value: str) -> bytes:
+    return (f"{key}={escape_tag(value)}" if value else key).encode()
+
+
+def mask(nick: str, user: str = "") -> str:
+    return f"{nick}!{user or nick}@{HOST}"
+
+
+def server_time(moment: float) -> str:
+    """The IRCv3 server-time format: UTC with milliseconds."""
+    millis = int(moment * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
+
+
+def say_message(
+    nick: str, target: str, text: str, kind: ev.Kind, tags: dict[str, str] | None = None
+) -> Message:
+    """PRIVMSG, NOTICE or a CTCP ACTION, as `nick` sends it to `target`."""
+    if kind is ev.Kind.ACTION:
+        return Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick), tags or {})
+    command = "NOTICE" if kind is ev.Kind.NOTICE else "PRIVMSG"
+    return Message(command, (target, text), mask(nick), tags or {})
+
+
+class IrcEncoder:
+    """Core events as IRC lines for one variant of capabilities."""
+
+    __slots__ = (
+        "_account_notify", "_account_tag", "_away", "_clock", "_server", "_tags", "_time", "_tr",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        server_name: str,
+        translate: Translate,
+        caps: Collection[str] = (),
+        clock: Clock = time.time,
+    ) -> None:
+        self._server = server_name
+        self._tr = translate
+        self._time = "server-time" in caps
+        self._away = "away-notify" in caps
+        self._account_tag = "account-tag" in caps
+        self._account_notify = "account-notify" in caps
+        self._tags = "message-tags" in caps
+        self._clock = clock
+
+    def encode(self, event: ev.Event) -> bytes | None:
+        line = self._line(event)
+        if line is None:
+            return None
+        tags = []
+        if self._time:
+            moment = getattr(event, "ts", None)
+            tags.append(
+                b"time=" + server_time(self._clock() if moment is None else moment).encode()
+            )
+        if self._tags and isinstance(event, ev.RoomMessage | ev.PrivateMessage | ev.TagMessage):
+            tags.append(b"msgid=%d" % event.id)
+            tags += [_tag(k, v) for k, v in event.tags]
+        account = getattr(event, "account", "") if self._account_tag else ""
+        if account and not isinstance(event, ev.AccountChanged):
+            tags.append(b"account=" + account.encode())  # a nick: nothing to escape
+        return b"@" + b";".join(tags) + b" " + line if tags else line
+
+    def _line(self, event: ev.Event) -> bytes | None:
+        match event:
+            case ev.RoomMessage(sender=nick, room=room, text=text, kind=kind):
+                return serialize(say_message(nick, room, text, kind))
+            case ev.PrivateMessage(sender=nick, target=target, text=text, kind=kind):
+                return serialize(say_message(nick, target, text, kind))
+            case ev.Joined(room=room, nick=nick):
+                return serialize(Message("JOIN", (room,), mask(nick)))
+            case ev.Parted(room=room, nick=nick, reason=reason):
+                params = (room, reason) if reason else (room,)
+                return serialize(Message("PART", params, mask(nick)))
+            case ev.Quit(nick=nick, reason=reason):
+                return serialize(Message("QUIT", (reason or "Quit",), mask(nick)))
+            case ev.NickChanged(old=old, new=new):
+                return serialize(Message("NICK", (new,), mask(old)))
+            case ev.TopicChanged(room=room, nick=nick, topic=topic):
+                return serialize(Message("TOPIC", (room, topic), mask(nick)))
+            case ev.Kicked(room=room, nick=nick, by=by, reason=reason):
+                return serialize(Message("KICK", (room, nick, reason or by), mask(by)))
+            case ev.ModeChanged(room=room, by=by, modes=modes, args=args):
+                return serialize(Message("MODE", (room, modes, *args), mask(by)))
+            case ev.Invited(room=room, nick=nick, by=by):
+                return serialize(Message("INVITE", (nick, room), mask(by)))
+            case ev.AccountChanged(nick=nick, account=account) if self._account_notify:
+                return serialize(Message("ACCOUNT", (account or "*",), mask(nick)))
+            case ev.AwayChanged(nick=nick, message=message) if self._away:
+                return serialize(Message("AWAY", (message,) if message else (), mask(nick)))
+            case ev.TagMessage(sender=nick, target=target) if self._tags:
+                return serialize(Message("TAGMSG", (target,), mask(nick)))
+            case ev.Wallops(nick=nick, text=text):
+                return serialize(Message("WALLOPS", (text,), mask(nick)))
+            case ev.ServerNotice():
+                text = event.render(self._tr)
+                return serialize(Message("NOTICE", ("*", text), self._server))
+        return None

@@ -1,0 +1,184 @@
+"""One IRC client: parse each line, check it against the command table, run its handler.
+
+The handler holds what every command family needs: the session, the registration machine,
+the negotiated capabilities, replies (numerics, FAIL, errors through one table), the
+liveness pings, and the rule that a client's replies never overtake its own message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from tertulia.core.errors import TertuliaError
+from tertulia.protocols.framing import Item, Overlong
+from tertulia.protocols.irc import IrcParseError, Message, parse, serialize
+from tertulia.protocols.irc.caps import CapState
+from tertulia.protocols.irc.numerics import reply_for
+from tertulia.protocols.irc.registration import Registration
+from tertulia.protocols.irc.render import mask, server_time
+from tertulia.server.irc.commands import COMMANDS
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+    from tertulia.server.connection import Connection
+
+log = logging.getLogger(__name__)
+
+
+class IrcHandler:
+    """One IRC client: CAP and registration first, then commands applied to the hub."""
+
+    __slots__ = (
+        "batches", "caps", "conn", "heard", "hub", "pinged", "reg", "sasl", "server", "session",
+        "timer", "tr",
+    )  # fmt: skip
+
+    def __init__(self, server: Server, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+        self.hub = server.hub
+        self.tr = server.translate
+        self.session = self.hub.connect(conn, server.irc_encoder, "irc", conn.peer)
+        self.reg = Registration()
+        self.caps = CapState()
+        self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
+        self.batches = 0  # batch references used so far
+        # Idle clients are pinged; one that stays silent for another interval is dropped.
+        self.heard = True
+        self.pinged = False
+        self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
+        server.start_nick_timer(conn)
+
+    @property
+    def nick(self) -> str:
+        # Once registered, the hub's nick: it may change under us (a squatter renamed).
+        return self.session.nick or self.reg.nick or "*"
+
+    @property
+    def me(self) -> str:
+        """This client's own mask, as others see it."""
+        return mask(self.nick, self.session.user)
+
+    @property
+    def gone(self) -> bool:
+        return self.session.gone
+
+    # -- the connection's Handler ---------------------------------------------------------
+
+    def on_line(self, item: Item) -> None:
+        self.heard = True
+        if isinstance(item, Overlong):
+            self.numeric("417", "Input line was too long")
+            return
+        try:
+            msg = parse(item)
+        except IrcParseError as err:
+            self._bad_line(item, err)
+            return
+        command = COMMANDS.get(msg.command)
+        registered = self.reg.registered
+        if command is None:
+            if registered:
+                self.numeric("421", msg.command, "Unknown command")
+            return
+        if not registered and not command.before_registration:
+            self.numeric("451", "You have not registered")
+            return
+        if len(msg.params) < command.min_params:
+            self.numeric("461", msg.command, "Not enough parameters")
+            return
+        try:
+            command.handler(self, msg)
+        except TertuliaError as err:
+            self.error(err)
+
+    def _bad_line(self, item: bytes, err: IrcParseError) -> None:
+        if err.reason in ("line too long", "tags too long"):
+            self.numeric("417", "Input line was too long")
+        elif err.reason == "invalid UTF-8":
+            # UTF8ONLY: the line is refused whole, and the client is told why.
+            command = err.command or "*"
+            self.fail(command, "INVALID_UTF8", "Message rejected, your IRC software MUST use UTF-8")
+        elif item.strip():
+            log.debug("bad irc line", extra={"peer": self.conn.peer, "reason": err.reason})
+
+    def on_close(self, reason: str) -> None:
+        self.timer.cancel()
+        self.hub.disconnect(self.session, reason)
+
+    def internal_error(self) -> bytes:
+        """The line a client gets before the door closes on a bug of ours."""
+        return serialize(Message("ERROR", ("Closing link: internal error",)))
+
+    # -- liveness -------------------------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        if self.gone:
+            return
+        if self.heard:
+            self.heard, self.pinged = False, False
+        elif not self.pinged:
+            self.pinged = True
+            self.send(Message("PING", (self.server.name,)))
+        else:
+            log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
+            self.send(Message("ERROR", ("Closing link: ping timeout",)))
+            self.leave("ping timeout")
+            return
+        self.timer = self.server.loop.call_later(
+            self.server.settings.ping_interval, self._check_alive
+        )
+
+    def leave(self, reason: str) -> None:
+        self.timer.cancel()
+        self.hub.disconnect(self.session, reason)
+        self.conn.close()
+
+    # -- replies --------------------------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        """Queue bytes for this client, behind any message of its own not yet stored: a
+        reply (a PONG, an echo) must never reach the client before its earlier message
+        reached the others."""
+        gate = self.hub.gate
+        if gate is not None and gate.waiting:
+            gate.later(lambda: self.conn.deliver(data))
+        else:
+            self.conn.deliver(data)
+
+    def send(self, msg: Message) -> None:
+        if "server-time" in self.caps.enabled and "time" not in msg.tags:
+            now = server_time(self.hub.clock())
+            msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": now})
+        try:
+            data = serialize(msg)
+        except ValueError:
+            # A reply that cannot be written (a parameter with a space where none may be)
+            # is a bug of ours: logged, and this one reply is dropped, never the client.
+            log.error("unsendable irc reply", extra={"peer": self.conn.peer, "cmd": msg.command})
+            return
+        self.deliver(data)
+
+    def numeric(self, code: str, *params: str) -> None:
+        if code[0] == "4":
+            self.server.stats.errors["irc_" + code] += 1
+        self.send(Message(code, (self.session.nick or "*", *params), self.server.name))
+
+    def reply(self, command: str, *params: str) -> None:
+        """A line from the server in the client's own name (CAP, PONG)."""
+        self.send(Message(command, params, self.server.name))
+
+    def fail(self, command: str, code: str, *context: str) -> None:
+        """An IRCv3 standard reply: FAIL <command> <code> [context...] :text."""
+        self.server.stats.errors["irc_fail_" + code.lower()] += 1
+        self.send(Message("FAIL", (command, code, *context), self.server.name))
+
+    def error(self, err: TertuliaError, target: str = "*") -> None:
+        """A core refusal as its numeric when IRC has one, else a NOTICE with the text."""
+        found = reply_for(err, target)
+        if found is not None:
+            self.numeric(found[0], *found[1])
+            return
+        self.server.stats.errors[err.code] += 1
+        self.send(Message("NOTICE", (self.nick, err.render(self.tr)), self.server.name))
