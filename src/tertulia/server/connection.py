@@ -109,11 +109,22 @@ class Connection(asyncio.Protocol):
         self._hold_if_congested()
 
     def eof_received(self) -> bool | None:
-        # netcat's Ctrl+D or a half-close: take what is buffered as the last line, then leave.
-        if self.framer.pending and not self._closing:
-            self._idle_flush()
+        # netcat's Ctrl+D or a half-close (`printf 'bea\n/who' | nc -N`): what is buffered
+        # is the last line. The client may still read: its replies go out, then we close.
         self.reason = "client closed the connection"
-        return None
+        if self._closing:
+            return None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self.framer.pending:
+            self._idle_flush()
+            if self._closing:  # that line was a /quit, or failed
+                return None
+        # A message's reply (the JSON `ok`) waits for its commit: close once everything
+        # accepted so far is stored and delivered. close() flushes what is queued first.
+        self.server.history.after(self.close)
+        return True  # keep the transport open for writing until then
 
     def pause_writing(self) -> None:
         # The write buffer passed the bound: this client does not read. Drop it so that
