@@ -373,6 +373,9 @@ class Hub:
         target.receivers[session] = None
         session.rooms[target.key] = target
         self._fanout(Joined(room=target.name, nick=nick), target.receivers, exclude=session)
+        if session.away:
+            # Those who follow away states learn that the newcomer is away (IRCv3 away-notify).
+            self._fanout(AwayChanged(nick, session.away), target.receivers, exclude=session)
         return target
 
     def part(self, session: Session, room: str, reason: str = "") -> None:

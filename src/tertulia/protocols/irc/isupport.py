@@ -6,6 +6,10 @@ from tertulia.protocols.irc.modes import CHANMODES
 
 TOKENS_PER_LINE = 13  # a 005 line carries at most 13 tokens, as most servers send
 USER_LENGTH = 18  # characters of USER's username kept
+MAX_TARGETS = 4  # targets of one PRIVMSG, NOTICE, TAGMSG or KICK
+TARGMAX = f"JOIN:,KICK:{MAX_TARGETS},NAMES:1,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS}," + (
+    f"TAGMSG:{MAX_TARGETS},WHOIS:1"
+)
 
 
 def tokens(
@@ -21,7 +25,8 @@ def tokens(
         f"AWAYLEN={topic_length}", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={room_length}", "CHANTYPES=#", "EXCEPTS=e", "INVEX=I",
         f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4", f"NETWORK={network}",
-        f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TOPICLEN={topic_length}",
+        f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",
+        f"TOPICLEN={topic_length}",
         f"USERLEN={USER_LENGTH}",
     ]  # fmt: skip
     if history:

@@ -8,6 +8,7 @@ from tertulia.core.errors import NotInRoom, TertuliaError
 from tertulia.core.names import fold
 from tertulia.core.room import Room
 from tertulia.protocols.irc import Message
+from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.protocols.irc.modes import mode_string, parse_changes, user_mode_changes
 from tertulia.protocols.irc.render import mask
 from tertulia.server.irc.cmd_history import batch
@@ -166,12 +167,15 @@ def invite(h: IrcHandler, msg: Message) -> None:
 
 
 def kick(h: IrcHandler, msg: Message) -> None:
-    # KICK <channel> <user>{,<user>} [:comment]
-    name, reason = msg.param(0), msg.param(2)
-    if fold(name) not in h.hub.rooms:
-        h.numeric("403", name, "No such channel")
-        return
-    for nick in msg.param(1).split(","):
+    # KICK <channel>{,<channel>} <user>{,<user>} [:comment]: one channel for every user,
+    # or channels and users in pairs (RFC 2812 3.2.8).
+    rooms, nicks, reason = msg.param(0).split(","), msg.param(1).split(","), msg.param(2)
+    if len(rooms) == 1:
+        rooms = rooms * len(nicks)
+    for name, nick in list(zip(rooms, nicks, strict=False))[:MAX_TARGETS]:
+        if fold(name) not in h.hub.rooms:
+            h.numeric("403", name, "No such channel")
+            continue
         try:
             h.hub.kick(h.session, name, nick, reason)
         except TertuliaError as err:

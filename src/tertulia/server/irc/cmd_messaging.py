@@ -8,12 +8,12 @@ from tertulia.core import events as ev
 from tertulia.core.errors import NotInRoom, TertuliaError
 from tertulia.core.names import fold
 from tertulia.protocols.irc import Message
+from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.server.irc import cmd_account
 
 if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
 
-MAX_TARGETS = 4  # targets of one PRIVMSG or NOTICE
 
 
 def _client_tags(msg: Message) -> tuple[tuple[str, str], ...]:
