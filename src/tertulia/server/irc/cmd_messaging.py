@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
 
 
-
 def _client_tags(msg: Message) -> tuple[tuple[str, str], ...]:
     # Only client tags (`+name`) travel; server tags a client sends are not its to set.
     return tuple((k, v) for k, v in msg.tags.items() if k.startswith("+"))
