@@ -1,11 +1,17 @@
-"""When the store fails a commit: nobody gets the message, its sender is told, on every door."""
+"""When the store fails or is slow: nobody gets an unstored message, its sender is told,
+and retention never holds a commit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
+import pytest
+
 from chatclient import JsonClient, LineClient
+from conftest import ServerFactory
 from ircclient import irc
 from tertulia.server.app import Server
 from webclient import http, samples, web_port
@@ -77,3 +83,31 @@ async def test_a_message_the_store_refuses_costs_only_itself(server: Server) -> 
     assert "[ana] antes" in said and "[ana] veneno" not in said
     page = await ana.request({"type": "history", "room": "#lobby"})
     assert [m["text"] for m in page["messages"]] == ["antes", "después"]
+
+
+async def test_a_long_prune_never_delays_a_message(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await make_server(history_keep_messages=1000)
+    store = server.history.store
+    assert store is not None
+    # A prune that takes as long as the test wants: it waits for `release` first.
+    started, release = threading.Event(), threading.Event()
+    real_prune = store.prune
+
+    def long_prune(older_than: float | None, keep_per_room: int | None) -> int:
+        started.set()
+        release.wait(30)
+        deleted: int = real_prune(older_than, keep_per_room)
+        return deleted
+
+    monkeypatch.setattr(store, "prune", long_prune)
+    pruning = asyncio.ensure_future(server._prune())
+    try:
+        assert await asyncio.to_thread(started.wait, 10), "the prune never started"
+        ana = await JsonClient.connect(server.port, "ana")
+        ok = await ana.request({"type": "say", "room": "#lobby", "text": "mientras tanto"})
+        assert ok["type"] == "ok" and not pruning.done()
+    finally:
+        release.set()
+    await pruning

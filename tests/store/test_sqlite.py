@@ -11,7 +11,7 @@ import pytest
 
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.store import StoreError
-from tertulia.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from tertulia.store.sqlite import MIGRATIONS, PRUNE_BATCH, SCHEMA_VERSION, SqliteStore
 
 
 def room_messages(
@@ -156,3 +156,20 @@ def test_one_row_the_database_refuses_costs_only_itself(store: SqliteStore) -> N
     assert [m.text for m in store.before("#lobby", None, 10)] == ["antes", "después"]
     assert [m.id for m in store.offline("bob")] == [4]
     assert store.last_id() == 4
+
+
+def test_pruning_runs_from_its_own_thread_in_batches(store: SqliteStore) -> None:
+    count = 2 * PRUNE_BATCH + 7
+    store.append(room_messages("#a", [f"viejo {i}" for i in range(count)], ts=100.0))
+    kept = PrivateMessage(count + 1, 50.0, "ana", "bob", "psst")
+    store.append([kept], offline=[("bob", kept.id)])
+    store.append(room_messages("#a", ["nuevo"], first_id=count + 2, ts=10_000.0))
+    done: list[int] = []
+    # Its own thread and connection, as the server runs it: the writer's stays free.
+    pruner = threading.Thread(target=lambda: done.append(store.prune(5000.0, None)))
+    pruner.start()
+    pruner.join(30)
+    assert done == [count + 1]
+    assert [m.text for m in store.before("#a", None, 10)] == ["nuevo"]
+    assert store.offline("bob") == []  # its offline row went with it
+    store.append(room_messages("#a", ["después"], first_id=count + 3, ts=10_001.0))

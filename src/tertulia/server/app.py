@@ -159,11 +159,12 @@ class Server:
     async def _prune(self) -> None:
         """Retention: drop what is older than history_keep_days or past the newest
         history_keep_messages of each room."""
-        s, store = self.settings, self.history.store
-        if store is None or not (s.history_keep_days or s.history_keep_messages):
+        s = self.settings
+        if self.history.store is None or not (s.history_keep_days or s.history_keep_messages):
             return
         cutoff = time.time() - s.history_keep_days * 86400 if s.history_keep_days else None
-        deleted = await self.history.run(store.prune, cutoff, s.history_keep_messages or None)
+        # In a thread and connection of its own, in short batches: never in a commit's way.
+        deleted = await self.history.prune(cutoff, s.history_keep_messages or None)
         if deleted:
             log.info("history pruned", extra={"deleted": deleted})
 

@@ -73,6 +73,13 @@ class History:
             if store is not None
             else None
         )
+        # Retention has a thread (and a connection) of its own too: a long prune deletes in
+        # short batches beside the commits instead of holding them.
+        self._prunes = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tertulia-prune")
+            if store is not None
+            else None
+        )
         # Reads have threads (and connections) of their own: a search never delays a commit,
         # and so never delays a message.
         self._reads = (
@@ -176,6 +183,13 @@ class History:
         finally:
             self._reading -= 1
 
+    async def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
+        """Retention, in the pruning thread: never in the way of a commit."""
+        assert self._prunes is not None and self.store is not None, "no history store"
+        return await self._loop.run_in_executor(
+            self._prunes, self.store.prune, older_than, keep_per_room
+        )
+
     async def drain(self) -> None:
         """Wait until every message accepted so far is stored and delivered."""
         await self._idle.wait()
@@ -190,6 +204,9 @@ class History:
         if self._reads is not None:
             await asyncio.to_thread(self._reads.shutdown, wait=True)
             self._reads = None
+        if self._prunes is not None:
+            await asyncio.to_thread(self._prunes.shutdown, wait=True)
+            self._prunes = None
         if self.store is not None and self._executor is not None:
             await self.run(self.store.close)
             self._executor.shutdown(wait=True)

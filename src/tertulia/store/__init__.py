@@ -64,7 +64,10 @@ class HistoryStore(Protocol):
         ...
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
-        """Delete messages older than a time or beyond the newest N of each room; how many."""
+        """Delete messages older than a time or beyond the newest N of each room; how many.
+
+        Called from a thread of its own, beside the commits: it must not hold them (short
+        transactions on a connection of its own)."""
         ...
 
 

@@ -71,6 +71,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
 OFFLINE_LIMIT = 100  # private messages kept per offline account
+PRUNE_BATCH = 500  # messages deleted per transaction when pruning
 
 _COLUMNS = "id, ts, room, sender, kind, text, account, restricted"
 # A closed room's messages older than the room now of that name are not shown.
@@ -98,6 +99,7 @@ class SqliteStore:
         self.synchronous = synchronous.upper()
         self._db: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
+        self._pruner: sqlite3.Connection | None = None
         # Reads (history pages, search, a password's hash) have connections of their own,
         # one per thread: WAL lets them run beside a commit instead of queueing behind it.
         self._local = threading.local()
@@ -170,9 +172,10 @@ class SqliteStore:
         for conn in readers:
             conn.close()
         self._local = threading.local()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
+        for other in (self._checkpointer, self._pruner):
+            if other is not None:
+                other.close()
+        self._checkpointer = self._pruner = None
         if self._db is not None:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # leave one tidy file
             self._db.close()
@@ -300,27 +303,49 @@ class SqliteStore:
         )
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
-        db, deleted = self.db, 0
-        db.execute("BEGIN")
-        try:
-            if older_than is not None:
-                deleted += db.execute("DELETE FROM messages WHERE ts < ?", (older_than,)).rowcount
-            if keep_per_room is not None:
-                for key in self._room_keys():
-                    row = db.execute(
-                        "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC "
-                        "LIMIT 1 OFFSET ?",
-                        (key, keep_per_room),
-                    ).fetchone()
-                    if row is not None:
-                        deleted += db.execute(
-                            "DELETE FROM messages WHERE room_key = ? AND id <= ?", (key, row[0])
-                        ).rowcount
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        """Delete old messages, a few hundred per transaction, from a connection of its own.
+
+        Meant for a thread of its own: between two batches the writer's commits go through,
+        so a long prune never holds a message for more than one short batch.
+        """
+        db, deleted = self._pruning(), 0
+        if older_than is not None:
+            deleted += self._delete_batches(db, "ts < ?", (older_than,))
+        if keep_per_room is not None:
+            rows = db.execute(
+                "SELECT DISTINCT room_key FROM messages WHERE room_key IS NOT NULL"
+            ).fetchall()
+            for (key,) in rows:
+                row = db.execute(
+                    "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                    (key, keep_per_room),
+                ).fetchone()
+                if row is not None:
+                    deleted += self._delete_batches(db, "room_key = ? AND id <= ?", (key, row[0]))
         return deleted
+
+    def _pruning(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the history store is not open")
+        if self._pruner is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA foreign_keys = ON")  # a pruned message drops its offline row
+            self._pruner = db
+        return self._pruner
+
+    @staticmethod
+    def _delete_batches(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> int:
+        # Autocommit: each statement is its own short transaction.
+        deleted = 0
+        while True:
+            count = db.execute(
+                f"DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE {where} LIMIT ?)",
+                (*args, PRUNE_BATCH),
+            ).rowcount
+            deleted += count
+            if count < PRUNE_BATCH:
+                return deleted
 
     # -- reading --------------------------------------------------------------------------
 
