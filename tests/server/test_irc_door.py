@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
@@ -342,3 +343,76 @@ async def test_unregistered_connections_time_out(make_server: ServerFactory) -> 
     await lurker.send("NICK lurker")  # never sends USER
     lines = await lurker.closed()
     assert any("NOTICE" in line for line in lines)
+
+
+async def test_only_commands_in_the_table_run(server: Server) -> None:
+    # CLOSE and LINE once reached the handler's own methods: CLOSE left a ghost holding
+    # its nick for ever. Now they are unknown commands, and the nick is free after QUIT.
+    ghost = await irc(server, "ghost")
+    await ghost.send("CLOSE :x\r\nLINE :y")
+    assert " 421 ghost CLOSE " in await ghost.line()
+    assert " 421 ghost LINE " in await ghost.line()
+    await ghost.send("QUIT :bye")
+    await ghost.expect("ERROR")
+    again = await irc(server, "ghost")
+    await again.send("WHOIS ghost")
+    assert " 311 ghost ghost ghost " in await again.expect(" 311 ")
+    await again.close()
+
+
+async def test_a_ban_set_on_irc_holds_on_every_door(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #dev\r\nMODE #dev +b pia")
+    assert await ana.expect(" MODE ") == ":ana!ana@tertulia MODE #dev +b pia!*@*"
+    pia = await LineClient.connect(server.port, "pia")
+    await pia.send("/join #dev")
+    assert "banned" in await pia.expect(lambda line: line.startswith("!"))
+    await ana.send("MODE #dev b")
+    assert " 367 ana #dev pia!*@* ana " in await ana.line()
+    assert " 368 ana #dev " in await ana.line()
+    await ana.send("MODE #dev +e pia\r\nMODE #dev +tz")
+    await ana.expect("MODE #dev +e")
+    assert await ana.line() == ":ana!ana@tertulia MODE #dev +t"  # applied...
+    assert " 472 ana z " in await ana.line()  # ...and the unknown mode refused alone
+    await pia.send("/join #dev")
+    await ana.expect("JOIN #dev")
+    for client in (ana, pia):
+        await client.close()
+
+
+async def test_server_operators_kill_and_wallops(server: Server) -> None:
+    server.settings = replace(server.settings, operators=(("root", "s3cret"),))
+    op = await irc(server, "op")
+    bo = await irc(server, "bo")
+    await bo.send("KILL op :no")
+    assert " 481 bo " in await bo.line()
+    await op.send("OPER root wrong")
+    assert " 464 op " in await op.line()
+    await op.send("OPER root s3cret\r\nMODE op +w")
+    assert " 381 op " in await op.line()
+    assert await op.line() == ":op!op@tertulia MODE op +o"
+    await op.expect("MODE op +w")
+    await op.send("WALLOPS :maintenance at noon")
+    assert await op.expect("WALLOPS") == ":op!op@tertulia WALLOPS :maintenance at noon"
+    await op.send("KILL bo :flooding")
+    assert any("flooding" in line for line in await bo.closed())
+    await op.send("WHOWAS bo")
+    assert " 314 op bo bo tertulia * :Real bo" in await op.expect(" 314 ")
+    await op.close()
+
+
+async def test_a_reply_never_overtakes_the_clients_own_messages(server: Server) -> None:
+    ana = await irc(server, "ana")
+    burst = "".join(f"PRIVMSG #lobby :m{i}\r\n" for i in range(300))
+    await ana.send("JOIN #lobby")
+    await ana.expect(" 366 ")
+    bo = await irc(server, "bo")
+    await bo.send("JOIN #lobby")
+    await ana.expect("JOIN #lobby")
+    await ana.send(burst + "PING :after-the-burst")
+    await ana.expect("after-the-burst")
+    # The PONG waited for every message before it to be stored and handed out.
+    assert server.hub.messages_delivered >= 300
+    await bo.expect(":m299")
+    await ana.close()
+    await bo.close()

@@ -310,6 +310,16 @@ class Hub:
         while len(self.whowas) > WHOWAS_NICKS:
             self.whowas.popitem(last=False)
 
+    def user_of(self, nick: str) -> str:
+        """The username shown in `nick`'s mask: its session's, or, once it left or changed
+        nick, the last one who had it; the nick itself when there is none."""
+        key = fold(nick)
+        session = self.sessions.get(key)
+        if session is not None:
+            return session.user or nick
+        past = self.whowas.get(key)
+        return (past[0].user if past else "") or nick
+
     def was(self, nick: str) -> list[WhoWas]:
         """Who used `nick` before, newest first."""
         return list(self.whowas.get(fold(nick), ()))

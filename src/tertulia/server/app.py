@@ -89,7 +89,7 @@ class Server:
         encoder = self._irc_encoders.get(key)
         if encoder is None:
             encoder = self._irc_encoders[key] = IrcEncoder(
-                self.name, self.translate, key, clock=self.hub.clock
+                self.name, self.translate, key, clock=self.hub.clock, ident=self.hub.user_of
             )
         return encoder
 

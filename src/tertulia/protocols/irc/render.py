@@ -41,20 +41,27 @@ def server_time(moment: float) -> str:
 
 
 def say_message(
-    nick: str, target: str, text: str, kind: ev.Kind, tags: dict[str, str] | None = None
+    nick: str,
+    target: str,
+    text: str,
+    kind: ev.Kind,
+    tags: dict[str, str] | None = None,
+    user: str = "",
 ) -> Message:
     """PRIVMSG, NOTICE or a CTCP ACTION, as `nick` sends it to `target`."""
+    source = mask(nick, user)
     if kind is ev.Kind.ACTION:
-        return Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), mask(nick), tags or {})
+        return Message("PRIVMSG", (target, f"\x01ACTION {text}\x01"), source, tags or {})
     command = "NOTICE" if kind is ev.Kind.NOTICE else "PRIVMSG"
-    return Message(command, (target, text), mask(nick), tags or {})
+    return Message(command, (target, text), source, tags or {})
 
 
 class IrcEncoder:
     """Core events as IRC lines for one variant of capabilities."""
 
     __slots__ = (
-        "_account_notify", "_account_tag", "_away", "_clock", "_server", "_tags", "_time", "_tr",
+        "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_server", "_tags",
+        "_time", "_tr",
     )  # fmt: skip
 
     def __init__(
@@ -63,6 +70,7 @@ class IrcEncoder:
         translate: Translate,
         caps: Collection[str] = (),
         clock: Clock = time.time,
+        ident: Callable[[str], str] = str,
     ) -> None:
         self._server = server_name
         self._tr = translate
@@ -72,6 +80,7 @@ class IrcEncoder:
         self._account_notify = "account-notify" in caps
         self._tags = "message-tags" in caps
         self._clock = clock
+        self._ident = ident  # nick -> the username its mask shows
 
     def encode(self, event: ev.Event) -> bytes | None:
         line = self._line(event)
@@ -91,37 +100,40 @@ class IrcEncoder:
             tags.append(b"account=" + account.encode())  # a nick: nothing to escape
         return b"@" + b";".join(tags) + b" " + line if tags else line
 
+    def _mask(self, nick: str) -> str:
+        return mask(nick, self._ident(nick))
+
     def _line(self, event: ev.Event) -> bytes | None:
         match event:
             case ev.RoomMessage(sender=nick, room=room, text=text, kind=kind):
-                return serialize(say_message(nick, room, text, kind))
+                return serialize(say_message(nick, room, text, kind, None, self._ident(nick)))
             case ev.PrivateMessage(sender=nick, target=target, text=text, kind=kind):
-                return serialize(say_message(nick, target, text, kind))
+                return serialize(say_message(nick, target, text, kind, None, self._ident(nick)))
             case ev.Joined(room=room, nick=nick):
-                return serialize(Message("JOIN", (room,), mask(nick)))
+                return serialize(Message("JOIN", (room,), self._mask(nick)))
             case ev.Parted(room=room, nick=nick, reason=reason):
                 params = (room, reason) if reason else (room,)
-                return serialize(Message("PART", params, mask(nick)))
+                return serialize(Message("PART", params, self._mask(nick)))
             case ev.Quit(nick=nick, reason=reason):
-                return serialize(Message("QUIT", (reason or "Quit",), mask(nick)))
+                return serialize(Message("QUIT", (reason or "Quit",), self._mask(nick)))
             case ev.NickChanged(old=old, new=new):
-                return serialize(Message("NICK", (new,), mask(old)))
+                return serialize(Message("NICK", (new,), self._mask(old)))
             case ev.TopicChanged(room=room, nick=nick, topic=topic):
-                return serialize(Message("TOPIC", (room, topic), mask(nick)))
+                return serialize(Message("TOPIC", (room, topic), self._mask(nick)))
             case ev.Kicked(room=room, nick=nick, by=by, reason=reason):
-                return serialize(Message("KICK", (room, nick, reason or by), mask(by)))
+                return serialize(Message("KICK", (room, nick, reason or by), self._mask(by)))
             case ev.ModeChanged(room=room, by=by, modes=modes, args=args):
-                return serialize(Message("MODE", (room, modes, *args), mask(by)))
+                return serialize(Message("MODE", (room, modes, *args), self._mask(by)))
             case ev.Invited(room=room, nick=nick, by=by):
-                return serialize(Message("INVITE", (nick, room), mask(by)))
+                return serialize(Message("INVITE", (nick, room), self._mask(by)))
             case ev.AccountChanged(nick=nick, account=account) if self._account_notify:
-                return serialize(Message("ACCOUNT", (account or "*",), mask(nick)))
+                return serialize(Message("ACCOUNT", (account or "*",), self._mask(nick)))
             case ev.AwayChanged(nick=nick, message=message) if self._away:
-                return serialize(Message("AWAY", (message,) if message else (), mask(nick)))
+                return serialize(Message("AWAY", (message,) if message else (), self._mask(nick)))
             case ev.TagMessage(sender=nick, target=target) if self._tags:
-                return serialize(Message("TAGMSG", (target,), mask(nick)))
+                return serialize(Message("TAGMSG", (target,), self._mask(nick)))
             case ev.Wallops(nick=nick, text=text):
-                return serialize(Message("WALLOPS", (text,), mask(nick)))
+                return serialize(Message("WALLOPS", (text,), self._mask(nick)))
             case ev.ServerNotice():
                 text = event.render(self._tr)
                 return serialize(Message("NOTICE", ("*", text), self._server))
