@@ -21,7 +21,8 @@ def drive(chunks: list[bytes]) -> tuple[Registration, CapState, list[int]]:
     index = 0
     for chunk in chunks:
         for item in framer.feed(chunk):
-            msg = parse(bytes(item))
+            assert isinstance(item, bytes)
+            msg = parse(item)
             if msg.command == "CAP":
                 before = caps.negotiating
                 caps.handle(msg.param(0), msg.param(1), CAPS, reg.registered)
