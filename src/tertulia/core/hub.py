@@ -149,6 +149,10 @@ def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
     return any(masks.matches(m, mask) for m in entries)
 
 
+def _banned(room: Room, mask: str) -> bool:
+    return _listed(room.bans, mask) and not _listed(room.exceptions, mask)
+
+
 def _check_fit(text: str, field: str) -> None:
     """Refuse the text for the first unfit character: BadUnicode or BadText."""
     found = _UNFIT.search(text)
@@ -367,10 +371,9 @@ class Hub:
         if session.key in target.members:
             return target
         invited = session.key in target.invited
-        mask = session.mask
-        if not invited and _listed(target.bans, mask) and not _listed(target.exceptions, mask):
+        if not invited and target.bans and _banned(target, session.mask):
             raise Banned(room=target.name)
-        if "i" in target.modes and not invited and not _listed(target.invex, mask):
+        if "i" in target.modes and not invited and not _listed(target.invex, session.mask):
             raise InviteOnly(room=target.name)
         if target.password and key != target.password and not invited:
             raise BadKey(room=target.name)
@@ -597,8 +600,7 @@ class Hub:
             return target
         if "m" in target.modes:
             raise Moderated(room=target.name)
-        mask = session.mask
-        if _listed(target.bans, mask) and not _listed(target.exceptions, mask):
+        if target.bans and _banned(target, session.mask):
             raise CannotSend(room=target.name)
         return target
 
