@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import pytest
+
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
 from ircclient import IrcClient, irc, irc_port
 from tertulia.server.app import Server
+from tertulia.server.irc.commands import COMMANDS, Command
 
 
 async def test_registration_burst_without_cap(server: Server) -> None:
@@ -416,3 +419,17 @@ async def test_a_reply_never_overtakes_the_clients_own_messages(server: Server) 
     await bo.expect(":m299")
     await ana.close()
     await bo.close()
+
+
+async def test_a_bug_of_ours_gets_an_irc_client_an_irc_line(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A handler that fails stands in for a bug: the client is told in its own format.
+    def broken(h: object, msg: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(COMMANDS, "BREAK", Command(broken))
+    ana = await irc(server, "ana")
+    await ana.send("BREAK")
+    last = await ana.closed()
+    assert "ERROR :Closing link: internal error\r" in last  # not the plain door's "!" line

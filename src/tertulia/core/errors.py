@@ -257,3 +257,10 @@ class CannotSend(TertuliaError):
 
     code = "cannot_send"
     template = N_("you cannot speak in {room}")
+
+
+class InternalError(TertuliaError):
+    """A bug of ours while serving a client: it gets this line, the log the traceback."""
+
+    code = "internal"
+    template = N_("internal error, sorry: closing")

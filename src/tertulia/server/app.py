@@ -57,7 +57,6 @@ class Server:
         # once and shared, so the hub still encodes each event once per variant.
         self._irc_encoders: dict[frozenset[str], IrcEncoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
-        self.internal_error_line = plain.error(self.translate(N_("internal error, sorry: closing")))
         self.connections: set[Connection] = set()
         self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}

@@ -21,6 +21,10 @@ class Handler(Protocol):
 
     def on_close(self, reason: str) -> None: ...
 
+    def internal_error(self) -> bytes:
+        """The one line, in this door's format, a client gets before we close on a bug."""
+        ...
+
 
 class WriteFlusher:
     """Coalesces each connection's writes within one loop turn into one system call."""
@@ -256,7 +260,8 @@ class Connection(asyncio.Protocol):
 
     def _internal_error(self) -> None:
         log.exception("internal error handling a line", extra={"peer": self.peer})
-        self.close(self.server.internal_error_line)
+        handler = self.handler
+        self.close(handler.internal_error() if handler is not None else None)
 
     def _nick(self) -> str:
         session = getattr(self.handler, "session", None)

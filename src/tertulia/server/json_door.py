@@ -10,6 +10,7 @@ from tertulia import __version__
 from tertulia.core.errors import (
     N_,
     BadRequest,
+    InternalError,
     LineTooLong,
     NotInRoom,
     NotRegistered,
@@ -90,6 +91,9 @@ class JsonHandler:
     def error(self, rid: jl.RequestId, err: TertuliaError) -> None:
         self.server.stats.errors[err.code] += 1
         self.send(jl.error_reply(rid, err, self.tr))
+
+    def internal_error(self) -> bytes:
+        return jl.error_reply(None, InternalError(), self.tr)
 
     def on_close(self, reason: str) -> None:
         if not self.gone:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import (
     N_,
+    InternalError,
     LineTooLong,
     NoRoom,
     NotRegistered,
@@ -75,6 +76,9 @@ class PlainHandler:
                 self._chat_line(text)
         except TertuliaError as err:
             self._error(err)
+
+    def internal_error(self) -> bytes:
+        return plain.error(InternalError().render(self.tr))
 
     def on_close(self, reason: str) -> None:
         if not self.gone:

@@ -228,6 +228,9 @@ class WebHandler:
     def on_line(self, item: object) -> None:  # pragma: no cover - the web door has no lines
         raise TypeError("the web door reads frames, not lines")
 
+    def internal_error(self) -> bytes:  # pragma: no cover - the web door closes with 1011
+        return b""
+
     def on_close(self, reason: str) -> None:
         self.timer.cancel()
         if self.json is not None:
