@@ -240,7 +240,7 @@ class Hub:
         if key in self.sessions or key in RESERVED:
             raise NickInUse(nick=nick)
         session.nick, session.key = nick, key
-        session.since = self.clock()
+        session.since = session.active = self.clock()
         self.sessions[key] = session
         self.peak = max(self.peak, len(self.sessions))
         if self.on_nick is not None:
@@ -577,6 +577,7 @@ class Hub:
             next(self._message_ids), self.clock(), target.name, nick, text, kind,
             session.account, "i" in target.modes or bool(target.password), tags,
         )  # fmt: skip
+        session.active = event.ts
         ring = self._ring(target.key) if self.limits.replay else None
 
         def deliver() -> None:
@@ -644,6 +645,7 @@ class Hub:
             session.account,
             tags,
         )
+        session.active = event.ts
         settled = settled or partial(self._settled, session)
         if recipient is None:
             # A registered nick that is away: kept, and handed over at its next login.

@@ -34,8 +34,23 @@ class Session:
     """A participant: anonymous until it has a nick, then a member of zero or more rooms."""
 
     __slots__ = (
-        "account", "away", "door", "encoder", "gone", "id", "key", "modes", "nick", "oper",
-        "peer", "realname", "rooms", "since", "sink", "user",
+        "account",
+        "active",
+        "away",
+        "door",
+        "encoder",
+        "gone",
+        "id",
+        "key",
+        "modes",
+        "nick",
+        "oper",
+        "peer",
+        "realname",
+        "rooms",
+        "since",
+        "sink",
+        "user",
     )  # fmt: skip
 
     def __init__(
@@ -61,6 +76,7 @@ class Session:
         self.modes: set[str] = set()
         self.oper = ""
         self.since = 0.0  # when it took its nick (the hub's clock)
+        self.active = 0.0  # when it last said something (WHOIS and WHO show the idle time)
 
     @property
     def mask(self) -> str:

@@ -82,7 +82,30 @@ def realname(s: Session) -> str:
     return s.realname or f"{s.nick} ({s.door})"
 
 
-def _who_line(h: IrcHandler, channel: str, s: Session, room: Room | None) -> None:
+# WHOX fields in the order they are sent, whatever the order asked (IRCv3 WHOX):
+# token, channel, user, ip, host, server, nick, flags, hops, idle, account, oplevel, realname.
+WHOX_FIELDS = "tcuihsnfdlaor"
+
+
+def _whox_line(
+    h: IrcHandler, fields: str, token: str, channel: str, s: Session, room: Room | None
+) -> None:
+    nick = s.nick or ""
+    values = {
+        "t": token, "c": channel, "u": s.user or nick, "i": "255.255.255.255", "h": HOST,
+        "s": h.server.name, "n": nick, "f": _flags(h, s, room), "d": "0",
+        "l": str(max(0, int(h.hub.clock() - s.active))), "a": s.account or "0",
+        "o": "n/a", "r": realname(s),
+    }  # fmt: skip
+    h.numeric("354", *(values[f] for f in WHOX_FIELDS if f in fields))
+
+
+def _who_line(
+    h: IrcHandler, channel: str, s: Session, room: Room | None, whox: tuple[str, str] | None
+) -> None:
+    if whox is not None:
+        _whox_line(h, whox[0], whox[1], channel, s, room)
+        return
     nick = s.nick or ""
     h.numeric(
         "352", channel, s.user or nick, HOST, h.server.name, nick, _flags(h, s, room),
@@ -91,16 +114,18 @@ def _who_line(h: IrcHandler, channel: str, s: Session, room: Room | None) -> Non
 
 
 def who(h: IrcHandler, msg: Message) -> None:
-    # WHO [<mask> ["o"]]
+    # WHO [<mask> ["o"]] | WHO <mask> %<fields>[,<token>] (WHOX)
     target = msg.param(0) or "*"
-    opers_only = msg.param(1) == "o"
+    options, _, token = msg.param(1).partition(",")
+    opers_only = "o" in options.split("%")[0]
+    whox = (options.split("%", 1)[1], token[:3]) if "%" in options else None
     if target.startswith("#"):
         room = h.hub.rooms.get(fold(target))
         member = room is not None and h.session.key in room.members
         if room is not None and (member or "s" not in room.modes):
             for s in room.members.values():
                 if (member or "i" not in s.modes) and (not opers_only or "o" in s.modes):
-                    _who_line(h, room.name, s, room)
+                    _who_line(h, room.name, s, room, whox)
         h.numeric("315", target, "End of WHO list")
         return
     exact = h.hub.sessions.get(fold(target))
@@ -117,7 +142,7 @@ def who(h: IrcHandler, msg: Message) -> None:
     for s in people:
         if opers_only and "o" not in s.modes:
             continue
-        _who_line(h, "*", s, None)
+        _who_line(h, "*", s, None, whox)
     h.numeric("315", target, "End of WHO list")
 
 
@@ -143,6 +168,8 @@ def whois(h: IrcHandler, msg: Message) -> None:
         h.numeric("313", nick, "is an IRC operator")
     if s.account:
         h.numeric("330", nick, s.account, "is logged in as")
+    idle = max(0, int(h.hub.clock() - s.active))
+    h.numeric("317", nick, str(idle), str(int(s.since)), "seconds idle, signon time")
     if s.away:
         h.numeric("301", nick, s.away)
     h.numeric("318", nick, "End of /WHOIS list")
