@@ -67,6 +67,10 @@ class Settings:
         default=0, metadata={"help": "messages kept per room (0: all)"}
     )
     server_name: str = field(default="tertulia", metadata={"help": "name shown to clients"})
+    server_info: str = field(
+        default="a tertulia chat server",
+        metadata={"help": "one line about the server (IRC LINKS and WHOIS)"},
+    )
     lang: str = field(default="", metadata={"help": "language of user text (en, es)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
     log_json: bool = field(default=False, metadata={"help": "log one JSON object per line"})

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 server_name = "My.Little.Server"
+server_info = "test server"
 nick_length = 32
 
 [operators]

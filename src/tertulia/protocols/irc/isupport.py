@@ -27,7 +27,7 @@ def tokens(
         f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",
         f"TOPICLEN={topic_length}",
-        f"USERLEN={USER_LENGTH}", "WHOX",
+        f"USERLEN={USER_LENGTH}", "UTF8ONLY", "WHOX",
     ]  # fmt: skip
     if history:
         found += [f"CHATHISTORY={history}", "MSGREFTYPES=msgid"]

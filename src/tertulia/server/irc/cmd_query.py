@@ -163,7 +163,7 @@ def whois(h: IrcHandler, msg: Message) -> None:
     ]
     if rooms:
         h.numeric("319", nick, " ".join(rooms))
-    h.numeric("312", nick, h.server.name, f"tertulia {__version__}")
+    h.numeric("312", nick, h.server.name, h.server.settings.server_info)
     if "o" in s.modes:
         h.numeric("313", nick, "is an IRC operator")
     if s.account:
@@ -224,3 +224,29 @@ def away(h: IrcHandler, msg: Message) -> None:
         h.numeric("306", "You have been marked as being away")
     else:
         h.numeric("305", "You are no longer marked as being away")
+
+
+def help_(h: IrcHandler, msg: Message) -> None:
+    # HELP [<subject>]: 704, 705 lines, 706 (modern.ircdocs.horse), from the command table.
+    from tertulia.server.irc.commands import COMMANDS  # the table imports this module
+
+    subject = msg.param(0).upper()
+    if subject and subject not in COMMANDS:
+        h.numeric("524", msg.param(0), "No help available on this topic")
+        return
+    topic = subject or "*"
+    if subject:
+        h.numeric("704", topic, COMMANDS[subject].syntax)
+    else:
+        h.numeric("704", topic, "Commands of this server; HELP <command> for one")
+        verbs = sorted(COMMANDS)
+        for i in range(0, len(verbs), 10):
+            h.numeric("705", topic, " ".join(verbs[i : i + 10]))
+    h.numeric("706", topic, "End of /HELP")
+
+
+def links(h: IrcHandler, msg: Message) -> None:
+    # LINKS: one server, this one.
+    name = h.server.name
+    h.numeric("364", name, name, f"0 {h.server.settings.server_info}")
+    h.numeric("365", "*", "End of /LINKS list")

@@ -29,60 +29,73 @@ Handler = Callable[["IrcHandler", "Message"], None]
 class Command:
     handler: Handler
     min_params: int = 0
-
+    syntax: str = ""  # what HELP shows
     # Set from the registration machine's list, so the rule lives in one place.
     before_registration: bool = False
 
 
-def _table(entries: dict[str, tuple[Handler, int]]) -> dict[str, Command]:
+def _table(entries: dict[str, tuple[Handler, int, str]]) -> dict[str, Command]:
     return {
-        verb: Command(handler, params, verb in BEFORE_REGISTRATION)
-        for verb, (handler, params) in entries.items()
+        verb: Command(handler, params, syntax, verb in BEFORE_REGISTRATION)
+        for verb, (handler, params, syntax) in entries.items()
     }
 
 
 COMMANDS: dict[str, Command] = _table(
     {
         # connection registration and liveness (RFC 2812 3.1, 3.7; IRCv3 CAP and SASL)
-        "CAP": (cmd_connection.cap, 1),
-        "PASS": (cmd_connection.pass_, 1),
-        "NICK": (cmd_connection.nick, 0),
-        "USER": (cmd_connection.user, 0),
-        "PING": (cmd_connection.ping, 1),
-        "PONG": (cmd_connection.pong, 0),
-        "QUIT": (cmd_connection.quit, 0),
-        "AUTHENTICATE": (cmd_account.authenticate, 1),
+        "CAP": (cmd_connection.cap, 1, "CAP LS [302] | LIST | REQ :<caps> | END"),
+        "PASS": (cmd_connection.pass_, 1, "PASS <password>"),
+        "NICK": (cmd_connection.nick, 0, "NICK <nickname>"),
+        "USER": (cmd_connection.user, 0, "USER <username> <mode> <unused> :<realname>"),
+        "PING": (cmd_connection.ping, 1, "PING <token>"),
+        "PONG": (cmd_connection.pong, 0, "PONG <token>"),
+        "QUIT": (cmd_connection.quit, 0, "QUIT [:<reason>]"),
+        "AUTHENTICATE": (cmd_account.authenticate, 1, "AUTHENTICATE PLAIN | <base64> | + | *"),
         # channels (RFC 2812 3.2)
-        "JOIN": (cmd_channel.join, 1),
-        "PART": (cmd_channel.part, 1),
-        "TOPIC": (cmd_channel.topic, 1),
-        "NAMES": (cmd_channel.names, 0),
-        "LIST": (cmd_channel.list_, 0),
-        "INVITE": (cmd_channel.invite, 2),
-        "KICK": (cmd_channel.kick, 2),
-        "MODE": (cmd_channel.mode, 1),
+        "JOIN": (cmd_channel.join, 1, "JOIN <channel>{,<channel>} [<key>{,<key>}] | JOIN 0"),
+        "PART": (cmd_channel.part, 1, "PART <channel>{,<channel>} [:<reason>]"),
+        "TOPIC": (cmd_channel.topic, 1, "TOPIC <channel> [:<topic>]"),
+        "NAMES": (cmd_channel.names, 0, "NAMES [<channel>{,<channel>}]"),
+        "LIST": (cmd_channel.list_, 0, "LIST [<channel>{,<channel>}]"),
+        "INVITE": (cmd_channel.invite, 2, "INVITE <nickname> <channel>"),
+        "KICK": (cmd_channel.kick, 2, "KICK <channel> <nickname>{,<nickname>} [:<reason>]"),
+        "MODE": (
+            cmd_channel.mode,
+            1,
+            "MODE <channel> [<modes> [<arguments>]] | MODE <nickname> [<modes>]",
+        ),
         # messages (RFC 2812 3.3; IRCv3 message-tags)
-        "PRIVMSG": (cmd_messaging.privmsg, 0),
-        "NOTICE": (cmd_messaging.notice, 0),
-        "TAGMSG": (cmd_messaging.tagmsg, 1),
+        "PRIVMSG": (cmd_messaging.privmsg, 0, "PRIVMSG <target>{,<target>} :<text>"),
+        "NOTICE": (cmd_messaging.notice, 0, "NOTICE <target>{,<target>} :<text>"),
+        "TAGMSG": (cmd_messaging.tagmsg, 1, "@<tags> TAGMSG <target>"),
         # queries (RFC 2812 3.4, 3.6)
-        "MOTD": (cmd_query.motd, 0),
-        "LUSERS": (cmd_query.lusers, 0),
-        "VERSION": (cmd_query.version, 0),
-        "TIME": (cmd_query.time_, 0),
-        "INFO": (cmd_query.info, 0),
-        "WHO": (cmd_query.who, 0),
-        "WHOIS": (cmd_query.whois, 1),
-        "WHOWAS": (cmd_query.whowas, 0),
-        "ISON": (cmd_query.ison, 1),
-        "USERHOST": (cmd_query.userhost, 1),
-        "AWAY": (cmd_query.away, 0),
+        "MOTD": (cmd_query.motd, 0, "MOTD"),
+        "LUSERS": (cmd_query.lusers, 0, "LUSERS"),
+        "VERSION": (cmd_query.version, 0, "VERSION"),
+        "TIME": (cmd_query.time_, 0, "TIME"),
+        "INFO": (cmd_query.info, 0, "INFO"),
+        "WHO": (cmd_query.who, 0, "WHO [<mask> [o | %<fields>[,<token>]]]"),
+        "WHOIS": (cmd_query.whois, 1, "WHOIS [<server>] <nickname>"),
+        "WHOWAS": (cmd_query.whowas, 0, "WHOWAS <nickname> [<count>]"),
+        "ISON": (cmd_query.ison, 1, "ISON <nickname>{ <nickname>}"),
+        "USERHOST": (cmd_query.userhost, 1, "USERHOST <nickname>{ <nickname>}"),
+        "AWAY": (cmd_query.away, 0, "AWAY [:<message>]"),
         # server operators (RFC 2812 3.1.4, 3.7.1, 4.7)
-        "OPER": (cmd_oper.oper, 2),
-        "KILL": (cmd_oper.kill, 1),
-        "WALLOPS": (cmd_oper.wallops, 1),
+        "OPER": (cmd_oper.oper, 2, "OPER <name> <password>"),
+        "KILL": (cmd_oper.kill, 1, "KILL <nickname> [:<reason>]"),
+        "WALLOPS": (cmd_oper.wallops, 1, "WALLOPS :<text>"),
         # history (IRCv3 draft/chathistory; SEARCH is tertulia's own)
-        "CHATHISTORY": (cmd_history.chathistory, 0),
-        "SEARCH": (cmd_history.search, 0),
+        "CHATHISTORY": (
+            cmd_history.chathistory,
+            0,
+            "CHATHISTORY LATEST <channel> <* | msgid=N> <limit>"
+            " | BEFORE <channel> <msgid=N> <limit>",
+        ),
+        "SEARCH": (cmd_history.search, 0, "SEARCH <channel> :<words>"),
+        # help and the network
+        "HELP": (cmd_query.help_, 0, "HELP [<command>]"),
+        "HELPOP": (cmd_query.help_, 0, "HELPOP [<command>]"),
+        "LINKS": (cmd_query.links, 0, "LINKS"),
     }
 )
