@@ -618,7 +618,7 @@ class Hub:
             event = TagMessage(
                 next(self._message_ids), nick, recipient.nick or target, tags, session.account
             )
-            self._fanout(event, (recipient,), exclude=session)
+            self._fanout(event, (recipient,), exclude=None if recipient is session else session)
         return event
 
     def tell(
@@ -651,7 +651,9 @@ class Hub:
             # A registered nick that is away: kept, and handed over at its next login.
             self.gate.keep(event, fold(nick), settled)  # type: ignore[union-attr]
         else:
-            deliver = partial(self._deliver, event, (recipient,), session)
+            # A message to oneself reaches oneself, as on IRC.
+            exclude = None if recipient is session else session
+            deliver = partial(self._deliver, event, (recipient,), exclude)
             self._publish(event, deliver, settled)
         return event
 

@@ -93,7 +93,9 @@ def parse(line: bytes) -> Message:
     head, _, rest = text.partition(" ")
     if not head:
         raise IrcParseError("no command")
-    if not (head.isascii() and (head.isalpha() or (len(head) == 3 and head.isdigit()))):
+    # Any printable ASCII word is a command as far as parsing goes: one the server does not
+    # know (NONEXISTENT_COMMAND) is the door's to answer with 421, labeled if asked.
+    if not (head.isascii() and head.isprintable()):
         raise IrcParseError("bad command", head)
     return Message(head.upper(), _params(rest), source, tags)
 

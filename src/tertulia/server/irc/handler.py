@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tertulia.core.errors import TertuliaError
 from tertulia.protocols.framing import Item, Overlong
-from tertulia.protocols.irc import IrcParseError, Message, parse, serialize
+from tertulia.protocols.irc import IrcParseError, Message, escape_tag, parse, serialize
 from tertulia.protocols.irc.caps import CapState
 from tertulia.protocols.irc.numerics import reply_for
 from tertulia.protocols.irc.registration import Registration
@@ -30,8 +30,8 @@ class IrcHandler:
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "heard", "hub", "pinged", "reg", "sasl", "server", "session",
-        "timer", "tr",
+        "batches", "caps", "conn", "heard", "hub", "labeled", "pinged", "reg", "sasl", "server",
+        "session", "timer", "tr",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -44,6 +44,7 @@ class IrcHandler:
         self.caps = CapState()
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
         self.batches = 0  # batch references used so far
+        self.labeled: list[bytes] | None = None  # replies gathered for a labeled command
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
         self.pinged = False
@@ -76,6 +77,20 @@ class IrcHandler:
         except IrcParseError as err:
             self._bad_line(item, err)
             return
+        label = msg.tags.get("label") if "labeled-response" in self.caps.enabled else None
+        if label is None:
+            self._run(msg)
+            return
+        # labeled-response: what the command answers at once is gathered and sent with the
+        # label (one line tagged, several in a batch, none as ACK).
+        self.labeled = []
+        try:
+            self._run(msg)
+        finally:
+            lines, self.labeled = self.labeled, None
+            self._send_labeled(escape_tag(label), lines)
+
+    def _run(self, msg: Message) -> None:
         command = COMMANDS.get(msg.command)
         registered = self.reg.registered
         if command is None:
@@ -137,10 +152,29 @@ class IrcHandler:
 
     # -- replies --------------------------------------------------------------------------
 
+    def _send_labeled(self, label: str, lines: list[bytes]) -> None:
+        tag = b"label=" + label.encode()
+        if not lines:
+            self.deliver(b"@" + tag + b" :" + self.server.name.encode() + b" ACK\r\n")
+        elif len(lines) == 1:
+            self.deliver(_tagged(lines[0], tag))
+        else:
+            self.batches += 1
+            ref = f"L{self.batches}".encode()
+            start = serialize(Message("BATCH", ("+" + ref.decode(), "labeled-response")))
+            name = self.server.name.encode()
+            self.deliver(b"@" + tag + b" :" + name + b" " + start)
+            for line in lines:
+                self.deliver(_tagged(line, b"batch=" + ref))
+            self.deliver(b":" + name + b" BATCH -" + ref + b"\r\n")
+
     def deliver(self, data: bytes) -> None:
         """Queue bytes for this client, behind any message of its own not yet stored: a
         reply (a PONG, an echo) must never reach the client before its earlier message
         reached the others."""
+        if self.labeled is not None:
+            self.labeled.append(data)
+            return
         gate = self.hub.gate
         if gate is not None and gate.waiting:
             gate.later(lambda: self.conn.deliver(data))
@@ -182,3 +216,8 @@ class IrcHandler:
             return
         self.server.stats.errors[err.code] += 1
         self.send(Message("NOTICE", (self.nick, err.render(self.tr)), self.server.name))
+
+
+def _tagged(line: bytes, tag: bytes) -> bytes:
+    """`line` with one more tag in front of any it has."""
+    return b"@" + tag + (b";" + line[1:] if line.startswith(b"@") else b" " + line)
