@@ -58,11 +58,29 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.BAN_EXCEPTION_MODE,
             OptionalBehaviors.CAP_REQ_MINUS,
             OptionalBehaviors.INVITE_EXCEPTION_MODE,
+            OptionalBehaviors.ELIST_M,
+            OptionalBehaviors.ELIST_N,
+            OptionalBehaviors.ELIST_U,
+            OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_PRIVMSG,
         )
     )
+
+    isupport = {
+        "CASEMAPPING": "ascii",
+        "CHANMODES": "beI,k,l,imnst",
+        "CHANTYPES": "#",
+        "ELIST": "MNU",
+        "EXCEPTS": "e",
+        "INVEX": "I",
+        "NICKLEN": "32",
+        "PREFIX": "(ov)@+",
+        "UTF8ONLY": None,
+        "WHOX": None,
+    }
 
     def run(
         self,

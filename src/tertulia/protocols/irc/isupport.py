@@ -7,8 +7,9 @@ from tertulia.protocols.irc.modes import CHANMODES
 TOKENS_PER_LINE = 13  # a 005 line carries at most 13 tokens, as most servers send
 USER_LENGTH = 18  # characters of USER's username kept
 MAX_TARGETS = 4  # targets of one PRIVMSG, NOTICE, TAGMSG or KICK
-TARGMAX = f"JOIN:,KICK:{MAX_TARGETS},NAMES:1,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS}," + (
-    f"TAGMSG:{MAX_TARGETS},WHOIS:1"
+TARGMAX = (
+    f"JOIN:,KICK:{MAX_TARGETS},NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
+    + (f"TAGMSG:{MAX_TARGETS},WHOIS:1")
 )
 
 
@@ -23,7 +24,7 @@ def tokens(
     # Only what the door does: irctest, like clients, takes a token as a promise.
     found = [
         f"AWAYLEN={topic_length}", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
-        f"CHANNELLEN={room_length}", "CHANTYPES=#", "EXCEPTS=e", "INVEX=I",
+        f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU", "EXCEPTS=e", "INVEX=I",
         f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",
         f"TOPICLEN={topic_length}",

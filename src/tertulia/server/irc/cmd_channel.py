@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tertulia.core.errors import NotInRoom, TertuliaError
+from tertulia.core.masks import matches
 from tertulia.core.names import fold
 from tertulia.core.room import Room
 from tertulia.protocols.irc import Message
@@ -101,12 +102,12 @@ def names(h: IrcHandler, msg: Message) -> None:
     if not msg.params:
         h.numeric("366", "*", "End of /NAMES list")
         return
-    for name in msg.param(0).split(","):
+    # Several channels: their 353 lines, then one 366 naming them all (modern.ircdocs).
+    for name in msg.param(0).split(",")[:MAX_TARGETS]:
         room = h.hub.rooms.get(fold(name))
-        if room is None or not _visible(h, room):
-            h.numeric("366", name, "End of /NAMES list")
-        else:
-            names_of(h, room)
+        if room is not None and _visible(h, room):
+            names_of(h, room, end=False)
+    h.numeric("366", msg.param(0), "End of /NAMES list")
 
 
 def _visible(h: IrcHandler, room: Room) -> bool:
@@ -118,7 +119,7 @@ def prefix(h: IrcHandler, room: Room, key: str) -> str:
     return marks if "multi-prefix" in h.caps.enabled else marks[:1]
 
 
-def names_of(h: IrcHandler, room: Room) -> None:
+def names_of(h: IrcHandler, room: Room, end: bool = True) -> None:
     full = "userhost-in-names" in h.caps.enabled
     member = h.session.key in room.members
     shown = [
@@ -129,24 +130,44 @@ def names_of(h: IrcHandler, room: Room) -> None:
     symbol = "@" if "s" in room.modes else "="
     for i in range(0, len(shown), NAMES_PER_LINE):
         h.numeric("353", symbol, room.name, " ".join(shown[i : i + NAMES_PER_LINE]))
-    h.numeric("366", room.name, "End of /NAMES list")
+    if end:
+        h.numeric("366", room.name, "End of /NAMES list")
 
 
 def list_(h: IrcHandler, msg: Message) -> None:
-    # LIST [<channel>{,<channel>}]: rooms nobody is in, and secret ones, are not listed.
-    wanted = {fold(n) for n in msg.param(0).split(",") if n} if msg.params else None
+    # LIST [<filter>{,<filter>}]: a filter is a channel name, a mask (ELIST M), a mask not
+    # to match (!mask, ELIST N), or a member count (>n, <n, ELIST U). Rooms nobody is in,
+    # and secret ones, are not listed.
+    filters = [f for f in msg.param(0).split(",") if f]
     h.numeric("321", "Channel", "Users  Name")
     for room in sorted(h.hub.rooms.values(), key=lambda r: r.key):
-        if wanted is not None and room.key not in wanted:
-            continue
         if not room.members or not _visible(h, room):
             continue
-        h.numeric("322", room.name, str(len(room.members)), room.topic)
+        if all(_passes(room, f) for f in filters):
+            h.numeric("322", room.name, str(len(room.members)), room.topic)
     h.numeric("323", "End of /LIST")
 
 
+def _passes(room: Room, rule: str) -> bool:
+    count = len(room.members)
+    if rule[0] in "<>" and rule[1:].isdigit():
+        return count > int(rule[1:]) if rule[0] == ">" else count < int(rule[1:])
+    if rule.startswith("!"):
+        return not matches(rule[1:], room.name)
+    return matches(rule, room.name)
+
+
 def invite(h: IrcHandler, msg: Message) -> None:
-    # INVITE <nickname> <channel>
+    # INVITE <nickname> <channel> | INVITE (the channels one is invited to: 336, 337)
+    if not msg.params:
+        for invited in sorted(h.hub.rooms.values(), key=lambda r: r.key):
+            if h.session.key in invited.invited:
+                h.numeric("336", invited.name)
+        h.numeric("337", "End of /INVITE list")
+        return
+    if len(msg.params) < 2:
+        h.numeric("461", "INVITE", "Not enough parameters")
+        return
     nick, name = msg.param(0), msg.param(1)
     guest = h.hub.sessions.get(fold(nick))
     if guest is None:

@@ -58,7 +58,7 @@ COMMANDS: dict[str, Command] = _table(
         "TOPIC": (cmd_channel.topic, 1, "TOPIC <channel> [:<topic>]"),
         "NAMES": (cmd_channel.names, 0, "NAMES [<channel>{,<channel>}]"),
         "LIST": (cmd_channel.list_, 0, "LIST [<channel>{,<channel>}]"),
-        "INVITE": (cmd_channel.invite, 2, "INVITE <nickname> <channel>"),
+        "INVITE": (cmd_channel.invite, 0, "INVITE [<nickname> <channel>]"),
         "KICK": (cmd_channel.kick, 2, "KICK <channel> <nickname>{,<nickname>} [:<reason>]"),
         "MODE": (
             cmd_channel.mode,
