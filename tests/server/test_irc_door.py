@@ -22,7 +22,7 @@ async def test_registration_burst_without_cap(server: Server) -> None:
     assert codes == [
         "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266",
     ]  # fmt: skip
-    isupport = burst[4]
+    isupport = burst[4] + burst[5]
     for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=30", "NETWORK=tertulia"):
         assert token in isupport
     await client.send("PING :abc")
@@ -433,3 +433,18 @@ async def test_a_bug_of_ours_gets_an_irc_client_an_irc_line(
     await ana.send("BREAK")
     last = await ana.closed()
     assert "ERROR :Closing link: internal error\r" in last  # not the plain door's "!" line
+
+
+async def test_monitor_follows_nicks_on_every_door(server: Server) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("MONITOR + pia,bo")
+    assert " 731 ana :pia,bo" in await ana.line()
+    pia = await LineClient.connect(server.port, "pia")  # a plain user counts as much
+    assert " 730 ana :pia!pia@tertulia" in await ana.expect(" 730 ")
+    await pia.send("/nick pia2")
+    assert " 731 ana :pia" in await ana.expect(" 731 ")
+    await ana.send("MONITOR - pia\r\nMONITOR L")
+    assert " 732 ana :bo" in await ana.line()
+    assert " 733 ana " in await ana.line()
+    await pia.close()
+    await ana.close()

@@ -76,6 +76,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
         "ELIST": "MNU",
         "EXCEPTS": "e",
         "INVEX": "I",
+        "MONITOR": "100",
         "NICKLEN": "32",
         "PREFIX": "(ov)@+",
         "UTF8ONLY": None,

@@ -188,6 +188,9 @@ class Hub:
         self.accounts: set[str] = set()
         # Called whenever a session takes a nick (the server checks registered ones).
         self.on_nick: Callable[[Session], None] | None = None
+        # Called with (nick, True) when a nick comes into use and (nick, False) when it
+        # goes out of use, on any door (IRC's MONITOR follows nicks with it).
+        self.presence: list[Callable[[Session, str, bool], None]] = []
         self.whowas: OrderedDict[str, deque[WhoWas]] = OrderedDict()
         self.peak = 0  # the most registered sessions at once
         self._session_ids = itertools.count(1)
@@ -245,6 +248,7 @@ class Hub:
         self.peak = max(self.peak, len(self.sessions))
         if self.on_nick is not None:
             self.on_nick(session)
+        self._present(session, nick, True)
 
     def change_nick(self, session: Session, nick: str, forced: bool = False) -> NickChanged | None:
         """A new nick; `forced` (a squatter renamed) also tells the session itself."""
@@ -276,6 +280,9 @@ class Hub:
         self._fanout(event, neighbours, exclude=None if forced else session)
         if self.on_nick is not None:
             self.on_nick(session)
+        if old_key != key:  # a change of case only keeps the nick in use
+            self._present(session, old, False)
+            self._present(session, nick, True)
         return event
 
     def login(self, session: Session, account: str) -> None:
@@ -305,6 +312,11 @@ class Hub:
         self._remember(session)
         del self.sessions[session.key]
         self._fanout(event, neighbours, exclude=session)
+        self._present(session, session.nick or "", False)
+
+    def _present(self, session: Session, nick: str, online: bool) -> None:
+        for hook in self.presence:
+            hook(session, nick, online)
 
     def _remember(self, session: Session) -> None:
         key = session.key or ""

@@ -25,6 +25,7 @@ from tertulia.server.accounts import Accounts
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.history import History
 from tertulia.server.irc import IrcHandler
+from tertulia.server.irc.monitor import Monitor
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.metrics import Stats
 from tertulia.server.plain_door import PlainHandler
@@ -57,6 +58,8 @@ class Server:
         # once and shared, so the hub still encodes each event once per variant.
         self._irc_encoders: dict[frozenset[str], IrcEncoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
+        self.irc_monitor = Monitor()
+        self.hub.presence.append(self.irc_monitor.changed)
         self.connections: set[Connection] = set()
         self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}

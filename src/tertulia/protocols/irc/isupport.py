@@ -6,6 +6,7 @@ from tertulia.protocols.irc.modes import CHANMODES
 
 TOKENS_PER_LINE = 13  # a 005 line carries at most 13 tokens, as most servers send
 USER_LENGTH = 18  # characters of USER's username kept
+MONITOR_LIMIT = 100  # nicks one client may watch with MONITOR
 MAX_TARGETS = 4  # targets of one PRIVMSG, NOTICE, TAGMSG or KICK
 TARGMAX = (
     f"JOIN:,KICK:{MAX_TARGETS},NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
@@ -25,7 +26,8 @@ def tokens(
     found = [
         f"AWAYLEN={topic_length}", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU", "EXCEPTS=e", "INVEX=I",
-        f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4", f"NETWORK={network}",
+        f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4",
+        f"MONITOR={MONITOR_LIMIT}", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",
         f"TOPICLEN={topic_length}",
         f"USERLEN={USER_LENGTH}", "UTF8ONLY", "WHOX",

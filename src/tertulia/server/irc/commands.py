@@ -14,6 +14,7 @@ from tertulia.server.irc import (
     cmd_connection,
     cmd_history,
     cmd_messaging,
+    cmd_monitor,
     cmd_oper,
     cmd_query,
 )
@@ -93,6 +94,11 @@ COMMANDS: dict[str, Command] = _table(
             " | BEFORE <channel> <msgid=N> <limit>",
         ),
         "SEARCH": (cmd_history.search, 0, "SEARCH <channel> :<words>"),
+        "MONITOR": (
+            cmd_monitor.monitor,
+            1,
+            "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S",
+        ),
         # help and the network
         "HELP": (cmd_query.help_, 0, "HELP [<command>]"),
         "HELPOP": (cmd_query.help_, 0, "HELPOP [<command>]"),

@@ -17,6 +17,7 @@ from tertulia.protocols.irc.caps import CapState
 from tertulia.protocols.irc.numerics import reply_for
 from tertulia.protocols.irc.registration import Registration
 from tertulia.protocols.irc.render import mask, server_time
+from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class IrcHandler:
 
     __slots__ = (
         "batches", "caps", "conn", "heard", "hub", "labeled", "pinged", "reg", "sasl", "server",
-        "session", "timer", "tr",
+        "session", "timer", "tr", "watching",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -45,6 +46,7 @@ class IrcHandler:
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
         self.batches = 0  # batch references used so far
         self.labeled: list[bytes] | None = None  # replies gathered for a labeled command
+        self.watching: dict[str, str] = {}  # MONITOR: folded nick -> nick as asked
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
         self.pinged = False
@@ -120,6 +122,8 @@ class IrcHandler:
 
     def on_close(self, reason: str) -> None:
         self.timer.cancel()
+        if self.watching:
+            cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
 
     def internal_error(self) -> bytes:
@@ -147,6 +151,8 @@ class IrcHandler:
 
     def leave(self, reason: str) -> None:
         self.timer.cancel()
+        if self.watching:
+            cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
         self.conn.close()
 
