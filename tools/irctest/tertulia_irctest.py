@@ -70,6 +70,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
     )
 
     isupport = {
+        "BOT": "B",
         "CASEMAPPING": "ascii",
         "CHANMODES": "beI,k,l,imnst",
         "CHANTYPES": "#",

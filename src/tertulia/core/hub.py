@@ -336,6 +336,11 @@ class Hub:
         past = self.whowas.get(key)
         return (past[0].user if past else "") or nick
 
+    def is_bot(self, nick: str) -> bool:
+        """Whether `nick` says it is a bot (user mode B)."""
+        session = self.sessions.get(fold(nick))
+        return session is not None and "B" in session.modes
+
     def was(self, nick: str) -> list[WhoWas]:
         """Who used `nick` before, newest first."""
         return list(self.whowas.get(fold(nick), ()))

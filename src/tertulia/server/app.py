@@ -91,7 +91,7 @@ class Server:
         encoder = self._irc_encoders.get(key)
         if encoder is None:
             encoder = self._irc_encoders[key] = IrcEncoder(
-                self.name, self.translate, key, clock=self.hub.clock, ident=self.hub.user_of
+                self.name, self.translate, key, self.hub.clock, self.hub.user_of, self.hub.is_bot
             )
         return encoder
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 LIST_MODES = "beI"  # ban, exception and invite lists
 # CHANMODES in ISUPPORT: lists, always an argument, an argument when set, flags.
 CHANMODES = "beI,k,l,imnst"
-USER_MODES = "iow"  # invisible, server operator (OPER only), hears WALLOPS
+USER_MODES = "Biow"  # a bot, invisible, server operator (OPER only), hears WALLOPS
 CHANNEL_MODES = "beIklimnostv"
 
 

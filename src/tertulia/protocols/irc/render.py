@@ -60,8 +60,8 @@ class IrcEncoder:
     """Core events as IRC lines for one variant of capabilities."""
 
     __slots__ = (
-        "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_server", "_tags",
-        "_time", "_tr",
+        "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_is_bot", "_server",
+        "_tags", "_time", "_tr",
     )  # fmt: skip
 
     def __init__(
@@ -71,6 +71,7 @@ class IrcEncoder:
         caps: Collection[str] = (),
         clock: Clock = time.time,
         ident: Callable[[str], str] = str,
+        is_bot: Callable[[str], bool] = lambda nick: False,
     ) -> None:
         self._server = server_name
         self._tr = translate
@@ -81,6 +82,7 @@ class IrcEncoder:
         self._tags = "message-tags" in caps
         self._clock = clock
         self._ident = ident  # nick -> the username its mask shows
+        self._is_bot = is_bot  # nick -> whether it set bot mode (the `bot` tag)
 
     def encode(self, event: ev.Event) -> bytes | None:
         line = self._line(event)
@@ -94,6 +96,8 @@ class IrcEncoder:
             )
         if self._tags and isinstance(event, ev.RoomMessage | ev.PrivateMessage | ev.TagMessage):
             tags.append(b"msgid=%d" % event.id)
+            if self._is_bot(event.sender):
+                tags.append(b"bot")
             tags += [_tag(k, v) for k, v in event.tags]
         account = getattr(event, "account", "") if self._account_tag else ""
         if account and not isinstance(event, ev.AccountChanged):

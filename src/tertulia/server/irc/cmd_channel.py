@@ -10,7 +10,7 @@ from tertulia.core.names import fold
 from tertulia.core.room import Room
 from tertulia.protocols.irc import Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
-from tertulia.protocols.irc.modes import mode_string, parse_changes, user_mode_changes
+from tertulia.protocols.irc.modes import USER_MODES, mode_string, parse_changes, user_mode_changes
 from tertulia.protocols.irc.render import mask
 from tertulia.server.irc.cmd_history import batch
 
@@ -256,7 +256,7 @@ def _user_mode(h: IrcHandler, target: str, modes: str) -> None:
     done = ""
     sign = ""
     for change in user_mode_changes(modes):
-        if change.mode not in "iwo":
+        if change.mode not in USER_MODES:
             h.numeric("501", "Unknown MODE flag")
             continue
         if change.mode == "o" and change.adding:

@@ -74,6 +74,7 @@ def _seen_by(h: IrcHandler, other: Session) -> bool:
 def _flags(h: IrcHandler, s: Session, room: Room | None) -> str:
     flags = "G" if s.away else "H"
     flags += "*" if "o" in s.modes else ""
+    flags += "B" if "B" in s.modes else ""
     return flags + (prefix(h, room, s.key or "") if room is not None else "")
 
 
@@ -166,6 +167,8 @@ def whois(h: IrcHandler, msg: Message) -> None:
     h.numeric("312", nick, h.server.name, h.server.settings.server_info)
     if "o" in s.modes:
         h.numeric("313", nick, "is an IRC operator")
+    if "B" in s.modes:
+        h.numeric("335", nick, "is a bot")
     if s.account:
         h.numeric("330", nick, s.account, "is logged in as")
     idle = max(0, int(h.hub.clock() - s.active))
