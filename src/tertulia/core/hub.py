@@ -191,6 +191,9 @@ class Hub:
         # Called with (nick, True) when a nick comes into use and (nick, False) when it
         # goes out of use, on any door (IRC's MONITOR follows nicks with it).
         self.presence: list[Callable[[Session, str, bool], None]] = []
+        # Who else follows a session's state (away, account) besides its neighbours: IRC
+        # clients that MONITOR its nick with extended-monitor.
+        self.followers: list[Callable[[Session], Iterable[Session]]] = []
         self.whowas: OrderedDict[str, deque[WhoWas]] = OrderedDict()
         self.peak = 0  # the most registered sessions at once
         self._session_ids = itertools.count(1)
@@ -289,7 +292,7 @@ class Hub:
         """The session proved it owns `account` (or logged out: an empty one)."""
         session.account = account
         event = AccountChanged(nick=self._nick_of(session), account=account)
-        self._fanout(event, self._neighbours(session), exclude=session)
+        self._fanout(event, self._audience(session), exclude=session)
 
     def protected(self, nick: str) -> bool:
         """Whether `nick` is a registered account's name."""
@@ -539,7 +542,7 @@ class Hub:
         nick = self._nick_of(session)
         session.away = self._clean(message)
         event = AwayChanged(nick, session.away)
-        self._fanout(event, self._neighbours(session), exclude=session)
+        self._fanout(event, self._audience(session), exclude=session)
         return event
 
     def is_operator(self, room: Room, session: Session) -> bool:
@@ -755,6 +758,14 @@ class Hub:
         self.encode_failures += 1
         if self.on_encode_failure is not None:
             self.on_encode_failure(event, exc)
+
+    def _audience(self, session: Session) -> dict[Session, None]:
+        """Who hears a change of `session`'s state: its neighbours and its followers."""
+        seen = self._neighbours(session)
+        for follow in self.followers:
+            seen.update(dict.fromkeys(follow(session)))
+        seen.pop(session, None)
+        return seen
 
     def _neighbours(self, session: Session) -> dict[Session, None]:
         seen: dict[Session, None] = {}

@@ -60,6 +60,7 @@ class Server:
         self.irc_encoder = self.irc_encoder_for(set())
         self.irc_monitor = Monitor()
         self.hub.presence.append(self.irc_monitor.changed)
+        self.hub.followers.append(self.irc_monitor.followers)
         self.connections: set[Connection] = set()
         self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}

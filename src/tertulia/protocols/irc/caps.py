@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 # What the door offers in CAP LS, in the order it lists them.
 CAPABILITIES = (
     "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
-    "echo-message", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time",
+    "echo-message", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
+    "sasl", "server-time",
     "userhost-in-names",
 )  # fmt: skip
 # Offered only with a store: no history and no accounts without one.

@@ -33,6 +33,14 @@ class Monitor:
             if not found:
                 del self.watchers[key]
 
+    def followers(self, session: Session) -> list[Session]:
+        """The hub's followers hook: watchers of this nick that asked for extended-monitor
+        hear its away and account changes as if they shared a channel."""
+        found = self.watchers.get(session.key or "")
+        if not found:
+            return []
+        return [h.session for h in found if "extended-monitor" in h.caps.enabled]
+
     def changed(self, session: Session, nick: str, online: bool) -> None:
         """The hub's presence hook: tell whoever watches `nick`."""
         found = self.watchers.get(fold(nick))
