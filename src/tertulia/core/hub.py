@@ -351,7 +351,8 @@ class Hub:
     def oper(self, session: Session, name: str) -> None:
         """The session proved it is the server operator `name` (the door checked how)."""
         session.oper = name
-        session.modes.add("o")
+        if "o" not in session.modes:
+            session.modes += "o"
 
     def kill(self, session: Session, nick: str, reason: str = "") -> Session:
         """A server operator puts someone off the server; its door closes the connection."""

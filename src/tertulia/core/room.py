@@ -26,6 +26,7 @@ class Room:
         "key",
         "limit",
         "members",
+        "metadata",
         "modes",
         "name",
         "operators",
@@ -58,6 +59,7 @@ class Room:
         self.password = ""  # the k mode's key
         self.limit = 0  # the l mode; 0 for none
         self.invited: set[str] = set()
+        self.metadata: dict[str, str] = {}  # key -> value, set by the room's operators
         # The list modes: b (bans), e (exceptions to bans), I (always invited), each a mask
         # with who set it and when, in the order they were set.
         self.bans: dict[str, MaskEntry] = {}

@@ -42,6 +42,7 @@ class Session:
         "gone",
         "id",
         "key",
+        "metadata",
         "modes",
         "nick",
         "oper",
@@ -73,10 +74,12 @@ class Session:
         self.realname = ""
         # User modes as IRC names them: i (invisible to WHO and NAMES from strangers),
         # w (hears WALLOPS), o (a server operator; `oper` is the operator's name).
-        self.modes: set[str] = set()
+        self.modes = ""  # one letter each: a string costs nothing while empty
         self.oper = ""
         self.since = 0.0  # when it took its nick (the hub's clock)
         self.active = 0.0  # when it last said something (WHOIS and WHO show the idle time)
+        # key -> value (display-name, avatar...), made on the first key: most have none.
+        self.metadata: dict[str, str] | None = None
 
     @property
     def mask(self) -> str:

@@ -54,5 +54,5 @@ def user_mode_changes(modes: str) -> list[Change]:
     return changes
 
 
-def mode_string(flags: set[str]) -> str:
+def mode_string(flags: set[str] | str) -> str:
     return "+" + "".join(sorted(flags))

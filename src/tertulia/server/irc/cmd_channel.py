@@ -264,9 +264,9 @@ def _user_mode(h: IrcHandler, target: str, modes: str) -> None:
         if (change.mode in h.session.modes) == change.adding:
             continue
         if change.adding:
-            h.session.modes.add(change.mode)
+            h.session.modes += change.mode
         else:
-            h.session.modes.discard(change.mode)
+            h.session.modes = h.session.modes.replace(change.mode, "")
             if change.mode == "o":
                 h.session.oper = ""
         flag = "+" if change.adding else "-"

@@ -18,6 +18,8 @@ def monitor(h: IrcHandler, msg: Message) -> None:
     sub = msg.param(0).upper()
     targets = [t for t in msg.param(1).split(",") if t]
     registry = h.server.irc_monitor
+    if h.watching is None:
+        h.watching = {}
     watched = h.watching
     if sub == "+":
         online, offline = [], []
@@ -70,6 +72,6 @@ def _status(h: IrcHandler, online: list[str], offline: list[str]) -> None:
 
 def forget(h: IrcHandler) -> None:
     """Stop watching every nick (MONITOR C, and when the client leaves)."""
-    for nick in h.watching.values():
+    for nick in (h.watching or {}).values():
         h.server.irc_monitor.remove(h, nick)
-    h.watching.clear()
+    h.watching = None

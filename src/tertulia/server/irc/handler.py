@@ -46,7 +46,9 @@ class IrcHandler:
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
         self.batches = 0  # batch references used so far
         self.labeled: list[bytes] | None = None  # replies gathered for a labeled command
-        self.watching: dict[str, str] = {}  # MONITOR: folded nick -> nick as asked
+        # MONITOR: folded nick -> nick as asked; made on the first MONITOR (idle clients
+        # are many, and an empty dict is not free).
+        self.watching: dict[str, str] | None = None
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
         self.pinged = False
