@@ -448,3 +448,22 @@ async def test_monitor_follows_nicks_on_every_door(server: Server) -> None:
     assert " 733 ana " in await ana.line()
     await pia.close()
     await ana.close()
+
+
+async def test_metadata_is_set_read_and_heard_by_subscribers(server: Server) -> None:
+    ana = await irc(server, "ana")
+    bo = await irc(server, "bo")
+    await bo.send("METADATA * SUB display-name")
+    assert " 770 bo display-name" in await bo.line()
+    for client in (ana, bo):
+        await client.send("JOIN #dev")
+        await client.expect(" 366 ")
+    await ana.send("METADATA * SET display-name :Ana la Primera")
+    assert await ana.line() == ":tertulia 761 ana ana display-name * :Ana la Primera"
+    assert " 761 bo ana display-name * :Ana la Primera" in await bo.expect(" 761 ")
+    await bo.send("METADATA ana SET display-name :not hers")
+    assert " FAIL METADATA KEY_NO_PERMISSION ana display-name " in await bo.line()
+    await bo.send("WHOIS ana")
+    assert " 760 bo ana display-name * :Ana la Primera" in await bo.expect(" 760 ")
+    for client in (ana, bo):
+        await client.close()

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tertulia.protocols.irc.metadata import CAP_VALUE
+
 # What the door offers in CAP LS, in the order it lists them.
 CAPABILITIES = (
     "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
+    "draft/metadata-3",
     "echo-message", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
     "sasl", "server-time",
     "userhost-in-names",
@@ -19,6 +22,8 @@ CAPABILITIES = (
 STORE_CAPABILITIES = frozenset({"draft/chathistory", "sasl", "account-notify", "account-tag"})
 # cap-notify is implied by CAP LS 302 and cannot be turned off then.
 SASL_MECHANISMS = "PLAIN"
+# What CAP LS 302 says of a capability after '='.
+VALUES = {"sasl": SASL_MECHANISMS, "draft/metadata-3": CAP_VALUE}
 
 
 def offered(stored: bool) -> tuple[str, ...]:
@@ -48,7 +53,7 @@ class CapState:
                 self.version = max(self.version, int(arg))
                 self.enabled.add("cap-notify")
             values = self.version >= 302
-            listed = [f"sasl={SASL_MECHANISMS}" if c == "sasl" and values else c for c in available]
+            listed = [f"{c}={VALUES[c]}" if c in VALUES and values else c for c in available]
             return [("CAP", "LS", " ".join(listed))]
         if sub == "LIST":
             return [("CAP", "LIST", " ".join(sorted(self.enabled)))]

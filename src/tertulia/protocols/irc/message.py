@@ -83,7 +83,11 @@ def parse(line: bytes) -> Message:
         line = line.lstrip(b" ")
     if len(line) + 2 > BODY_LIMIT:
         raise IrcParseError("line too long", _peek_command(line))
-    text = _text(line)
+    try:
+        text = _text(line)
+    except IrcParseError as err:
+        # Say which command it was, so the refusal can name it (FAIL PRIVMSG INVALID_UTF8).
+        raise IrcParseError(err.reason, _peek_command(line)) from None
     source = None
     if text.startswith(":"):
         source, _, text = text[1:].partition(" ")

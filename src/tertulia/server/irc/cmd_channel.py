@@ -12,6 +12,7 @@ from tertulia.protocols.irc import Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.protocols.irc.modes import USER_MODES, mode_string, parse_changes, user_mode_changes
 from tertulia.protocols.irc.render import mask
+from tertulia.server.irc import cmd_metadata
 from tertulia.server.irc.cmd_history import batch
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def join(h: IrcHandler, msg: Message) -> None:
         if room.topic:
             _topic_is(h, room)
         names_of(h, room)
+        if h.subscriptions or h.session.metadata:
+            cmd_metadata.joined(h, room)
         # Clients that can tell history from live messages (a batch, with the time of
         # each) get the room's last messages; those with chathistory ask for them.
         enabled = h.caps.enabled

@@ -169,6 +169,8 @@ def whois(h: IrcHandler, msg: Message) -> None:
         h.numeric("313", nick, "is an IRC operator")
     if "B" in s.modes:
         h.numeric("335", nick, "is a bot")
+    for key, value in (s.metadata or {}).items():
+        h.numeric("760", nick, key, "*", value)
     if s.account:
         h.numeric("330", nick, s.account, "is logged in as")
     idle = max(0, int(h.hub.clock() - s.active))

@@ -14,6 +14,7 @@ from tertulia.server.irc import (
     cmd_connection,
     cmd_history,
     cmd_messaging,
+    cmd_metadata,
     cmd_monitor,
     cmd_oper,
     cmd_query,
@@ -98,6 +99,11 @@ COMMANDS: dict[str, Command] = _table(
             cmd_monitor.monitor,
             1,
             "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S",
+        ),
+        "METADATA": (
+            cmd_metadata.metadata,
+            2,
+            "METADATA <target> <subcommand> [<key>...] [:<value>]",
         ),
         # help and the network
         "HELP": (cmd_query.help_, 0, "HELP [<command>]"),

@@ -32,7 +32,7 @@ class IrcHandler:
 
     __slots__ = (
         "batches", "caps", "conn", "heard", "hub", "labeled", "pinged", "reg", "sasl", "server",
-        "session", "timer", "tr", "watching",
+        "session", "subscriptions", "timer", "tr", "watching",
     )  # fmt: skip
 
     def __init__(self, server: Server, conn: Connection) -> None:
@@ -49,6 +49,7 @@ class IrcHandler:
         # MONITOR: folded nick -> nick as asked; made on the first MONITOR (idle clients
         # are many, and an empty dict is not free).
         self.watching: dict[str, str] | None = None
+        self.subscriptions: set[str] | None = None  # METADATA keys this client follows
         # Idle clients are pinged; one that stays silent for another interval is dropped.
         self.heard = True
         self.pinged = False
