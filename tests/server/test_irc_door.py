@@ -454,7 +454,7 @@ async def test_metadata_is_set_read_and_heard_by_subscribers(server: Server) -> 
     ana = await irc(server, "ana")
     bo = await irc(server, "bo")
     await bo.send("METADATA * SUB display-name")
-    assert " 770 bo display-name" in await bo.line()
+    assert await bo.line() == ":tertulia 770 bo :display-name"
     for client in (ana, bo):
         await client.send("JOIN #dev")
         await client.expect(" 366 ")
