@@ -458,6 +458,7 @@ async def test_metadata_is_set_read_and_heard_by_subscribers(server: Server) -> 
     for client in (ana, bo):
         await client.send("JOIN #dev")
         await client.expect(" 366 ")
+    await ana.expect("bo!bo@tertulia JOIN #dev")
     await ana.send("METADATA * SET display-name :Ana la Primera")
     assert await ana.line() == ":tertulia 761 ana ana display-name * :Ana la Primera"
     assert " 761 bo ana display-name * :Ana la Primera" in await bo.expect(" 761 ")
