@@ -52,6 +52,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
         )
     )
     optional_behaviors = frozenset(

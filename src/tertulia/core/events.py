@@ -133,6 +133,14 @@ class TopicChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    """`nick` changed what it says its real name is (IRC's SETNAME)."""
+
+    nick: str
+    realname: str
+
+
+@dataclass(frozen=True, slots=True)
 class Wallops:
     """A server operator's word to everyone who asked to hear such (user mode w)."""
 
@@ -167,6 +175,7 @@ Event = (
     | AwayChanged
     | AccountChanged
     | TagMessage
+    | RealnameChanged
     | Wallops
     | ServerNotice
 )

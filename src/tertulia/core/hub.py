@@ -51,6 +51,7 @@ from tertulia.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     RoomMessage,
     ServerNotice,
     TagMessage,
@@ -136,6 +137,7 @@ ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in
 # Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
 RESERVED = frozenset({"nickserv"})
 KEY_LENGTH = 23  # characters of a room key (+k), as most IRC servers allow
+REALNAME_LENGTH = 100  # characters of a real name (IRC's USER and SETNAME)
 KILLED = N_("you were put off the server by {by}: {reason}")
 
 
@@ -543,6 +545,18 @@ class Hub:
         nick = self._nick_of(session)
         session.away = self._clean(message)
         event = AwayChanged(nick, session.away)
+        self._fanout(event, self._audience(session), exclude=session)
+        return event
+
+    def set_realname(self, session: Session, realname: str) -> RealnameChanged:
+        """A new real name; neighbours and followers hear it once each."""
+        nick = self._nick_of(session)
+        realname = realname.strip()
+        if not realname or len(realname) > REALNAME_LENGTH:
+            raise BadText()
+        _check_fit(realname, "realname")
+        session.realname = realname
+        event = RealnameChanged(nick, realname)
         self._fanout(event, self._audience(session), exclude=session)
         return event
 

@@ -352,6 +352,6 @@ class JsonEncoder:
         self._tr = translate
 
     def encode(self, event: ev.Event) -> bytes | None:
-        if isinstance(event, ev.TagMessage):
-            return None  # client tags are for IRC clients that asked for them
+        if isinstance(event, ev.TagMessage | ev.RealnameChanged):
+            return None  # client tags and real names are for IRC clients that asked for them
         return dumps(event_object(event, self._tr))

@@ -15,7 +15,7 @@ CAPABILITIES = (
     "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
     "draft/metadata-3",
     "echo-message", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
-    "sasl", "server-time",
+    "sasl", "server-time", "setname",
     "userhost-in-names",
 )  # fmt: skip
 # Offered only with a store: no history and no accounts without one.

@@ -10,9 +10,14 @@ moves are the table below; the door does what each outcome asks (a welcome, a nu
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from tertulia.protocols.irc.isupport import USER_LENGTH
+
+
+REALNAME_LENGTH = 100  # characters of USER's real name kept
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class Phase(enum.Enum):
@@ -82,7 +87,8 @@ class Registration:
         if len(params) < 4 or not params[0] or not params[3]:
             raise RegistrationError("461", "USER", "Not enough parameters")
         self.user = clean_user(params[0])
-        self.realname = params[3]
+        # Shown to others in WHOIS and WHO: nothing that could drive a terminal, and short.
+        self.realname = _CONTROL.sub("", params[3]).strip()[:REALNAME_LENGTH] or self.user
 
     def take_pass(self, password: str) -> None:
         if self.registered:

@@ -22,7 +22,7 @@ HOST = "tertulia"
 
 # The capabilities that change how events are encoded, in the order an encoder takes them.
 ENCODING_CAPABILITIES = (
-    "server-time", "away-notify", "account-tag", "account-notify", "message-tags",
+    "server-time", "away-notify", "account-tag", "account-notify", "message-tags", "setname",
 )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ class IrcEncoder:
 
     __slots__ = (
         "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_is_bot", "_server",
-        "_tags", "_time", "_tr",
+        "_setname", "_tags", "_time", "_tr",
     )  # fmt: skip
 
     def __init__(
@@ -80,6 +80,7 @@ class IrcEncoder:
         self._account_tag = "account-tag" in caps
         self._account_notify = "account-notify" in caps
         self._tags = "message-tags" in caps
+        self._setname = "setname" in caps
         self._clock = clock
         self._ident = ident  # nick -> the username its mask shows
         self._is_bot = is_bot  # nick -> whether it set bot mode (the `bot` tag)
@@ -136,6 +137,8 @@ class IrcEncoder:
                 return serialize(Message("AWAY", (message,) if message else (), self._mask(nick)))
             case ev.TagMessage(sender=nick, target=target) if self._tags:
                 return serialize(Message("TAGMSG", (target,), self._mask(nick)))
+            case ev.RealnameChanged(nick=nick, realname=realname) if self._setname:
+                return serialize(Message("SETNAME", (realname,), self._mask(nick)))
             case ev.Wallops(nick=nick, text=text):
                 return serialize(Message("WALLOPS", (text,), self._mask(nick)))
             case ev.ServerNotice():

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from tertulia import __version__
+from tertulia.core.errors import TertuliaError
 from tertulia.core.masks import matches
 from tertulia.core.names import fold
 from tertulia.core.room import Room
@@ -220,6 +221,17 @@ def userhost(h: IrcHandler, msg: Message) -> None:
         here = "-" if s.away else "+"
         found.append(f"{s.nick}{oper}={here}{s.user or s.nick}@{HOST}")
     h.numeric("302", " ".join(found))
+
+
+def setname(h: IrcHandler, msg: Message) -> None:
+    # SETNAME :<realname> (IRCv3 setname)
+    try:
+        event = h.hub.set_realname(h.session, msg.param(0))
+    except TertuliaError:
+        h.fail("SETNAME", "INVALID_REALNAME", "Real name is not valid")
+        return
+    if "setname" in h.caps.enabled:
+        h.send(Message("SETNAME", (event.realname,), h.me))
 
 
 def away(h: IrcHandler, msg: Message) -> None:

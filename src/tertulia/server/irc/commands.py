@@ -82,6 +82,7 @@ COMMANDS: dict[str, Command] = _table(
         "WHOWAS": (cmd_query.whowas, 0, "WHOWAS <nickname> [<count>]"),
         "ISON": (cmd_query.ison, 1, "ISON <nickname>{ <nickname>}"),
         "USERHOST": (cmd_query.userhost, 1, "USERHOST <nickname>{ <nickname>}"),
+        "SETNAME": (cmd_query.setname, 1, "SETNAME :<realname>"),
         "AWAY": (cmd_query.away, 0, "AWAY [:<message>]"),
         # server operators (RFC 2812 3.1.4, 3.7.1, 4.7)
         "OPER": (cmd_oper.oper, 2, "OPER <name> <password>"),
