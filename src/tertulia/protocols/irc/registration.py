@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from tertulia.protocols.irc.isupport import USER_LENGTH
 
-
 REALNAME_LENGTH = 100  # characters of USER's real name kept
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
