@@ -39,6 +39,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
     _port_wait_interval = 0.02
     supported_sasl_mechanisms = {"PLAIN"}
     supports_sts = False
+    extban_mute_char = "m"
 
     capabilities = frozenset(
         (

@@ -148,11 +148,19 @@ _UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
-    return any(masks.matches(m, mask) for m in entries)
+    return any(masks.matches(m, mask) for m in entries if not m.startswith(masks.MUTE))
 
 
 def _banned(room: Room, mask: str) -> bool:
     return _listed(room.bans, mask) and not _listed(room.exceptions, mask)
+
+
+def _muted(room: Room, mask: str) -> bool:
+    mutes = [m[len(masks.MUTE) :] for m in room.bans if m.startswith(masks.MUTE)]
+    if not any(masks.matches(m, mask) for m in mutes):
+        return False
+    # An exception lifts a mute whether it is written as one (m:mask) or not.
+    return not any(masks.matches(e.removeprefix(masks.MUTE), mask) for e in room.exceptions)
 
 
 def _check_fit(text: str, field: str) -> None:
@@ -636,7 +644,7 @@ class Hub:
             return target
         if "m" in target.modes:
             raise Moderated(room=target.name)
-        if target.bans and _banned(target, session.mask):
+        if target.bans and (_banned(target, session.mask) or _muted(target, session.mask)):
             raise CannotSend(room=target.name)
         return target
 

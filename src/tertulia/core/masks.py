@@ -7,9 +7,14 @@ from functools import lru_cache
 
 from tertulia.core.names import fold
 
+MUTE = "m:"  # an extended ban: those it matches may join but not speak
+
 
 def normalize(mask: str) -> str:
-    """Complete a partial mask the way IRC servers do: `bob` is `bob!*@*`, `*@h` is `*!*@h`."""
+    """Complete a partial mask the way IRC servers do: `bob` is `bob!*@*`, `*@h` is `*!*@h`;
+    a mute (`m:bob`) keeps its prefix."""
+    if mask.startswith(MUTE):
+        return MUTE + normalize(mask[len(MUTE) :])
     if "!" not in mask and "@" not in mask:
         return f"{mask}!*@*"
     if "!" not in mask:

@@ -25,7 +25,8 @@ def tokens(
     # Only what the door does: irctest, like clients, takes a token as a promise.
     found = [
         f"AWAYLEN={topic_length}", "BOT=B", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
-        f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU", "EXCEPTS=e", "INVEX=I",
+        f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU", "EXCEPTS=e", "EXTBAN=,m",
+        "INVEX=I",
         f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4",
         f"MONITOR={MONITOR_LIMIT}", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",

@@ -46,6 +46,7 @@ ERRORS: dict[type[e.TertuliaError], Numeric] = {
     e.NoSuchRoom: Numeric("403", _room, "No such channel"),
     e.RoomInvalid: Numeric("403", _room, "No such channel"),
     e.Moderated: Numeric("404", _room, "Cannot send to channel"),
+    e.CannotSend: Numeric("404", _room, "Cannot send to channel"),
     e.EmptyMessage: Numeric("412", _none, "No text to send"),
     e.NickInvalid: Numeric("432", _nick, "Erroneous nickname"),
     e.NickInUse: Numeric("433", _nick, "Nickname is already in use"),
