@@ -754,22 +754,29 @@ class Hub:
         self, event: Event, recipients: Iterable[Session], exclude: Session | None
     ) -> None:
         # Encode once per wire format and hand the very same bytes to every recipient.
+        # Neighbours in a room mostly share a format: the last encoder seen is checked by
+        # identity before the dict, which is the hot path's one lookup per recipient.
         encoded: dict[Encoder, bytes | None] = {}
+        last: Encoder | None = None
+        data: bytes | None = None
         count = 0
         for recipient in recipients:
             if recipient is exclude:
                 continue
             encoder = recipient.encoder
-            data = encoded.get(encoder, _MISSING)
-            if data is _MISSING:
-                try:
-                    data = encoder.encode(event)
-                except Exception as exc:
-                    data = None
-                    self._encode_failed(event, exc)
-                encoded[encoder] = data
+            if encoder is not last:
+                last = encoder
+                found = encoded.get(encoder, _MISSING)
+                if found is _MISSING:
+                    try:
+                        found = encoder.encode(event)
+                    except Exception as exc:
+                        found = None
+                        self._encode_failed(event, exc)
+                    encoded[encoder] = found
+                data = found  # type: ignore[assignment]
             if data is not None:
-                recipient.sink.deliver(data)  # type: ignore[arg-type]
+                recipient.sink.deliver(data)
                 count += 1
         self.delivered += count
         if isinstance(event, RoomMessage | PrivateMessage):
