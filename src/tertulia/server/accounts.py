@@ -34,7 +34,7 @@ from tertulia.core.names import fold
 from tertulia.core.session import Session
 
 if TYPE_CHECKING:
-    from tertulia.server.app import Server
+    from tertulia.server.context import DoorContext
     from tertulia.store import Store
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def peer_address(peer: str) -> str:
 class Accounts:
     """Registration, login and the protection of registered nicks, for every door."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: DoorContext) -> None:
         self.server = server
         self.hub = server.hub
         self.lockout = Lockout()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from tertulia.protocols.framing import Item, LineFramer
 
 if TYPE_CHECKING:
-    from tertulia.server.app import Server
+    from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, server: Server, door: str = "plain") -> None:
+    def __init__(self, server: DoorContext, door: str = "plain") -> None:
         self.server = server
         self.door = door
         # IRC lines may carry up to 8191 bytes of tags before their 512-byte body.

@@ -26,8 +26,8 @@ from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
 
 if TYPE_CHECKING:
-    from tertulia.server.app import Server
     from tertulia.server.connection import Connection
+    from tertulia.server.context import DoorContext
     from tertulia.server.history import History
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class JsonHandler:
 
     def __init__(
         self,
-        server: Server,
+        server: DoorContext,
         conn: Connection,
         session: Session,
         *,

@@ -25,8 +25,8 @@ from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
 
 if TYPE_CHECKING:
-    from tertulia.server.app import Server
     from tertulia.server.connection import Connection
+    from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class PlainHandler:
 
     __slots__ = ("conn", "gone", "heard", "hub", "original", "room", "server", "session", "tr")
 
-    def __init__(self, server: Server, conn: Connection) -> None:
+    def __init__(self, server: DoorContext, conn: Connection) -> None:
         self.server = server
         self.conn = conn
         self.hub = server.hub

@@ -32,7 +32,7 @@ from tertulia.server.json_door import JsonHandler
 
 if TYPE_CHECKING:
     from tertulia.core.session import Session
-    from tertulia.server.app import Server
+    from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
 # The websockets protocol logs every request and handshake at INFO: too chatty for operators.
@@ -122,7 +122,7 @@ class WebConnection(Connection):
 
     __slots__ = ("ws",)
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: DoorContext) -> None:
         super().__init__(server, "web")
         limit = server.settings.max_line_bytes + FRAME_OVERHEAD
         self.ws = ServerProtocol(max_size=limit, logger=protocol_log)
@@ -191,7 +191,7 @@ class WebHandler:
 
     __slots__ = ("conn", "heard", "json", "parts", "pinged", "server", "timer")
 
-    def __init__(self, server: Server, conn: WebConnection) -> None:
+    def __init__(self, server: DoorContext, conn: WebConnection) -> None:
         self.server = server
         self.conn = conn
         self.json: JsonHandler | None = None

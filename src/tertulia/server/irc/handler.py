@@ -21,8 +21,8 @@ from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
 
 if TYPE_CHECKING:
-    from tertulia.server.app import Server
     from tertulia.server.connection import Connection
+    from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class IrcHandler:
         "session", "subscriptions", "timer", "tr", "watching",
     )  # fmt: skip
 
-    def __init__(self, server: Server, conn: Connection) -> None:
+    def __init__(self, server: DoorContext, conn: Connection) -> None:
         self.server = server
         self.conn = conn
         self.hub = server.hub
