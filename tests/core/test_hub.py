@@ -35,7 +35,7 @@ from tertulia.core.events import (
     ServerNotice,
 )
 from tertulia.core.hub import ORPHAN_RINGS, Hub, Limits
-from tertulia.core.session import Session
+from tertulia.core.session import Door, Session
 
 
 class Inbox:
@@ -65,7 +65,7 @@ class CountingEncoder:
 
 def member(hub: Hub, nick: str, encoder: CountingEncoder, *rooms: str) -> tuple[Session, Inbox]:
     inbox = Inbox()
-    session = hub.connect(inbox, encoder, "test")
+    session = hub.connect(inbox, encoder, Door.PLAIN)
     hub.register(session, nick)
     for room in rooms or ("#lobby",):
         hub.join(session, room)
@@ -109,7 +109,7 @@ def test_an_anonymous_listener_hears_the_room_but_is_not_seen(encoder: CountingE
     hub = Hub()
     ana, _ = member(hub, "ana", encoder)
     ears = Inbox()
-    listener = hub.connect(ears, encoder, "test")
+    listener = hub.connect(ears, encoder, Door.PLAIN)
     hub.listen(listener)
     assert hub.room("#lobby").nicks() == ["ana"]
     encoder.events.clear()
@@ -124,7 +124,7 @@ def test_an_anonymous_listener_hears_the_room_but_is_not_seen(encoder: CountingE
 def test_nicks_are_unique_ignoring_case(encoder: CountingEncoder) -> None:
     hub = Hub()
     member(hub, "Ana", encoder)
-    other = hub.connect(Inbox(), encoder, "test")
+    other = hub.connect(Inbox(), encoder, Door.PLAIN)
     for taken in ("ana", "ANA", "aNa"):
         with pytest.raises(NickInUse):
             hub.register(other, taken)
@@ -161,7 +161,7 @@ def test_disconnect_tells_each_neighbour_once_and_frees_the_nick(encoder: Counti
     assert bob_in.got == [repr(Quit("ana", "gone")).encode()]
     assert "ana" not in hub.sessions
     assert hub.room("#cats").nicks() == ["bob"]
-    again = hub.connect(Inbox(), encoder, "test")
+    again = hub.connect(Inbox(), encoder, Door.PLAIN)
     hub.register(again, "ana")
 
 
@@ -195,7 +195,7 @@ def test_message_rules(encoder: CountingEncoder) -> None:
         hub.say(ana, "#nowhere", "x")
     with pytest.raises(NoSuchNick):
         hub.tell(ana, "ghost", "x")
-    anonymous = hub.connect(Inbox(), encoder, "test")
+    anonymous = hub.connect(Inbox(), encoder, Door.PLAIN)
     with pytest.raises(NotRegistered):
         hub.say(anonymous, "#lobby", "who am I")
 

@@ -60,7 +60,7 @@ from tertulia.core.events import (
 )
 from tertulia.core.names import check_nick, check_room, fold
 from tertulia.core.room import MaskEntry, Room
-from tertulia.core.session import Encoder, Session, Sink
+from tertulia.core.session import Door, Encoder, Session, Sink
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,7 @@ class Hub:
 
     # -- sessions -------------------------------------------------------------------------
 
-    def connect(self, sink: Sink, encoder: Encoder, door: str, peer: str = "") -> Session:
+    def connect(self, sink: Sink, encoder: Encoder, door: Door, peer: str = "") -> Session:
         """A new anonymous session; it hears nothing until it listens or joins."""
         self.connected += 1
         return Session(next(self._session_ids), sink, encoder, door, peer)

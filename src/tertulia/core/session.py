@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Protocol
 
 from tertulia.core.events import Event
 
 if TYPE_CHECKING:
     from tertulia.core.room import Room
+
+
+class Door(enum.StrEnum):
+    """Where a session came in. A StrEnum: logs, metrics labels and JSON show the name."""
+
+    PLAIN = "plain"  # the plain port: netcat and the original client
+    JSON = "json"  # JSON lines on the plain port
+    IRC = "irc"
+    WEB = "web"  # JSON over WebSocket, from the browser page
 
 
 class Encoder(Protocol):
@@ -55,7 +65,7 @@ class Session:
     )  # fmt: skip
 
     def __init__(
-        self, session_id: int, sink: Sink, encoder: Encoder, door: str, peer: str = ""
+        self, session_id: int, sink: Sink, encoder: Encoder, door: Door, peer: str = ""
     ) -> None:
         self.id = session_id
         self.sink = sink

@@ -14,7 +14,7 @@ from tertulia.config import Settings
 from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
-from tertulia.core.session import Session
+from tertulia.core.session import Door, Session
 from tertulia.i18n import translator
 from tertulia.protocols import plain
 from tertulia.protocols.irc.render import ENCODING_CAPABILITIES, IrcEncoder
@@ -62,7 +62,7 @@ class Server:
         self.hub.presence.append(self.irc_monitor.changed)
         self.hub.followers.append(self.irc_monitor.followers)
         self.connections: set[Connection] = set()
-        self._listeners: dict[str, asyncio.Server] = {}
+        self._listeners: dict[Door, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
@@ -107,9 +107,9 @@ class Server:
         self._flusher = WriteFlusher(self._loop)
         s = self.settings
         self.stats.start(self._loop)
-        doors = [("plain", s.port)]
-        doors += [("irc", s.irc_port)] if s.irc else []
-        doors += [("web", s.web_port)] if s.web else []
+        doors = [(Door.PLAIN, s.port)]
+        doors += [(Door.IRC, s.irc_port)] if s.irc else []
+        doors += [(Door.WEB, s.web_port)] if s.web else []
         try:
             for door, port in doors:
                 self._listeners[door] = await self._loop.create_server(
@@ -204,9 +204,9 @@ class Server:
         if not task.cancelled() and task.exception() is not None:
             log.error("task failed", exc_info=task.exception())
 
-    def addresses(self, door: str = "plain") -> list[str]:
+    def addresses(self, door: Door | str = Door.PLAIN) -> list[str]:
         """Where a door listens, as host:port (the actual port when started on port 0)."""
-        listener = self._listeners.get(door)
+        listener = self._listeners.get(Door(door))
         if listener is None:
             return []
         return [f"{host}:{port}" for host, port, *_ in (s.getsockname() for s in listener.sockets)]
@@ -214,7 +214,7 @@ class Server:
     @property
     def port(self) -> int:
         """The plain door's actual port (useful when started on port 0)."""
-        port: int = self._listeners["plain"].sockets[0].getsockname()[1]
+        port: int = self._listeners[Door.PLAIN].sockets[0].getsockname()[1]
         return port
 
     async def shutdown(self) -> None:
@@ -249,8 +249,8 @@ class Server:
 
     # -- connections ----------------------------------------------------------------------
 
-    def _connection(self, door: str) -> Connection:
-        return WebConnection(self) if door == "web" else Connection(self, door)
+    def _connection(self, door: Door) -> Connection:
+        return WebConnection(self) if door is Door.WEB else Connection(self, door)
 
     def accept(self, conn: Connection) -> None:
         if len(self.connections) >= self.settings.max_clients:
@@ -266,7 +266,7 @@ class Server:
         self._all_closed.clear()
         if isinstance(conn, WebConnection):
             conn.handler = WebHandler(self, conn)
-        elif conn.door == "irc":
+        elif conn.door is Door.IRC:
             conn.handler = IrcHandler(self, conn)
         else:
             conn.handler = PlainHandler(self, conn)
@@ -285,7 +285,7 @@ class Server:
         """A first line starting with '{' makes this a JSON-lines connection from then on."""
         self.hub.unlisten(session)
         self.stats.connections[conn.door] -= 1
-        conn.door = "json"
+        conn.door = Door.JSON
         self.stats.connections[conn.door] += 1
         handler = JsonHandler(self, conn, session)
         conn.handler = handler

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol, cast
 
+from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, LineFramer
 
 if TYPE_CHECKING:
@@ -69,11 +70,11 @@ class Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, server: DoorContext, door: str = "plain") -> None:
+    def __init__(self, server: DoorContext, door: Door = Door.PLAIN) -> None:
         self.server = server
         self.door = door
         # IRC lines may carry up to 8191 bytes of tags before their 512-byte body.
-        limit = server.settings.max_line_bytes if door == "plain" else 8191 + 512
+        limit = server.settings.max_line_bytes if door is Door.PLAIN else 8191 + 512
         self.framer = LineFramer(limit)
         self.transport: asyncio.Transport | None = None
         self.handler: Handler | None = None
@@ -236,7 +237,7 @@ class Connection(asyncio.Protocol):
         if (
             self.framer.pending
             and not self._closing
-            and self.door == "plain"
+            and self.door is Door.PLAIN
             and not self._newlines
         ):
             self._idle_timer = self.server.loop.call_later(

@@ -20,7 +20,7 @@ from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.hub import Settled
 from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
-from tertulia.core.session import Encoder, Session
+from tertulia.core.session import Door, Encoder, Session
 from tertulia.protocols import jsonlines as jl
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
@@ -55,7 +55,7 @@ class JsonHandler:
         conn: Connection,
         session: Session,
         *,
-        door: str = "json",
+        door: Door = Door.JSON,
         encoder: Encoder | None = None,
         wrap: Callable[[bytes], bytes] | None = None,
     ) -> None:

@@ -14,13 +14,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from tertulia import __version__
+from tertulia.core.session import Door
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
     from tertulia.core.hub import Hub
 
-DOORS = ("plain", "json", "irc", "web")
+DOORS = tuple(Door)
 
 # From receiving a message to its last recipient's write: sub-millisecond when all is well.
 FANOUT_BUCKETS = (
@@ -68,7 +69,7 @@ class Stats:
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
-        self.read_door = "plain"
+        self.read_door = Door.PLAIN
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[float] = []
         self.registry = CollectorRegistry(auto_describe=True)
@@ -84,7 +85,7 @@ class Stats:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def reading(self, door: str) -> None:
+    def reading(self, door: Door) -> None:
         self.read_at = time.perf_counter()
         self.read_door = door
 

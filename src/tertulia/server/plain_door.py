@@ -20,6 +20,7 @@ from tertulia.core.errors import (
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold, normalize_room
 from tertulia.core.room import Room
+from tertulia.core.session import Door
 from tertulia.protocols import plain, slash
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
@@ -46,7 +47,7 @@ class PlainHandler:
         self.conn = conn
         self.hub = server.hub
         self.tr = server.translate
-        self.session = self.hub.connect(conn, server.plain_encoder, "plain", conn.peer)
+        self.session = self.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
         # Until it says who it is, the connection hears #lobby as the original client did.
         lobby = self.hub.listen(self.session)
         self.room: Room | None = None
@@ -119,7 +120,7 @@ class PlainHandler:
 
     def _registered(self, nick: str) -> None:
         self.server.stop_nick_timer(self.conn)
-        log.info("registered", extra={"peer": self.conn.peer, "nick": nick, "door": "plain"})
+        log.info("registered", extra={"peer": self.conn.peer, "nick": nick, "door": Door.PLAIN})
         self._enter(self.server.settings.default_room)
 
     # -- chatting -------------------------------------------------------------------------

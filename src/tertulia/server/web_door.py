@@ -24,6 +24,7 @@ from websockets.protocol import OPEN, SEND_EOF
 from websockets.server import ServerProtocol
 
 from tertulia.core.errors import N_, BadRequest
+from tertulia.core.session import Door
 from tertulia.i18n import LANGUAGES, translator
 from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
@@ -123,7 +124,7 @@ class WebConnection(Connection):
     __slots__ = ("ws",)
 
     def __init__(self, server: DoorContext) -> None:
-        super().__init__(server, "web")
+        super().__init__(server, Door.WEB)
         limit = server.settings.max_line_bytes + FRAME_OVERHEAD
         self.ws = ServerProtocol(max_size=limit, logger=protocol_log)
 
@@ -294,9 +295,14 @@ class WebHandler:
 
     def _open(self) -> None:
         server = self.server
-        session = server.hub.connect(self.conn, server.web_encoder, "web", self.conn.peer)
+        session = server.hub.connect(self.conn, server.web_encoder, Door.WEB, self.conn.peer)
         self.json = JsonHandler(
-            server, self.conn, session, door="web", encoder=server.web_encoder, wrap=wsf.line_frame
+            server,
+            self.conn,
+            session,
+            door=Door.WEB,
+            encoder=server.web_encoder,
+            wrap=wsf.line_frame,
         )
         server.start_nick_timer(self.conn)
         self.timer.cancel()

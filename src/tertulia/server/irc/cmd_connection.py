@@ -10,6 +10,7 @@ from tertulia import __version__
 from tertulia.core.errors import NickInUse, NickInvalid
 from tertulia.core.hub import MAX_LIST_ENTRIES, RESERVED
 from tertulia.core.names import check_nick, fold
+from tertulia.core.session import Door
 from tertulia.protocols.irc import Message, isupport
 from tertulia.protocols.irc.caps import offered
 from tertulia.protocols.irc.modes import CHANNEL_MODES, USER_MODES
@@ -129,7 +130,7 @@ def maybe_welcome(h: IrcHandler) -> None:
         return
     reg.fire("welcome")
     h.server.stop_nick_timer(h.conn)
-    log.info("registered", extra={"nick": reg.nick, "door": "irc"})
+    log.info("registered", extra={"nick": reg.nick, "door": Door.IRC})
     s = h.server.settings
     name = h.server.name
     h.numeric("001", f"Welcome to the {name} IRC door, {h.me}")

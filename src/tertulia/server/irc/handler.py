@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from tertulia.core.errors import TertuliaError
+from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.irc import IrcParseError, Message, escape_tag, parse, serialize
 from tertulia.protocols.irc.caps import CapState
@@ -40,7 +41,7 @@ class IrcHandler:
         self.conn = conn
         self.hub = server.hub
         self.tr = server.translate
-        self.session = self.hub.connect(conn, server.irc_encoder, "irc", conn.peer)
+        self.session = self.hub.connect(conn, server.irc_encoder, Door.IRC, conn.peer)
         self.reg = Registration()
         self.caps = CapState()
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
