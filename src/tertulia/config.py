@@ -53,6 +53,13 @@ class Settings:
     history_replay: int = field(
         default=50, metadata={"help": "messages shown to whoever joins a room"}
     )
+    history_page: int = field(
+        default=200,
+        metadata={"help": "most messages one history page holds (/history, JSON, CHATHISTORY)"},
+    )
+    search_results: int = field(
+        default=50, metadata={"help": "most messages one search answers with"}
+    )
     history_sync: str = field(
         default="normal",
         metadata={"help": "normal: survives a killed process; full: a power cut too (slower)"},
@@ -249,6 +256,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("max_line_bytes must not be below max_message_bytes"))
     if s.history_sync.lower() not in ("normal", "full"):
         raise ConfigError(reason=N_("history_sync must be normal or full"))
+    if s.history_page < 1 or s.search_results < 1:
+        raise ConfigError(reason=N_("history_page and search_results must be at least 1"))
     if s.history_replay < 0 or s.history_keep_messages < 0 or s.history_keep_days < 0:
         raise ConfigError(reason=N_("history settings must not be negative"))
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):

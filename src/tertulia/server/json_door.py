@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-MAX_PAGE = 200  # messages per history or search reply
-
-
 def room_state(room: Room) -> dict[str, Any]:
     return {"room": room.name, "topic": room.topic, "members": room.nicks()}
 
@@ -222,7 +219,7 @@ class JsonHandler:
         return b""
 
     def on_search(self, req: jl.Search) -> bytes:
-        limit = self._limit(req.limit)
+        limit = self._limit(req.limit, self.server.settings.search_results)
         self._stored(req, lambda room, h: h.search(room, req.words, req.before, limit))
         return b""
 
@@ -234,9 +231,10 @@ class JsonHandler:
             more = len(messages) >= self.server.settings.history_replay
             self.send(jl.history(None, "history", room.name, messages, more))
 
-    def _limit(self, limit: int) -> int:
-        if not 1 <= limit <= MAX_PAGE:
-            raise BadRequest(reason=N_("limit must be from 1 to {max}"), max=MAX_PAGE)
+    def _limit(self, limit: int, most: int | None = None) -> int:
+        most = most or self.server.settings.history_page
+        if not 1 <= limit <= most:
+            raise BadRequest(reason=N_("limit must be from 1 to {max}"), max=most)
         return limit
 
     def _stored(

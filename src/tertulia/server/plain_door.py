@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 200  # messages per /history
-
 
 class PlainHandler:
     """One plain connection: anonymous listener, then a nick, then chat in one room at a time.
@@ -284,8 +282,9 @@ class PlainHandler:
             count = int(arg) if arg else self.server.settings.history_replay or 50
         except ValueError:
             raise Usage(usage="/history [N]") from None
-        if not 1 <= count <= MAX_PAGE:
-            raise Usage(usage=f"/history [1-{MAX_PAGE}]")
+        page = self.server.settings.history_page
+        if not 1 <= count <= page:
+            raise Usage(usage=f"/history [1-{page}]")
         room = self.hub.room(self._current())
         self.server.history.readable()
         self._stored(room, self.server.history.before(room, None, count), newest_first=False)
@@ -295,7 +294,13 @@ class PlainHandler:
             raise Usage(usage="/search WORDS")
         room = self.hub.room(self._current())
         self.server.history.readable()
-        self._stored(room, self.server.history.search(room, arg, None, 20), newest_first=True)
+        self._stored(
+            room,
+            self.server.history.search(
+                room, arg, None, min(20, self.server.settings.search_results)
+            ),
+            newest_first=True,
+        )
 
     # -- helpers --------------------------------------------------------------------------
 

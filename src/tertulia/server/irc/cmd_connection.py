@@ -16,7 +16,6 @@ from tertulia.protocols.irc.caps import offered
 from tertulia.protocols.irc.modes import CHANNEL_MODES, USER_MODES
 from tertulia.protocols.irc.registration import RegistrationError
 from tertulia.server.irc import cmd_account, cmd_query
-from tertulia.server.irc.cmd_history import MAX_HISTORY
 
 if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
@@ -137,7 +136,7 @@ def maybe_welcome(h: IrcHandler) -> None:
     h.numeric("002", f"Your host is {name}, running tertulia {__version__}")
     h.numeric("003", "This server has been started recently")
     h.numeric("004", name, f"tertulia-{__version__}", USER_MODES, CHANNEL_MODES)
-    history = MAX_HISTORY if h.server.history.store is not None else 0
+    history = s.history_page if h.server.history.store is not None else 0
     found = isupport.tokens(
         name, s.nick_length, s.room_length, s.topic_length, history, MAX_LIST_ENTRIES
     )

@@ -15,8 +15,6 @@ from tertulia.protocols.irc.render import say_message, server_time
 if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
 
-MAX_HISTORY = 200  # messages per CHATHISTORY or SEARCH reply
-
 
 def chathistory(h: IrcHandler, msg: Message) -> None:
     # CHATHISTORY LATEST <target> <* | msgid=N> <limit> | BEFORE <target> <msgid=N> <limit>
@@ -44,7 +42,7 @@ def chathistory(h: IrcHandler, msg: Message) -> None:
     room = _readable_room(h, "CHATHISTORY", sub, target)
     if room is None:
         return
-    limit = max(1, min(limit, MAX_HISTORY))
+    limit = max(1, min(limit, h.server.settings.history_page))
 
     async def answer() -> None:
         messages = await h.server.history.before(room, before, limit)
@@ -66,7 +64,7 @@ def search(h: IrcHandler, msg: Message) -> None:
         return
 
     async def answer() -> None:
-        found = await h.server.history.search(room, words, None, MAX_HISTORY // 4)
+        found = await h.server.history.search(room, words, None, h.server.settings.search_results)
         if "batch" in h.caps.enabled:
             batch(h, "tertulia/search", room.name, found)
             return
