@@ -30,6 +30,7 @@ from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
 from tertulia.server.connection import Connection
 from tertulia.server.json_door import JsonHandler
+from tertulia.server.liveness import Pinged
 
 if TYPE_CHECKING:
     from tertulia.core.session import Session
@@ -187,20 +188,18 @@ class WebConnection(Connection):
         return not self._closing
 
 
-class WebHandler:
+class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
-    __slots__ = ("conn", "heard", "json", "parts", "pinged", "server", "timer")
+    __slots__ = ("conn", "json", "parts", "server")
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
         self.server = server
         self.conn = conn
         self.json: JsonHandler | None = None
         self.parts: list[Frame] = []  # a fragmented message so far
-        self.heard = True
-        self.pinged = False
         # An HTTP request needs no thinking time: a socket that sends none is let go soon.
-        self.timer = server.loop.call_later(REQUEST_SECONDS, self._check_alive)
+        self.watch(REQUEST_SECONDS)
 
     @property
     def session(self) -> Session | None:
@@ -212,7 +211,7 @@ class WebHandler:
         if isinstance(event, Request):
             self._request(event)
             return
-        self.heard = True
+        self.heard_from()
         if self.json is None or event.opcode not in DATA_OPCODES:
             return
         # The protocol bounds a fragmented message's total size; here the parts are joined.
@@ -233,7 +232,7 @@ class WebHandler:
         return b""
 
     def on_close(self, reason: str) -> None:
-        self.timer.cancel()
+        self.stop_watching()
         if self.json is not None:
             self.json.on_close(reason)
 
@@ -305,33 +304,25 @@ class WebHandler:
             wrap=wsf.line_frame,
         )
         server.start_nick_timer(self.conn)
-        self.timer.cancel()
-        self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
+        self.stop_watching()
+        self.watch(server.settings.ping_interval)
         log.debug("websocket open", extra={"peer": self.conn.peer})
 
-    # -- liveness -------------------------------------------------------------------------
+    # -- liveness (Pinged) ---------------------------------------------------------------
 
-    def _check_alive(self) -> None:
-        # Before the WebSocket opens this is the request deadline; after, a keepalive: an
-        # idle browser is pinged and one that does not answer within an interval is dropped.
-        conn, ws = self.conn, self.conn.ws
-        if conn.closing:
-            return
-        if self.json is None:
-            if ws.state is not OPEN:
-                conn.abort("no request in time")
-            return
-        if self.heard:
-            self.heard, self.pinged = False, False
-        elif not self.pinged:
-            self.pinged = True
-            ws.send_ping(b"tertulia")
-            for chunk in ws.data_to_send():
-                conn.deliver(chunk)
-        else:
-            log.info("closed: ping timeout", extra={"peer": conn.peer})
-            conn.close()
-            return
-        self.timer = self.server.loop.call_later(
-            self.server.settings.ping_interval, self._check_alive
-        )
+    def finished(self) -> bool:
+        # Before the WebSocket opens the timer is the request deadline: then it only ends.
+        conn = self.conn
+        if not conn.closing and self.json is None and conn.ws.state is not OPEN:
+            conn.abort("no request in time")
+        return conn.closing or self.json is None
+
+    def send_ping(self) -> None:
+        ws = self.conn.ws
+        ws.send_ping(b"tertulia")
+        for chunk in ws.data_to_send():
+            self.conn.deliver(chunk)
+
+    def ping_timeout(self) -> None:
+        log.info("closed: ping timeout", extra={"peer": self.conn.peer})
+        self.conn.close()

@@ -20,6 +20,7 @@ from tertulia.protocols.irc.registration import Registration
 from tertulia.protocols.irc.render import mask, server_time
 from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
+from tertulia.server.liveness import Pinged
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
@@ -28,12 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class IrcHandler:
+class IrcHandler(Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "heard", "hub", "labeled", "pinged", "reg", "sasl", "server",
-        "session", "subscriptions", "timer", "tr", "watching",
+        "batches", "caps", "conn", "hub", "labeled", "reg", "sasl", "server", "session",
+        "subscriptions", "tr", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
@@ -51,10 +52,7 @@ class IrcHandler:
         # are many, and an empty dict is not free).
         self.watching: dict[str, str] | None = None
         self.subscriptions: set[str] | None = None  # METADATA keys this client follows
-        # Idle clients are pinged; one that stays silent for another interval is dropped.
-        self.heard = True
-        self.pinged = False
-        self.timer = server.loop.call_later(server.settings.ping_interval, self._check_alive)
+        self.watch(server.settings.ping_interval)
         server.start_nick_timer(conn)
 
     @property
@@ -74,7 +72,7 @@ class IrcHandler:
     # -- the connection's Handler ---------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
-        self.heard = True
+        self.heard_from()
         if isinstance(item, Overlong):
             self.numeric("417", "Input line was too long")
             return
@@ -125,7 +123,7 @@ class IrcHandler:
             log.debug("bad irc line", extra={"peer": self.conn.peer, "reason": err.reason})
 
     def on_close(self, reason: str) -> None:
-        self.timer.cancel()
+        self.stop_watching()
         if self.watching:
             cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
@@ -134,27 +132,21 @@ class IrcHandler:
         """The line a client gets before the door closes on a bug of ours."""
         return serialize(Message("ERROR", ("Closing link: internal error",)))
 
-    # -- liveness -------------------------------------------------------------------------
+    # -- liveness (Pinged) ---------------------------------------------------------------
 
-    def _check_alive(self) -> None:
-        if self.gone:
-            return
-        if self.heard:
-            self.heard, self.pinged = False, False
-        elif not self.pinged:
-            self.pinged = True
-            self.send(Message("PING", (self.server.name,)))
-        else:
-            log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
-            self.send(Message("ERROR", ("Closing link: ping timeout",)))
-            self.leave("ping timeout")
-            return
-        self.timer = self.server.loop.call_later(
-            self.server.settings.ping_interval, self._check_alive
-        )
+    def finished(self) -> bool:
+        return self.gone
+
+    def send_ping(self) -> None:
+        self.send(Message("PING", (self.server.name,)))
+
+    def ping_timeout(self) -> None:
+        log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
+        self.send(Message("ERROR", ("Closing link: ping timeout",)))
+        self.leave("ping timeout")
 
     def leave(self, reason: str) -> None:
-        self.timer.cancel()
+        self.stop_watching()
         if self.watching:
             cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
