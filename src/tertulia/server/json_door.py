@@ -44,7 +44,7 @@ class JsonHandler:
     session's `encoder` does the same for events, once per event for every recipient.
     """
 
-    __slots__ = ("conn", "gone", "hub", "server", "session", "tr", "wrap")
+    __slots__ = ("conn", "hub", "server", "session", "tr", "wrap")
 
     def __init__(
         self,
@@ -61,7 +61,6 @@ class JsonHandler:
         self.hub = server.hub
         self.tr = server.translate
         self.session = session
-        self.gone = False
         self.wrap = wrap
         session.encoder = encoder or server.json_encoder
         session.door = door
@@ -93,9 +92,8 @@ class JsonHandler:
         return jl.error_reply(None, InternalError(), self.tr)
 
     def on_close(self, reason: str) -> None:
-        if not self.gone:
-            self.gone = True
-            self.hub.disconnect(self.session, reason)
+        # Once is enough: the hub ignores a session that is already gone (a /quit, a kill).
+        self.hub.disconnect(self.session, reason)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -281,7 +279,6 @@ class JsonHandler:
         return jl.reply(req.id, "pong")
 
     def on_quit(self, req: jl.Disconnect) -> bytes:
-        self.gone = True
         self.hub.disconnect(self.session, req.reason)
         bye = jl.reply(req.id, "bye")
         self.conn.close(bye if self.wrap is None else self.wrap(bye))

@@ -38,7 +38,7 @@ class PlainHandler:
     A plain line carries no room, so a plain user is in one room at a time: /join moves.
     """
 
-    __slots__ = ("conn", "gone", "heard", "hub", "original", "room", "server", "session", "tr")
+    __slots__ = ("conn", "heard", "hub", "original", "room", "server", "session", "tr")
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
         self.server = server
@@ -50,7 +50,6 @@ class PlainHandler:
         lobby = self.hub.listen(self.session)
         self.room: Room | None = None
         self.original = False
-        self.gone = False
         server.start_nick_timer(conn)
         conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
         # A listener hears #lobby from now on: it gets the history once, here, not again
@@ -80,9 +79,8 @@ class PlainHandler:
         return plain.error(InternalError().render(self.tr))
 
     def on_close(self, reason: str) -> None:
-        if not self.gone:
-            self.gone = True
-            self.hub.disconnect(self.session, reason)
+        # Once is enough: the hub ignores a session that is already gone (a /quit, a kill).
+        self.hub.disconnect(self.session, reason)
 
     # -- before the nick ------------------------------------------------------------------
 
@@ -364,7 +362,6 @@ class PlainHandler:
             self.conn.deliver(plain.notice(line))
 
     def _bye(self, reason: str) -> None:
-        self.gone = True
         self.hub.disconnect(self.session, reason)
         self.conn.close(self._notice(N_("goodbye")))
 
