@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class Server:
         assert self._history is not None, "server not started"
         return self._history
 
-    def irc_encoder_for(self, caps: set[str]) -> IrcEncoder:
+    def irc_encoder_for(self, caps: Collection[str]) -> IrcEncoder:
         """The shared encoder for a set of IRC capabilities, so that the hub still encodes
         each event once per variant and hands every client of a variant the same bytes."""
         key = frozenset(c for c in ENCODING_CAPABILITIES if c in caps)

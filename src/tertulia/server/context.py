@@ -8,7 +8,7 @@ protocols one ServerState the same way), so they never import `server.app`, and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tertulia.config import Settings
@@ -54,7 +54,7 @@ class DoorContext(Protocol):
     @property
     def history(self) -> History: ...
 
-    def irc_encoder_for(self, caps: set[str]) -> IrcEncoder: ...
+    def irc_encoder_for(self, caps: Collection[str]) -> IrcEncoder: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
 

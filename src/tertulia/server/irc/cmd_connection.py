@@ -14,7 +14,7 @@ from tertulia.core.session import Door
 from tertulia.protocols.irc import Message, isupport
 from tertulia.protocols.irc.caps import offered
 from tertulia.protocols.irc.modes import CHANNEL_MODES, USER_MODES
-from tertulia.protocols.irc.registration import RegistrationError
+from tertulia.protocols.irc.registration import REGISTERED, RegistrationError
 from tertulia.server.irc import cmd_account, cmd_query
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def maybe_welcome(h: IrcHandler) -> None:
         h.numeric("432", reg.nick, "Erroneous nickname")
         reg.nick = None
         return
-    reg.fire("welcome")
+    h.reg = REGISTERED
     h.server.stop_nick_timer(h.conn)
     log.info("registered", extra={"nick": reg.nick, "door": Door.IRC})
     s = h.server.settings
