@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 def _client_tags(msg: Message) -> tuple[tuple[str, str], ...]:
     # Only client tags (`+name`) travel; server tags a client sends are not its to set.
+    if not msg.tags:
+        return ()  # the common case, on the hot path
     return tuple((k, v) for k, v in msg.tags.items() if k.startswith("+"))
 
 

@@ -72,7 +72,7 @@ class IrcHandler(Pinged):
     # -- the connection's Handler ---------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
-        self.heard_from()
+        self.heard = True  # a sign of life (Pinged)
         if isinstance(item, Overlong):
             self.numeric("417", "Input line was too long")
             return
@@ -81,7 +81,9 @@ class IrcHandler(Pinged):
         except IrcParseError as err:
             self._bad_line(item, err)
             return
-        label = msg.tags.get("label") if "labeled-response" in self.caps.enabled else None
+        label = (
+            msg.tags.get("label") if msg.tags and "labeled-response" in self.caps.enabled else None
+        )
         if label is None:
             self._run(msg)
             return
