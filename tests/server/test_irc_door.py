@@ -468,3 +468,18 @@ async def test_metadata_is_set_read_and_heard_by_subscribers(server: Server) -> 
     assert " 760 bo ana display-name * :Ana la Primera" in await bo.expect(" 760 ")
     for client in (ana, bo):
         await client.close()
+
+
+async def test_read_markers_only_move_forward(server: Server) -> None:
+    ana = await IrcClient.connect(irc_port(server))
+    await ana.send("CAP REQ :draft/read-marker\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+    await ana.expect(" 422 ")
+    await ana.send("JOIN #dev")
+    assert await ana.expect("MARKREAD") == ":tertulia MARKREAD #dev *"
+    await ana.send("MARKREAD #dev timestamp=2026-12-01T10:00:00.000Z")
+    assert (await ana.expect("MARKREAD")).endswith("#dev timestamp=2026-12-01T10:00:00.000Z")
+    await ana.send("MARKREAD #dev timestamp=2025-01-01T00:00:00.000Z")
+    assert (await ana.expect("MARKREAD")).endswith("#dev timestamp=2026-12-01T10:00:00.000Z")
+    await ana.send("MARKREAD #dev timestamp=yesterday")
+    assert " FAIL MARKREAD INVALID_PARAMS #dev " in await ana.expect("FAIL")
+    await ana.close()

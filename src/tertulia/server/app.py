@@ -59,6 +59,8 @@ class Server:
         self._irc_encoders: dict[frozenset[str], IrcEncoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
         self.irc_monitor = Monitor()
+        # MARKREAD markers of logged-in IRC users: account -> target -> time (in memory).
+        self.irc_read_markers: dict[str, dict[str, str]] = {}
         self.hub.presence.append(self.irc_monitor.changed)
         self.hub.followers.append(self.irc_monitor.followers)
         self.connections: set[Connection] = set()

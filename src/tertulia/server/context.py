@@ -44,6 +44,7 @@ class DoorContext(Protocol):
     web_encoder: WebEncoder
     irc_encoder: IrcEncoder
     irc_monitor: Monitor
+    irc_read_markers: dict[str, dict[str, str]]
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...

@@ -12,7 +12,7 @@ from tertulia.protocols.irc import Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.protocols.irc.modes import USER_MODES, mode_string, parse_changes, user_mode_changes
 from tertulia.protocols.irc.render import mask
-from tertulia.server.irc import cmd_metadata
+from tertulia.server.irc import cmd_markread, cmd_metadata
 from tertulia.server.irc.cmd_history import batch
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ def join(h: IrcHandler, msg: Message) -> None:
         h.send(Message("JOIN", (room.name,), h.me))
         if room.topic:
             _topic_is(h, room)
+        if "draft/read-marker" in h.caps.enabled:
+            cmd_markread.tell(h, room.name)  # before the names' end, as the spec asks
         names_of(h, room)
         if h.subscriptions or h.session.metadata:
             cmd_metadata.joined(h, room)

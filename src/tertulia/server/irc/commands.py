@@ -13,6 +13,7 @@ from tertulia.server.irc import (
     cmd_channel,
     cmd_connection,
     cmd_history,
+    cmd_markread,
     cmd_messaging,
     cmd_metadata,
     cmd_monitor,
@@ -106,6 +107,7 @@ COMMANDS: dict[str, Command] = _table(
             2,
             "METADATA <target> <subcommand> [<key>...] [:<value>]",
         ),
+        "MARKREAD": (cmd_markread.markread, 0, "MARKREAD <target> [timestamp=<time>]"),
         # help and the network
         "HELP": (cmd_query.help_, 0, "HELP [<command>]"),
         "HELPOP": (cmd_query.help_, 0, "HELPOP [<command>]"),

@@ -33,8 +33,8 @@ class IrcHandler(Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "hub", "labeled", "reg", "sasl", "server", "session",
-        "subscriptions", "tr", "watching",
+        "batches", "caps", "conn", "hub", "labeled", "markers", "reg", "sasl", "server",
+        "session", "subscriptions", "tr", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
@@ -52,6 +52,7 @@ class IrcHandler(Pinged):
         # are many, and an empty dict is not free).
         self.watching: dict[str, str] | None = None
         self.subscriptions: set[str] | None = None  # METADATA keys this client follows
+        self.markers: dict[str, str] | None = None  # MARKREAD of a guest: target -> time
         self.watch(server.settings.ping_interval)
         server.start_nick_timer(conn)
 
