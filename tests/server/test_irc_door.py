@@ -483,3 +483,29 @@ async def test_read_markers_only_move_forward(server: Server) -> None:
     await ana.send("MARKREAD #dev timestamp=yesterday")
     assert " FAIL MARKREAD INVALID_PARAMS #dev " in await ana.expect("FAIL")
     await ana.close()
+
+
+async def test_a_taken_back_message_leaves_history(server: Server) -> None:
+    caps = "CAP REQ :draft/message-redaction message-tags echo-message batch server-time"
+    clients = []
+    for nick in ("ana", "bo"):
+        client = await IrcClient.connect(irc_port(server))
+        await client.send(f"{caps}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nCAP END")
+        await client.expect(" 422 ")
+        await client.send("JOIN #dev")
+        await client.expect(" 366 ")
+        clients.append(client)
+    ana, bo = clients
+    await ana.send("PRIVMSG #dev :oops")
+    msgid = re.search(r"msgid=(\d+)", await ana.expect(":oops"))
+    assert msgid is not None
+    await bo.send(f"REDACT #dev {msgid[1]}")  # not bo's, and bo is no operator
+    assert " FAIL REDACT REDACT_FORBIDDEN #dev " in await bo.expect("FAIL")
+    await ana.send(f"REDACT #dev {msgid[1]} :wrong room")
+    assert (await bo.expect("REDACT")).endswith(f"REDACT #dev {msgid[1]} :wrong room")
+    # The history read right behind it no longer holds the message.
+    await bo.send("CHATHISTORY LATEST #dev * 10\r\nPING :done")
+    lines = await bo.lines_until("done")
+    assert not any(":oops" in line for line in lines)
+    for client in clients:
+        await client.close()

@@ -106,6 +106,14 @@ def test_search_takes_words_not_syntax(store: SqliteStore) -> None:
     assert store.search("#other", "perro", None, 10) == []
 
 
+def test_a_forgotten_message_leaves_pages_and_search(store: SqliteStore) -> None:
+    store.append(room_messages("#a", ["uno gato", "dos gato", "tres"]))
+    store.forget(2)
+    assert [m.text for m in store.before("#a", None, 10, 0.0)] == ["uno gato", "tres"]
+    assert [m.text for m in store.search("#a", "gato", None, 10)] == ["uno gato"]
+    assert store.last_id() == 3  # ids never go back
+
+
 def test_retention_by_age_and_by_count(store: SqliteStore) -> None:
     store.append(room_messages("#a", [f"a{i}" for i in range(10)], ts=100.0))
     store.append(room_messages("#b", [f"b{i}" for i in range(5)], first_id=11, ts=200.0))

@@ -50,6 +50,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
             Capabilities.ECHO_MESSAGE,
             Capabilities.EXTENDED_MONITOR,
             Capabilities.LABELED_RESPONSE,
+            Capabilities.MESSAGE_REDACTION,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.READ_MARKER,

@@ -264,3 +264,13 @@ class InternalError(TertuliaError):
 
     code = "internal"
     template = N_("internal error, sorry: closing")
+
+
+class UnknownMessage(TertuliaError):
+    code = "unknown_message"
+    template = N_("there is no message {msgid} to take back in {room}")
+
+
+class RedactForbidden(TertuliaError):
+    code = "redact_forbidden"
+    template = N_("only its sender or an operator of {room} may take back a message")

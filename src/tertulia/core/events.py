@@ -141,6 +141,16 @@ class RealnameChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """`by` took back message `msgid` of `room`: clients hide it, the store forgets it."""
+
+    room: str
+    msgid: int
+    by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Wallops:
     """A server operator's word to everyone who asked to hear such (user mode w)."""
 
@@ -176,6 +186,7 @@ Event = (
     | AccountChanged
     | TagMessage
     | RealnameChanged
+    | Redacted
     | Wallops
     | ServerNotice
 )

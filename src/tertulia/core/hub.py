@@ -34,9 +34,11 @@ from tertulia.core.errors import (
     NotMember,
     NotOperator,
     NotRegistered,
+    RedactForbidden,
     RoomFull,
     TertuliaError,
     TopicTooLong,
+    UnknownMessage,
 )
 from tertulia.core.events import (
     AccountChanged,
@@ -52,6 +54,7 @@ from tertulia.core.events import (
     PrivateMessage,
     Quit,
     RealnameChanged,
+    Redacted,
     RoomMessage,
     ServerNotice,
     TagMessage,
@@ -100,6 +103,10 @@ class Gate(Protocol):
     ) -> None: ...
 
     def later(self, deliver: Callable[[], None]) -> None: ...
+
+    def forget(self, event: RoomMessage) -> None:
+        """Delete a stored message that was redacted."""
+        ...
 
     def keep(self, event: PrivateMessage, account: str, settled: Settled) -> None:
         """Store a private message for an account that is offline, to hand over at login."""
@@ -566,6 +573,30 @@ class Hub:
         session.realname = realname
         event = RealnameChanged(nick, realname)
         self._fanout(event, self._audience(session), exclude=session)
+        return event
+
+    def redact(self, session: Session, room: str, message_id: int, reason: str = "") -> Redacted:
+        """Take back a message: its sender or an operator of its room may. The room's members
+        are told and it leaves the replay ring and the store. Only the room's last messages
+        (those a newcomer is shown) can be found."""
+        nick = self._nick_of(session)
+        target = self._member_room(session, room)
+        ring = self.recent.get(target.key)
+        found = next((m for m in ring or () if m.id == message_id), None)
+        if found is None:
+            raise UnknownMessage(msgid=str(message_id), room=target.name)
+        own = fold(found.sender) == session.key or (
+            bool(found.account) and found.account == session.account
+        )
+        if not own and session.key not in target.operators:
+            raise RedactForbidden(room=target.name)
+        self.recent[target.key] = deque(
+            (m for m in ring or () if m is not found), ring.maxlen if ring else None
+        )
+        event = Redacted(target.name, message_id, nick, self._clean(reason))
+        self._fanout(event, target.receivers, exclude=None)
+        if self.gate is not None:
+            self.gate.forget(found)
         return event
 
     def is_operator(self, room: Room, session: Session) -> bool:

@@ -338,6 +338,11 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
                 "type": "kick", "room": event.room, "nick": event.nick, "by": event.by,
                 "reason": event.reason,
             }  # fmt: skip
+        case ev.Redacted():
+            return {
+                "type": "redact", "room": event.room, "msgid": event.msgid, "by": event.by,
+                "reason": event.reason,
+            }  # fmt: skip
         case ev.Wallops():
             return {"type": "wallops", "nick": event.nick, "text": event.text}
         case ev.ServerNotice():

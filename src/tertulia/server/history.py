@@ -53,6 +53,9 @@ def _nothing() -> None:
     pass
 
 
+TAKEN_BACK = 1000  # redacted ids reads leave out while their deletes may be under way
+
+
 class History:
     """The Gate of core.hub, over a store; without a store it only keeps events in order."""
 
@@ -80,6 +83,7 @@ class History:
             if store is not None
             else None
         )
+        self._taken_back: dict[int, None] = {}  # ids of the last redacted messages
         # Reads have threads (and connections) of their own: a search never delays a commit,
         # and so never delays a message.
         self._reads = (
@@ -136,6 +140,23 @@ class History:
         self._queue.append((event, _nothing, 0.0, account, settled))
         self._kick()
 
+    def forget(self, event: Message) -> None:
+        """A redacted message leaves the store, in the writer's thread after its commit."""
+        store, executor = self.store, self._executor
+        if store is None or executor is None:
+            return
+        self._taken_back[event.id] = None
+        while len(self._taken_back) > TAKEN_BACK:
+            del self._taken_back[next(iter(self._taken_back))]
+        future = executor.submit(store.forget, event.id)
+        future.add_done_callback(self._forgotten)
+
+    def _forgotten(self, future: Future[None]) -> None:
+        error = future.exception()
+        if error is not None:
+            self._stats.errors["history_write"] += 1
+            log.error("a redacted message could not be deleted", exc_info=error)
+
     def after(self, action: Callable[[], None]) -> None:
         """Run `action` once everything accepted so far is stored and delivered."""
         if self.waiting:
@@ -176,7 +197,10 @@ class History:
             raise HistoryBusy()
         self._reading += 1
         try:
-            return await self.read(fn, *args)
+            found = await self.read(fn, *args)
+            # A read that began before a redacted message's delete was committed could
+            # still see it: the ids of the last ones taken back are left out here.
+            return [m for m in found if m.id not in self._taken_back] if self._taken_back else found
         except Exception as exc:
             log.exception("history read failed")
             raise HistoryFailed() from exc

@@ -63,6 +63,10 @@ class HistoryStore(Protocol):
         `opened` as for `before`."""
         ...
 
+    def forget(self, message_id: int) -> None:
+        """Delete one message (redacted by its sender or an operator), search index too."""
+        ...
+
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Delete messages older than a time or beyond the newest N of each room; how many.
 

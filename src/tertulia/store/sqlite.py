@@ -303,6 +303,11 @@ class SqliteStore:
             [(fold(account), i) for i in ids],
         )
 
+    def forget(self, message_id: int) -> None:
+        # The delete trigger takes it out of the search index too; ids never go back.
+        with self.db:
+            self.db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Delete old messages, a few hundred per transaction, from a connection of its own.
 

@@ -13,7 +13,7 @@ from tertulia.protocols.irc.metadata import CAP_VALUE
 # What the door offers in CAP LS, in the order it lists them.
 CAPABILITIES = (
     "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory",
-    "draft/metadata-3", "draft/read-marker",
+    "draft/message-redaction", "draft/metadata-3", "draft/read-marker",
     "echo-message", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
     "sasl", "server-time", "setname",
     "userhost-in-names",

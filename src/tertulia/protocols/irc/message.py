@@ -14,7 +14,19 @@ MAX_PARAMS = 15
 # Commands whose last parameter is text: it always goes out as a trailing one, as most
 # servers send it, so that naive clients that read the text after " :" see it.
 TEXT_COMMANDS = frozenset(
-    {"PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT", "ERROR", "KICK", "AWAY", "SETNAME", "WALLOPS"}
+    {
+        "PRIVMSG",
+        "NOTICE",
+        "TOPIC",
+        "PART",
+        "QUIT",
+        "ERROR",
+        "KICK",
+        "AWAY",
+        "SETNAME",
+        "WALLOPS",
+        "REDACT",
+    }
 )
 
 _ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}

@@ -23,6 +23,7 @@ HOST = "tertulia"
 # The capabilities that change how events are encoded, in the order an encoder takes them.
 ENCODING_CAPABILITIES = (
     "server-time", "away-notify", "account-tag", "account-notify", "message-tags", "setname",
+    "draft/message-redaction",
 )  # fmt: skip
 
 
@@ -60,8 +61,8 @@ class IrcEncoder:
     """Core events as IRC lines for one variant of capabilities."""
 
     __slots__ = (
-        "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_is_bot", "_server",
-        "_setname", "_tags", "_time", "_tr",
+        "_account_notify", "_account_tag", "_away", "_clock", "_ident", "_is_bot", "_redact",
+        "_server", "_setname", "_tags", "_time", "_tr",
     )  # fmt: skip
 
     def __init__(
@@ -81,6 +82,7 @@ class IrcEncoder:
         self._account_notify = "account-notify" in caps
         self._tags = "message-tags" in caps
         self._setname = "setname" in caps
+        self._redact = "draft/message-redaction" in caps
         self._clock = clock
         self._ident = ident  # nick -> the username its mask shows
         self._is_bot = is_bot  # nick -> whether it set bot mode (the `bot` tag)
@@ -139,6 +141,9 @@ class IrcEncoder:
                 return serialize(Message("TAGMSG", (target,), self._mask(nick)))
             case ev.RealnameChanged(nick=nick, realname=realname) if self._setname:
                 return serialize(Message("SETNAME", (realname,), self._mask(nick)))
+            case ev.Redacted(room=room, msgid=msgid, by=by, reason=reason) if self._redact:
+                said = (room, str(msgid), reason) if reason else (room, str(msgid))
+                return serialize(Message("REDACT", said, self._mask(by)))
             case ev.Wallops(nick=nick, text=text):
                 return serialize(Message("WALLOPS", (text,), self._mask(nick)))
             case ev.ServerNotice():

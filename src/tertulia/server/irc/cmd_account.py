@@ -39,7 +39,7 @@ def pass_login(h: IrcHandler) -> None:
         h.reg.authenticating = False
         maybe_welcome(h)
 
-    h.server.spawn(check())
+    h.slow(check())
 
 
 def authenticate(h: IrcHandler, msg: Message) -> None:
@@ -84,7 +84,7 @@ def authenticate(h: IrcHandler, msg: Message) -> None:
         if not h.gone:
             _logged_in(h, account)
 
-    h.server.spawn(check())
+    h.slow(check())
 
 
 def _logged_in(h: IrcHandler, account: str) -> None:
@@ -121,4 +121,4 @@ def nickserv(h: IrcHandler, text: str) -> None:
         except TertuliaError as err:
             reply(err.render(h.tr))
 
-    h.server.spawn(run())
+    h.slow(run())

@@ -90,7 +90,7 @@ def _readable_room(h: IrcHandler, command: str, sub: str, target: str) -> Room |
 
 
 def _stored(h: IrcHandler, answer: Coroutine[Any, Any, None]) -> None:
-    h.server.spawn_for(h.conn, answer, h.error)
+    h.slow(answer)
 
 
 def batch(h: IrcHandler, kind: str, target: str, messages: list[ev.RoomMessage]) -> None:

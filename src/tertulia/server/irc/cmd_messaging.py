@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tertulia.core import events as ev
-from tertulia.core.errors import NotInRoom, TertuliaError
+from tertulia.core.errors import NotInRoom, RedactForbidden, TertuliaError, UnknownMessage
 from tertulia.core.names import fold
 from tertulia.protocols.irc import Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
@@ -96,3 +96,21 @@ def tagmsg(h: IrcHandler, msg: Message) -> None:
             _refused(h, target, err)
             continue
         _echo(h, event)
+
+
+def redact(h: IrcHandler, msg: Message) -> None:
+    # REDACT <target> <msgid> [:<reason>] (IRCv3 draft/message-redaction)
+    target, msgid, reason = msg.param(0), msg.param(1), msg.param(2)
+    if not target.startswith("#"):
+        h.fail("REDACT", "INVALID_TARGET", target, "Only channel messages can be taken back")
+        return
+    try:
+        h.hub.redact(h.session, target, int(msgid) if msgid.isdigit() else -1, reason)
+    except NotInRoom:
+        h.fail("REDACT", "INVALID_TARGET", target, "You are not on that channel")
+    except UnknownMessage:
+        h.fail(
+            "REDACT", "UNKNOWN_MSGID", target, msgid, "This message does not exist or is too old"
+        )
+    except RedactForbidden:
+        h.fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "You may not take back this message")

@@ -34,7 +34,7 @@ def oper(h: IrcHandler, msg: Message) -> None:
         if not h.gone:
             _verdict(h, name, ok)
 
-    h.server.spawn(check())
+    h.slow(check())
 
 
 def _verdict(h: IrcHandler, name: str, ok: bool) -> None:

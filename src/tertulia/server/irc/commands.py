@@ -108,6 +108,7 @@ COMMANDS: dict[str, Command] = _table(
             "METADATA <target> <subcommand> [<key>...] [:<value>]",
         ),
         "MARKREAD": (cmd_markread.markread, 0, "MARKREAD <target> [timestamp=<time>]"),
+        "REDACT": (cmd_messaging.redact, 2, "REDACT <channel> <msgid> [:<reason>]"),
         # help and the network
         "HELP": (cmd_query.help_, 0, "HELP [<command>]"),
         "HELPOP": (cmd_query.help_, 0, "HELPOP [<command>]"),

@@ -8,7 +8,9 @@ liveness pings, and the rule that a client's replies never overtake its own mess
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import TertuliaError
 from tertulia.core.session import Door
@@ -28,13 +30,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Set inside a client's slow work (IrcHandler.slow): its replies are not held back.
+_SLOW: ContextVar[bool] = ContextVar("irc_slow_work", default=False)
+
 
 class IrcHandler(Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "hub", "labeled", "markers", "reg", "sasl", "server",
-        "session", "subscriptions", "tr", "watching",
+        "batches", "caps", "conn", "held", "hub", "labeled", "markers", "reg", "sasl", "server",
+        "session", "slow_work", "subscriptions", "tr", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
@@ -53,6 +58,10 @@ class IrcHandler(Pinged):
         self.watching: dict[str, str] | None = None
         self.subscriptions: set[str] | None = None  # METADATA keys this client follows
         self.markers: dict[str, str] | None = None  # MARKREAD of a guest: target -> time
+        # Replies held while slow work (a store read, a password hash) runs for this client,
+        # so that they keep the order of the commands: see `slow`.
+        self.held: list[bytes] | None = None
+        self.slow_work = 0
         self.watch(server.settings.ping_interval)
         server.start_nick_timer(conn)
 
@@ -173,6 +182,27 @@ class IrcHandler(Pinged):
                 self.deliver(_tagged(line, b"batch=" + ref))
             self.deliver(b":" + name + b" BATCH -" + ref + b"\r\n")
 
+    def slow(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run slow work for this client off its line (a store read, a hash). Until it is
+        done, replies to its later commands wait, so that every answer keeps the order of
+        the commands (a client that synchronises with PING gets its history first)."""
+        self.slow_work += 1
+        if self.held is None:
+            self.held = []
+
+        async def run() -> None:
+            _SLOW.set(True)  # this task's own replies go out at once
+            try:
+                await work
+            finally:
+                self.slow_work -= 1
+                if self.slow_work == 0 and self.held is not None:
+                    held, self.held = self.held, None
+                    for data in held:
+                        self._deliver(data)
+
+        self.server.spawn_for(self.conn, run(), self.error)
+
     def deliver(self, data: bytes) -> None:
         """Queue bytes for this client, behind any message of its own not yet stored: a
         reply (a PONG, an echo) must never reach the client before its earlier message
@@ -180,6 +210,12 @@ class IrcHandler(Pinged):
         if self.labeled is not None:
             self.labeled.append(data)
             return
+        if self.held is not None and not _SLOW.get():
+            self.held.append(data)
+            return
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         gate = self.hub.gate
         if gate is not None and gate.waiting:
             gate.later(lambda: self.conn.deliver(data))
