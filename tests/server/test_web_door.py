@@ -260,3 +260,50 @@ async def test_quit_gets_bye_and_a_normal_closure(server: Server) -> None:
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), TIMEOUT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
+# -- IRC over WebSocket (IRCv3 websocket transport) ----------------------------------------
+
+
+async def irc_lines_until(ws: Any, want: str) -> list[str]:
+    seen: list[str] = []
+    while not seen or want not in seen[-1]:
+        frame = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        seen.append(frame if isinstance(frame, str) else frame.decode())
+    return seen
+
+
+@pytest.mark.parametrize("subprotocol", ["text.ircv3.net", "binary.ircv3.net"])
+async def test_an_irc_client_over_websocket_chats_with_every_door(
+    server: Server, subprotocol: str
+) -> None:
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{web_port(server)}/"
+    ana = await LineClient.connect(server.port, "ana")
+    async with connect(url, subprotocols=[subprotocol], open_timeout=TIMEOUT) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == subprotocol
+        binary = subprotocol.startswith("binary")
+
+        async def send(line: str) -> None:
+            await ws.send(line.encode() if binary else line)
+
+        await send("NICK wes")
+        await send("USER wes 0 * :Wes on the web")
+        burst = await irc_lines_until(ws, " 422 ")
+        assert burst[0].startswith(":tertulia 001 wes ") and not burst[0].endswith("\r\n")
+        await send("JOIN #lobby")
+        await irc_lines_until(ws, " 366 ")
+        await send("PRIVMSG #lobby :hola desde el navegador")
+        await ana.expect("[wes] hola desde el navegador")
+        await ana.send("y hola desde netcat")
+        said = await irc_lines_until(ws, "netcat")
+        assert said[-1] == ":ana!ana@tertulia PRIVMSG #lobby :y hola desde netcat"
+    await ana.expect("wes quit")
+    await ana.close()
+
+
+async def test_json_clients_on_ws_are_not_offered_irc(server: Server) -> None:
+    ws = await ws_open(server, "jota", subprotocols=["text.ircv3.net"])
+    assert ws.subprotocol is None  # /ws speaks JSON whatever the client offers
+    await ws.close()

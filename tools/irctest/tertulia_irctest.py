@@ -103,8 +103,8 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if ssl:
             raise NotImplementedByController("TLS")
-        if websocket_hostname is not None or websocket_port is not None:
-            raise NotImplementedByController("Websocket")
+        if websocket_hostname not in (None, hostname):
+            raise NotImplementedByController("Websocket on another address")
         if faketime:
             raise NotImplementedByController("Faketime")
         assert self.proc is None
@@ -115,10 +115,12 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
         with self.open_file("tertulia.toml") as fd:
             fd.write(CONFIG)
         args = [
-            _tertulia(), "serve", "--host", hostname, "--port", "0", "--no-web",
+            _tertulia(), "serve", "--host", hostname, "--port", "0",
             "--irc-port", str(port), "--data-dir", str(self.directory / "data"),
             "--config", str(self.directory / "tertulia.toml"),
         ]  # fmt: skip
+        # IRC over WebSocket is the web door's, on its own port.
+        args += ["--web-port", str(websocket_port)] if websocket_port else ["--no-web"]
         if password:
             args += ["--password", password]
         env = {**os.environ, "TERTULIA_LOG_LEVEL": "debug" if self.debug_mode else "warning"}

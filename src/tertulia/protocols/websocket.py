@@ -8,9 +8,12 @@ frame are the same for every recipient and the hub can hand them all the same `b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from websockets.frames import Close, CloseCode, Frame, Opcode
 
 from tertulia.core import events as ev
+from tertulia.core.session import Encoder
 from tertulia.protocols.jsonlines import JsonEncoder
 
 
@@ -21,6 +24,35 @@ def text_frame(payload: bytes) -> bytes:
 def line_frame(line: bytes) -> bytes:
     """A JSON line (as the JSON-lines codec makes them) as one text frame, without its newline."""
     return text_frame(line.removesuffix(b"\n"))
+
+
+def binary_frame(payload: bytes) -> bytes:
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+def irc_text_frame(line: bytes) -> bytes:
+    """An IRC line (CR LF ended) as one text frame, as `text.ircv3.net` wants it."""
+    return text_frame(line.removesuffix(b"\r\n"))
+
+
+def irc_binary_frame(line: bytes) -> bytes:
+    """An IRC line as one binary frame (`binary.ircv3.net`)."""
+    return binary_frame(line.removesuffix(b"\r\n"))
+
+
+class FramedEncoder:
+    """Any line encoder's output as one WebSocket frame per line (IRC over WebSocket):
+    still built once per event per variant, as the hub expects."""
+
+    __slots__ = ("_frame", "_lines")
+
+    def __init__(self, lines: Encoder, frame: Callable[[bytes], bytes]) -> None:
+        self._lines = lines
+        self._frame = frame
+
+    def encode(self, event: ev.Event) -> bytes | None:
+        line = self._lines.encode(event)
+        return None if line is None else self._frame(line)
 
 
 def close_frame(code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> bytes:

@@ -14,15 +14,16 @@ from tertulia.config import Settings
 from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
-from tertulia.core.session import Door, Session
+from tertulia.core.session import Door, Encoder, Session
 from tertulia.i18n import translator
 from tertulia.protocols import plain
 from tertulia.protocols.irc.render import ENCODING_CAPABILITIES, IrcEncoder
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
-from tertulia.protocols.websocket import WebEncoder
+from tertulia.protocols.websocket import FramedEncoder, WebEncoder
 from tertulia.server.accounts import Accounts
 from tertulia.server.connection import Connection, WriteFlusher
+from tertulia.server.context import Frame
 from tertulia.server.history import History
 from tertulia.server.irc import IrcHandler
 from tertulia.server.irc.monitor import Monitor
@@ -56,7 +57,7 @@ class Server:
         self.assets = load_assets() if self.settings.web else {}
         # One IRC encoder per combination of the capabilities that change the bytes, made
         # once and shared, so the hub still encodes each event once per variant.
-        self._irc_encoders: dict[frozenset[str], IrcEncoder] = {}
+        self._irc_encoders: dict[tuple[frozenset[str], Frame | None], Encoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
         self.irc_monitor = Monitor()
         # MARKREAD markers of logged-in IRC users: account -> target -> time (in memory).
@@ -87,15 +88,18 @@ class Server:
         assert self._history is not None, "server not started"
         return self._history
 
-    def irc_encoder_for(self, caps: Collection[str]) -> IrcEncoder:
-        """The shared encoder for a set of IRC capabilities, so that the hub still encodes
-        each event once per variant and hands every client of a variant the same bytes."""
-        key = frozenset(c for c in ENCODING_CAPABILITIES if c in caps)
+    def irc_encoder_for(self, caps: Collection[str], frame: Frame | None = None) -> Encoder:
+        """The shared encoder for a set of IRC capabilities (and, over WebSocket, a framing),
+        so that the hub still encodes each event once per variant and hands every client
+        of a variant the same bytes."""
+        key = (frozenset(c for c in ENCODING_CAPABILITIES if c in caps), frame)
         encoder = self._irc_encoders.get(key)
         if encoder is None:
-            encoder = self._irc_encoders[key] = IrcEncoder(
-                self.name, self.translate, key, self.hub.clock, self.hub.user_of, self.hub.is_bot
+            lines = IrcEncoder(
+                self.name, self.translate, key[0], self.hub.clock, self.hub.user_of, self.hub.is_bot
             )
+            encoder = lines if frame is None else FramedEncoder(lines, frame)
+            self._irc_encoders[key] = encoder
         return encoder
 
     # -- lifecycle ------------------------------------------------------------------------

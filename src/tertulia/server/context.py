@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tertulia.config import Settings
 from tertulia.core.errors import TertuliaError
 from tertulia.core.hub import Hub
-from tertulia.core.session import Session
-from tertulia.protocols.irc.render import IrcEncoder
+from tertulia.core.session import Encoder, Session
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import WebEncoder
@@ -27,6 +26,10 @@ if TYPE_CHECKING:
     from tertulia.server.irc.monitor import Monitor
     from tertulia.server.metrics import Stats
     from tertulia.server.web_door import Asset
+
+
+# Turns one line of a door's into one WebSocket frame (IRC over WebSocket).
+Frame = Callable[[bytes], bytes]
 
 
 class DoorContext(Protocol):
@@ -42,7 +45,7 @@ class DoorContext(Protocol):
     plain_encoder: PlainEncoder
     json_encoder: JsonEncoder
     web_encoder: WebEncoder
-    irc_encoder: IrcEncoder
+    irc_encoder: Encoder
     irc_monitor: Monitor
     irc_read_markers: dict[str, dict[str, str]]
 
@@ -55,7 +58,7 @@ class DoorContext(Protocol):
     @property
     def history(self) -> History: ...
 
-    def irc_encoder_for(self, caps: Collection[str]) -> IrcEncoder: ...
+    def irc_encoder_for(self, caps: Collection[str], frame: Frame | None = None) -> Encoder: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
 

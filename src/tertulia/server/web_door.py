@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -22,13 +23,15 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import OPEN, SEND_EOF
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
-from tertulia.core.errors import N_, BadRequest
+from tertulia.core.errors import N_, BadRequest, LineTooLong
 from tertulia.core.session import Door
 from tertulia.i18n import LANGUAGES, translator
 from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
 from tertulia.server.connection import Connection
+from tertulia.server.irc import IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.liveness import Pinged
 
@@ -63,6 +66,10 @@ DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 REQUEST_SECONDS = 10.0  # to send a whole HTTP request after connecting
 # Room for a JSON object around a message of max_message_bytes, escapes included.
 FRAME_OVERHEAD = 1024
+IRC_LINE_BYTES = 4096 + 512  # client tags and an IRC line's body
+# IRCv3 websocket transport: where IRC clients upgrade, and the two framings.
+IRC_PATHS = frozenset({"/", "/irc"})
+IRC_SUBPROTOCOLS = {"binary.ircv3.net": wsf.irc_binary_frame, "text.ircv3.net": wsf.irc_text_frame}
 COMMANDS_PATH = "/commands.json"
 
 
@@ -119,6 +126,21 @@ def same_origin(origin: str, host: str | None) -> bool:
     return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
 
 
+class WebProtocol(ServerProtocol):
+    """websockets' server protocol, offering IRC's subprotocols on IRC paths only."""
+
+    irc_wanted = False  # set for an upgrade on an IRC path
+
+    def select_subprotocol(self, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
+        # IRCv3 websocket: the client's order decides between binary and text; the JSON
+        # door speaks no subprotocol.
+        if self.irc_wanted:
+            for name in subprotocols:
+                if name in IRC_SUBPROTOCOLS:
+                    return name
+        return None
+
+
 class WebConnection(Connection):
     """A Connection whose bytes go through a WebSocket protocol instead of a line framer."""
 
@@ -127,7 +149,7 @@ class WebConnection(Connection):
     def __init__(self, server: DoorContext) -> None:
         super().__init__(server, Door.WEB)
         limit = server.settings.max_line_bytes + FRAME_OVERHEAD
-        self.ws = ServerProtocol(max_size=limit, logger=protocol_log)
+        self.ws = WebProtocol(max_size=limit, logger=protocol_log)
 
     def data_received(self, data: bytes) -> None:
         if self._accepting(data):
@@ -191,18 +213,21 @@ class WebConnection(Connection):
 class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
-    __slots__ = ("conn", "json", "parts", "server")
+    __slots__ = ("conn", "irc", "json", "parts", "server")
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
         self.server = server
         self.conn = conn
         self.json: JsonHandler | None = None
+        self.irc: IrcHandler | None = None  # an IRC client over WebSocket
         self.parts: list[Frame] = []  # a fragmented message so far
         # An HTTP request needs no thinking time: a socket that sends none is let go soon.
         self.watch(REQUEST_SECONDS)
 
     @property
     def session(self) -> Session | None:
+        if self.irc is not None:
+            return self.irc.session
         return None if self.json is None else self.json.session
 
     # -- what the WebConnection hands over ------------------------------------------------
@@ -212,7 +237,7 @@ class WebHandler(Pinged):
             self._request(event)
             return
         self.heard_from()
-        if self.json is None or event.opcode not in DATA_OPCODES:
+        if (self.json is None and self.irc is None) or event.opcode not in DATA_OPCODES:
             return
         # The protocol bounds a fragmented message's total size; here the parts are joined.
         self.parts.append(event)
@@ -220,7 +245,14 @@ class WebHandler(Pinged):
             return
         first, data = self.parts[0], b"".join(bytes(p.data) for p in self.parts)
         self.parts = []
-        if first.opcode is Opcode.TEXT:
+        if self.irc is not None:
+            # One IRC line per message, its CR LF optional (IRCv3 websocket).
+            self.irc.on_line(data.removesuffix(b"\n").removesuffix(b"\r"))
+        elif self.json is None:
+            return
+        elif len(data) > self.server.settings.max_line_bytes:
+            self.json.error(None, LineTooLong(limit=self.server.settings.max_line_bytes))
+        elif first.opcode is Opcode.TEXT:
             self.json.on_line(data)
         else:
             self.json.error(None, BadRequest(reason=N_("send JSON objects as text frames")))
@@ -235,12 +267,16 @@ class WebHandler(Pinged):
         self.stop_watching()
         if self.json is not None:
             self.json.on_close(reason)
+        if self.irc is not None:
+            self.irc.on_close(reason)
 
     # -- HTTP -----------------------------------------------------------------------------
 
     def _request(self, request: Request) -> None:
         ws, path = self.conn.ws, urlsplit(request.path).path
-        if path == "/ws":
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if path == "/ws" or (path in IRC_PATHS and upgrade):
+            self.conn.ws.irc_wanted = path in IRC_PATHS
             self._upgrade(request)
             return
         stats = self.server.stats
@@ -290,7 +326,14 @@ class WebHandler(Pinged):
         # life of the connection; its headers are most of it (some 2 KB per WebSocket).
         request.headers.clear()
         if resp.status_code == 101:
-            self._open()
+            frame = IRC_SUBPROTOCOLS.get(ws.subprotocol or "")
+            if frame is not None:
+                self._open_irc(frame)
+            elif self.conn.ws.irc_wanted:
+                # An IRC path without an IRC subprotocol: nothing to speak.
+                self.conn.close(code=CloseCode.PROTOCOL_ERROR)
+            else:
+                self._open()
 
     def _open(self) -> None:
         server = self.server
@@ -308,14 +351,25 @@ class WebHandler(Pinged):
         self.watch(server.settings.ping_interval)
         log.debug("websocket open", extra={"peer": self.conn.peer})
 
+    def _open_irc(self, frame: Callable[[bytes], bytes]) -> None:
+        """An IRC client over WebSocket: the IRC door's handler, each line a frame."""
+        self.irc = IrcHandler(self.server, self.conn, frame)
+        # An IRC line may carry 4096 bytes of client tags before its 512 (the parser reads
+        # the limit afresh for each frame).
+        self.conn.ws.max_message_size = IRC_LINE_BYTES + FRAME_OVERHEAD
+        self.stop_watching()
+        self.watch(self.server.settings.ping_interval)
+        log.debug("irc websocket open", extra={"peer": self.conn.peer})
+
     # -- liveness (Pinged) ---------------------------------------------------------------
 
     def finished(self) -> bool:
         # Before the WebSocket opens the timer is the request deadline: then it only ends.
         conn = self.conn
-        if not conn.closing and self.json is None and conn.ws.state is not OPEN:
+        opened = self.json is not None or self.irc is not None
+        if not conn.closing and not opened and conn.ws.state is not OPEN:
             conn.abort("no request in time")
-        return conn.closing or self.json is None
+        return conn.closing or not opened
 
     def send_ping(self) -> None:
         ws = self.conn.ws

@@ -33,7 +33,7 @@ def cap(h: IrcHandler, msg: Message) -> None:
             h.numeric(*params)
         else:
             h.send(Message(params[0], (h.nick, *params[1:]), h.server.name))
-    h.session.encoder = h.server.irc_encoder_for(h.caps.enabled)
+    h.session.encoder = h.server.irc_encoder_for(h.caps.enabled, h.frame)
     if h.caps.negotiating and not was_negotiating:
         h.reg.fire("cap-start")
     elif was_negotiating and not h.caps.negotiating:

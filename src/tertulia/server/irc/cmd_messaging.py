@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from tertulia.core import events as ev
 from tertulia.core.errors import NotInRoom, RedactForbidden, TertuliaError, UnknownMessage
 from tertulia.core.names import fold
-from tertulia.protocols.irc import Message
+from tertulia.protocols.irc import BODY_LIMIT, Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.server.irc import cmd_account
 
@@ -46,7 +46,13 @@ def _message(h: IrcHandler, msg: Message, kind: ev.Kind) -> None:
     if kind is ev.Kind.MESSAGE and text.startswith("\x01ACTION ") and text.endswith("\x01"):
         kind, text = ev.Kind.ACTION, text[8:-1]
     tags = _client_tags(msg)
+    # Relayed, the line gains our source: one that would pass 512 bytes is refused here
+    # rather than cut short on the way (RFC 1459 2.3, ERR_INPUTTOOLONG).
+    room = BODY_LIMIT - len(h.me) - len(msg.command) - 7 - len(msg.param(1).encode())
     for target in msg.param(0).split(",")[:MAX_TARGETS]:
+        if len(target) > room:
+            h.numeric("417", "Input line was too long")
+            continue
         if fold(target) == "nickserv" and kind is ev.Kind.MESSAGE:
             cmd_account.nickserv(h, text)
             continue
@@ -79,7 +85,10 @@ def _refused(h: IrcHandler, target: str, err: TertuliaError) -> None:
 def _echo(h: IrcHandler, event: ev.Event) -> None:
     # echo-message: the sender sees its own message as the others do, after they do.
     if "echo-message" in h.caps.enabled:
-        echo = h.session.encoder.encode(event)
+        # Over WebSocket the session's encoder makes frames and deliver frames again: the
+        # lines' encoder of the same variant is used instead.
+        lines = h.session.encoder if h.frame is None else h.server.irc_encoder_for(h.caps.enabled)
+        echo = lines.encode(event)
         if echo is not None:
             h.deliver(echo)
 

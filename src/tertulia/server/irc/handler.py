@@ -26,7 +26,7 @@ from tertulia.server.liveness import Pinged
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
-    from tertulia.server.context import DoorContext
+    from tertulia.server.context import DoorContext, Frame
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,19 @@ class IrcHandler(Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "held", "hub", "labeled", "markers", "reg", "sasl", "server",
-        "session", "slow_work", "subscriptions", "tr", "watching",
+        "batches", "caps", "conn", "frame", "held", "hub", "labeled", "markers", "reg", "sasl",
+        "server", "session", "slow_work", "subscriptions", "tr", "watching",
     )  # fmt: skip
 
-    def __init__(self, server: DoorContext, conn: Connection) -> None:
+    def __init__(self, server: DoorContext, conn: Connection, frame: Frame | None = None) -> None:
         self.server = server
         self.conn = conn
         self.hub = server.hub
         self.tr = server.translate
-        self.session = self.hub.connect(conn, server.irc_encoder, Door.IRC, conn.peer)
+        # Over WebSocket each line goes out as a frame of its own (text or binary).
+        self.frame = frame
+        encoder = server.irc_encoder if frame is None else server.irc_encoder_for((), frame)
+        self.session = self.hub.connect(conn, encoder, Door.IRC, conn.peer)
         self.reg = Registration()
         self.caps = CapState()
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
@@ -216,6 +219,8 @@ class IrcHandler(Pinged):
         self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
+        if self.frame is not None:
+            data = self.frame(data)
         gate = self.hub.gate
         if gate is not None and gate.waiting:
             gate.later(lambda: self.conn.deliver(data))
