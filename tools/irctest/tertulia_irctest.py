@@ -68,6 +68,7 @@ class TertuliaController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.ELIST_U,
             OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.METADATA_BEFORE_CONNECT,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_PRIVMSG,

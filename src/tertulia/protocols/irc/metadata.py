@@ -7,7 +7,9 @@ import re
 MAX_KEYS = 30  # keys one user or room may hold
 MAX_SUBS = 50  # keys one client may subscribe to
 MAX_VALUE_BYTES = 300  # UTF-8 bytes of one value
-CAP_VALUE = f"max-subs={MAX_SUBS},max-keys={MAX_KEYS},max-value-bytes={MAX_VALUE_BYTES}"
+CAP_VALUE = (
+    f"before-connect,max-subs={MAX_SUBS},max-keys={MAX_KEYS},max-value-bytes={MAX_VALUE_BYTES}"
+)
 
 # Keys are lower-case names such as display-name, avatar, pronouns (the spec's grammar).
 _KEY = re.compile(r"[a-z0-9_./-]{1,64}")

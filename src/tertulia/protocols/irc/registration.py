@@ -27,7 +27,7 @@ class Phase(enum.Enum):
 
 # Commands a client may send before it is welcomed; anything else gets 451.
 BEFORE_REGISTRATION = frozenset(
-    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"}
+    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE", "METADATA"}
 )
 
 # (phase, event) -> the phase after it. Events not listed leave the phase as it is.

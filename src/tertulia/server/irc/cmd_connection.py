@@ -15,7 +15,7 @@ from tertulia.protocols.irc import Message, isupport
 from tertulia.protocols.irc.caps import offered
 from tertulia.protocols.irc.modes import CHANNEL_MODES, USER_MODES
 from tertulia.protocols.irc.registration import REGISTERED, RegistrationError
-from tertulia.server.irc import cmd_account, cmd_query
+from tertulia.server.irc import cmd_account, cmd_metadata, cmd_query
 
 if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
@@ -144,6 +144,8 @@ def maybe_welcome(h: IrcHandler) -> None:
         h.numeric("005", *line)
     cmd_query.lusers(h, msg=Message("LUSERS"))
     cmd_query.motd(h, msg=Message("MOTD"))
+    if h.session.metadata:  # set before the welcome (metadata's before-connect)
+        cmd_metadata.welcome(h)
 
 
 def ping(h: IrcHandler, msg: Message) -> None:

@@ -29,7 +29,8 @@ def metadata(h: IrcHandler, msg: Message) -> None:
     if sub in ("SUB", "UNSUB", "SUBS"):
         _subscriptions(h, sub, keys)
         return
-    found = _resolve(h, target)
+    # Before the welcome a client may only speak of itself (before-connect).
+    found = _resolve(h, target) if h.reg.registered or target == "*" else None
     if found is None:
         h.fail("METADATA", "INVALID_TARGET", target, "Invalid target")
         return
@@ -206,3 +207,9 @@ def joined(h: IrcHandler, room: Room) -> None:
                 for key, value in mine.items():
                     if key in other.subscriptions:
                         other.numeric("761", h.nick, key, "*", value)
+
+
+def welcome(h: IrcHandler) -> None:
+    """Keys the client set before it was welcomed, told back once it has a nick."""
+    values = h.session.metadata or {}
+    _batch(h, h.nick, [("761", h.nick, k, "*", v) for k, v in values.items()])
