@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HELD_LIMIT = 1000  # replies held behind one client's slow work
 # Set inside a client's slow work (IrcHandler.slow): its replies are not held back.
 _SLOW: ContextVar[bool] = ContextVar("irc_slow_work", default=False)
 
@@ -213,7 +214,9 @@ class IrcHandler(Pinged):
         if self.labeled is not None:
             self.labeled.append(data)
             return
-        if self.held is not None and not _SLOW.get():
+        if self.held is not None and not _SLOW.get() and len(self.held) < HELD_LIMIT:
+            # Past the limit (a client pipelining without end behind a slow read) order
+            # gives way to memory: replies go out at once.
             self.held.append(data)
             return
         self._deliver(data)
