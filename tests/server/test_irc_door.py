@@ -509,3 +509,22 @@ async def test_a_taken_back_message_leaves_history(server: Server) -> None:
     assert not any(":oops" in line for line in lines)
     for client in clients:
         await client.close()
+
+
+async def test_slow_answers_keep_the_order_of_the_commands_and_their_label(
+    server: Server,
+) -> None:
+    ana = await IrcClient.connect(irc_port(server))
+    caps = "CAP REQ :batch labeled-response draft/chathistory server-time message-tags"
+    await ana.send(f"{caps}\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+    await ana.expect(" 422 ")
+    await ana.send("JOIN #dev\r\nPRIVMSG #dev :para la historia")
+    await ana.expect(" 366 ")
+    # A store read (slow) then a PING (fast), in one write: the history comes first,
+    # whole and labeled, then the PONG.
+    await ana.send("@label=h1 CHATHISTORY LATEST #dev * 10\r\nPING :after")
+    lines = await ana.lines_until("after")  # everything before the PONG
+    assert "label=h1" in lines[0] and " BATCH +" in lines[0]
+    assert any("para la historia" in line for line in lines)
+    assert " BATCH -" in lines[-1]
+    await ana.close()

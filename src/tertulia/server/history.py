@@ -171,14 +171,29 @@ class History:
         assert self._executor is not None, "no history store"
         return await self._loop.run_in_executor(self._executor, fn, *args)
 
+    async def caught_up(self) -> None:
+        """Wait until every message accepted so far is stored: a reader then sees what it
+        (or anyone) said just before asking."""
+        if self.waiting:
+            done: asyncio.Future[None] = self._loop.create_future()
+
+            def wake() -> None:
+                if not done.done():  # cancelled meanwhile
+                    done.set_result(None)
+
+            self.after(wake)
+            await done
+
     async def before(self, room: Room, before: int | None, limit: int) -> list[RoomMessage]:
         store = self.readable()
+        await self.caught_up()
         return await self._read(store.before, room.name, before, limit, room.created)
 
     async def search(
         self, room: Room, words: str, before: int | None, limit: int
     ) -> list[RoomMessage]:
         store = self.readable()
+        await self.caught_up()
         return await self._read(store.search, room.name, words, before, limit, room.created)
 
     def readable(self) -> Store:

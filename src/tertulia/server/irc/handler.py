@@ -8,8 +8,8 @@ liveness pings, and the rule that a client's replies never overtake its own mess
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Coroutine
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import TertuliaError
@@ -30,17 +30,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HELD_LIMIT = 1000  # replies held behind one client's slow work
-# Set inside a client's slow work (IrcHandler.slow): its replies are not held back.
-_SLOW: ContextVar[bool] = ContextVar("irc_slow_work", default=False)
+WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 
 
 class IrcHandler(Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "caps", "conn", "frame", "held", "hub", "labeled", "markers", "reg", "sasl",
-        "server", "session", "slow_work", "subscriptions", "tr", "watching",
+        "batches", "busy", "caps", "conn", "frame", "hub", "label", "labeled", "markers", "reg",
+        "sasl", "server", "session", "subscriptions", "tr", "waiting", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection, frame: Frame | None = None) -> None:
@@ -62,10 +60,11 @@ class IrcHandler(Pinged):
         self.watching: dict[str, str] | None = None
         self.subscriptions: set[str] | None = None  # METADATA keys this client follows
         self.markers: dict[str, str] | None = None  # MARKREAD of a guest: target -> time
-        # Replies held while slow work (a store read, a password hash) runs for this client,
-        # so that they keep the order of the commands: see `slow`.
-        self.held: list[bytes] | None = None
-        self.slow_work = 0
+        # While slow work runs for this client (a store read, a password hash), its later
+        # lines wait here, in order, and reading pauses: see `slow`.
+        self.waiting: deque[Item] | None = None
+        self.busy = False
+        self.label: str | None = None  # the label of the command being answered
         self.watch(server.settings.ping_interval)
         server.start_nick_timer(conn)
 
@@ -87,6 +86,22 @@ class IrcHandler(Pinged):
 
     def on_line(self, item: Item) -> None:
         self.heard = True  # a sign of life (Pinged)
+        if self.busy:
+            # A slow command is being answered: this one waits its turn, so that answers
+            # keep the order of the commands, as on a server that does one thing at a time.
+            if self.waiting is None:
+                self.waiting = deque()
+                self.conn.pause_reading()
+            if len(self.waiting) >= WAITING_LIMIT:
+                log.info("closed: too many commands waiting", extra={"peer": self.conn.peer})
+                self.send(Message("ERROR", ("Closing link: too many commands at once",)))
+                self.leave("too many commands waiting")
+                return
+            self.waiting.append(item)
+            return
+        self._line(item)
+
+    def _line(self, item: Item) -> None:
         if isinstance(item, Overlong):
             self.numeric("417", "Input line was too long")
             return
@@ -101,14 +116,19 @@ class IrcHandler(Pinged):
         if label is None:
             self._run(msg)
             return
-        # labeled-response: what the command answers at once is gathered and sent with the
-        # label (one line tagged, several in a batch, none as ACK).
-        self.labeled = []
+        # labeled-response: what the command answers is gathered and sent with the label
+        # (one line tagged, several in a batch, none as ACK), once it is all there.
+        self.labeled, self.label = [], label
         try:
             self._run(msg)
         finally:
-            lines, self.labeled = self.labeled, None
-            self._send_labeled(escape_tag(label), lines)
+            if not self.busy:
+                self._end_label()
+
+    def _end_label(self) -> None:
+        lines, label = self.labeled or [], self.label or ""
+        self.labeled = self.label = None
+        self._send_labeled(escape_tag(label), lines)
 
     def _run(self, msg: Message) -> None:
         command = COMMANDS.get(msg.command)
@@ -187,25 +207,33 @@ class IrcHandler(Pinged):
             self.deliver(b":" + name + b" BATCH -" + ref + b"\r\n")
 
     def slow(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run slow work for this client off its line (a store read, a hash). Until it is
-        done, replies to its later commands wait, so that every answer keeps the order of
-        the commands (a client that synchronises with PING gets its history first)."""
-        self.slow_work += 1
-        if self.held is None:
-            self.held = []
+        """Run slow work for the command at hand (a store read, a password hash) off the
+        loop. Until it is done this client's later lines wait, so that every answer keeps
+        the order of the commands (one that synchronises with PING gets its history first)
+        and a labeled command's answer carries its label."""
+        self.busy = True
 
         async def run() -> None:
-            _SLOW.set(True)  # this task's own replies go out at once
             try:
                 await work
             finally:
-                self.slow_work -= 1
-                if self.slow_work == 0 and self.held is not None:
-                    held, self.held = self.held, None
-                    for data in held:
-                        self._deliver(data)
+                self.busy = False
+                if self.labeled is not None:
+                    self._end_label()
+                self._next()
 
         self.server.spawn_for(self.conn, run(), self.error)
+
+    def _next(self) -> None:
+        """The lines that waited behind slow work, in order, until one is slow again."""
+        waiting = self.waiting
+        if waiting is None:
+            return  # nothing waited, and reading was never paused for it
+        while waiting and not self.busy and not self.gone:
+            self._line(waiting.popleft())
+        if not waiting and not self.busy and self.waiting is waiting:
+            self.waiting = None
+            self.conn.resume_reading()
 
     def deliver(self, data: bytes) -> None:
         """Queue bytes for this client, behind any message of its own not yet stored: a
@@ -213,11 +241,6 @@ class IrcHandler(Pinged):
         reached the others."""
         if self.labeled is not None:
             self.labeled.append(data)
-            return
-        if self.held is not None and not _SLOW.get() and len(self.held) < HELD_LIMIT:
-            # Past the limit (a client pipelining without end behind a slow read) order
-            # gives way to memory: replies go out at once.
-            self.held.append(data)
             return
         self._deliver(data)
 
