@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from tertulia.core.names import fold
 
 MUTE = "m:"  # an extended ban: those it matches may join but not speak
+MAX_MASK = 300  # characters of a mask or pattern; longer ones match nothing
 
 
 def normalize(mask: str) -> str:
@@ -24,13 +24,32 @@ def normalize(mask: str) -> str:
     return mask
 
 
-@lru_cache(maxsize=1024)
-def _pattern(mask: str) -> re.Pattern[str]:
-    # '*' is any run of characters and '?' any one; everything else is literal.
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in fold(mask))
-    return re.compile(body, re.DOTALL)
-
-
+@lru_cache(maxsize=8192)
 def matches(mask: str, full: str) -> bool:
-    """Whether `nick!user@host` matches `mask`, ignoring case as nicks do."""
-    return _pattern(mask).fullmatch(fold(full)) is not None
+    """Whether `full` (a nick!user@host, a name) matches `mask`, ignoring case as nicks do:
+    `*` is any run of characters, `?` any one.
+
+    Strategy: one pass with a pointer into each string, going back only to just after the
+    last `*` seen. A regular expression would backtrack into every earlier `*` too, and
+    `*a*a*a…*b` against a long nick took seconds: anyone could stall the server with a
+    WHO. This is at most len(mask) x len(full) steps, and repeated checks (the bans of a
+    busy room, checked on every message) are remembered.
+    """
+    if len(mask) > MAX_MASK or len(full) > MAX_MASK:
+        return False
+    pattern, text = fold(mask), fold(full)
+    p = t = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, t
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", text[t]):
+            p += 1
+            t += 1
+        elif star >= 0:
+            p, resume = star + 1, resume + 1
+            t = resume
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
