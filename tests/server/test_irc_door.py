@@ -528,3 +528,24 @@ async def test_slow_answers_keep_the_order_of_the_commands_and_their_label(
     assert any("para la historia" in line for line in lines)
     assert " BATCH -" in lines[-1]
     await ana.close()
+
+
+async def test_odd_input_gets_an_answer_never_an_internal_error(server: Server) -> None:
+    # Review findings: superscript digits passed isdigit() and broke int(); replies quoting
+    # a parameter with a space could not be written; WHOX without a token lost its line.
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #dev")
+    await ana.expect(" 366 ")
+    for line, answer in (
+        ("WHOWAS ana ²", " 369 "),
+        ("LIST >²", " 323 "),
+        ("MODE #dev +l ²", " 696 "),
+        ("REDACT #dev ²", "FAIL REDACT UNKNOWN_MSGID"),
+        ("METADATA * GET :a b", "FAIL METADATA KEY_INVALID * "),
+        ("WHO #dev %tn", " 354 ana 0 :ana"),
+    ):
+        await ana.send(line)
+        assert answer in await ana.expect(answer)
+    await ana.send("PING :still here")
+    assert "still here" in await ana.expect("PONG")
+    await ana.close()

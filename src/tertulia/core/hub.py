@@ -520,7 +520,7 @@ class Hub:
                     return None
                 room.limit = 0
                 return ""
-            if not arg.isdigit() or int(arg) < 1:
+            if not arg.isdecimal() or int(arg) < 1:
                 raise BadMode(mode="+l")
             room.limit = int(arg)
             return arg

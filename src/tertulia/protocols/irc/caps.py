@@ -51,7 +51,7 @@ class CapState:
         if sub == "LS":
             if not registered:
                 self.negotiating = True
-            if arg.isdigit() and int(arg) >= 302:
+            if arg.isdecimal() and int(arg) >= 302:
                 self.version = max(self.version, int(arg))
                 self.enabled |= {"cap-notify"}
             values = self.version >= 302

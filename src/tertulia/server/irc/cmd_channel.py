@@ -155,7 +155,7 @@ def list_(h: IrcHandler, msg: Message) -> None:
 
 def _passes(room: Room, rule: str) -> bool:
     count = len(room.members)
-    if rule[0] in "<>" and rule[1:].isdigit():
+    if rule[0] in "<>" and rule[1:].isdecimal():
         return count > int(rule[1:]) if rule[0] == ">" else count < int(rule[1:])
     if rule.startswith("!"):
         return not matches(rule[1:], room.name)
@@ -219,9 +219,12 @@ def mode(h: IrcHandler, msg: Message) -> None:
         h.numeric("403", target, "No such channel")
         return
     if len(msg.params) == 1:
+        if not _visible(h, room):
+            h.numeric("442", room.name, "You're not on that channel")  # secret: say nothing
+            return
         flags, *args = room.mode_string()
-        if h.session.key not in room.members:
-            args = [a if a.isdigit() else "*" for a in args]  # the key is for members only
+        if room.password and h.session.key not in room.members:
+            args[0] = "*"  # the key (always first) is for members only
         h.numeric("324", room.name, flags, *args)
         h.numeric("329", room.name, str(int(room.created)))
         return

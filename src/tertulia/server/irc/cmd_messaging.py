@@ -114,7 +114,7 @@ def redact(h: IrcHandler, msg: Message) -> None:
         h.fail("REDACT", "INVALID_TARGET", target, "Only channel messages can be taken back")
         return
     try:
-        h.hub.redact(h.session, target, int(msgid) if msgid.isdigit() else -1, reason)
+        h.hub.redact(h.session, target, int(msgid) if msgid.isdecimal() else -1, reason)
     except NotInRoom:
         h.fail("REDACT", "INVALID_TARGET", target, "You are not on that channel")
     except UnknownMessage:

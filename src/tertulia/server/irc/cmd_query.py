@@ -94,7 +94,7 @@ def _whox_line(
 ) -> None:
     nick = s.nick or ""
     values = {
-        "t": token, "c": channel, "u": s.user or nick, "i": "255.255.255.255", "h": HOST,
+        "t": token or "0", "c": channel, "u": s.user or nick, "i": "255.255.255.255", "h": HOST,
         "s": h.server.name, "n": nick, "f": _flags(h, s, room), "d": "0",
         "l": str(max(0, int(h.hub.clock() - s.active))), "a": s.account or "0",
         "o": "n/a", "r": realname(s),
@@ -188,7 +188,7 @@ def whowas(h: IrcHandler, msg: Message) -> None:
         return
     name = msg.param(0)
     count = msg.param(1)
-    limit = int(count) if count.lstrip("-").isdigit() and int(count) > 0 else None
+    limit = int(count) if count.isdecimal() and int(count) > 0 else None
     past = h.hub.was(name)[:limit]
     if not past:
         h.numeric("406", name, "There was no such nickname")

@@ -260,10 +260,16 @@ class IrcHandler(Pinged):
         try:
             data = serialize(msg)
         except ValueError:
-            # A reply that cannot be written (a parameter with a space where none may be)
-            # is a bug of ours: logged, and this one reply is dropped, never the client.
-            log.error("unsendable irc reply", extra={"peer": self.conn.peer, "cmd": msg.command})
-            return
+            # A reply quoting what a client sent (a key, a target) may hold a space or be
+            # empty where IRC allows neither: such a parameter is shown as "*", so the
+            # client still gets its answer. Anything else is logged and dropped.
+            repaired = _sendable(msg)
+            if repaired is None:
+                log.error(
+                    "unsendable irc reply", extra={"peer": self.conn.peer, "cmd": msg.command}
+                )
+                return
+            data = repaired
         self.deliver(data)
 
     def numeric(self, code: str, *params: str) -> None:
@@ -293,3 +299,17 @@ class IrcHandler(Pinged):
 def _tagged(line: bytes, tag: bytes) -> bytes:
     """`line` with one more tag in front of any it has."""
     return b"@" + tag + (b";" + line[1:] if line.startswith(b"@") else b" " + line)
+
+
+def _sendable(msg: Message) -> bytes | None:
+    """`msg` with each middle parameter IRC cannot carry replaced by "*"."""
+    *middle, last = msg.params or ("",)
+    fixed = tuple(
+        "*" if not p or " " in p or p.startswith(":") or any(c in p for c in "\r\n\0") else p
+        for p in middle
+    )
+    last = "".join(c for c in last if c not in "\r\n\0")
+    try:
+        return serialize(Message(msg.command, (*fixed, last), msg.source, msg.tags))
+    except ValueError:
+        return None
