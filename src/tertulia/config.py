@@ -87,6 +87,7 @@ class Settings:
     nick_length: int = field(default=30, metadata={"help": "characters per nick"})
     room_length: int = field(default=50, metadata={"help": "characters per room name"})
     topic_length: int = field(default=390, metadata={"help": "characters per topic"})
+    max_rooms: int = field(default=100, metadata={"help": "rooms one client may be in at once"})
     default_room: str = field(default="#lobby", metadata={"help": "room everyone joins"})
     persistent_rooms: tuple[str, ...] = field(
         default=("#lobby",), metadata={"help": "rooms kept when empty (comma-separated)"}
@@ -125,6 +126,7 @@ class Settings:
             default_room=self.default_room,
             persistent_rooms=tuple(dict.fromkeys((self.default_room, *self.persistent_rooms))),
             replay=self.history_replay if self.history else 0,
+            rooms_per_session=self.max_rooms,
         )
 
 
@@ -249,6 +251,7 @@ def _validate(s: Settings) -> None:
         "max_line_bytes",
         "nick_length",
         "send_buffer_bytes",
+        "max_rooms",
     ):
         if getattr(s, name) < 1:
             raise ConfigError(reason=N_("{name} must be at least 1"), name=name)

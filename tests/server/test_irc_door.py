@@ -549,3 +549,25 @@ async def test_odd_input_gets_an_answer_never_an_internal_error(server: Server) 
     await ana.send("PING :still here")
     assert "still here" in await ana.expect("PONG")
     await ana.close()
+
+
+async def test_an_invitation_is_the_connections_and_rooms_per_client_are_capped(
+    server: Server,
+) -> None:
+    ana = await irc(server, "ana")
+    await ana.send("JOIN #club\r\nMODE #club +i")
+    await ana.expect("MODE #club +i")
+    bo = await irc(server, "bo")
+    await ana.send("INVITE bo #club")
+    await ana.expect(" 341 ")
+    await bo.send("QUIT")
+    await bo.closed()
+    # Whoever takes the nick next is not the one invited.
+    other = await irc(server, "bo")
+    await other.send("JOIN #club")
+    assert " 473 bo #club " in await other.expect(" 473 ")
+    server.hub.limits = replace(server.hub.limits, rooms_per_session=2)
+    await other.send("JOIN #a,#b,#c")
+    assert " 405 bo #c " in await other.expect(" 405 ")
+    for client in (ana, other):
+        await client.close()

@@ -274,3 +274,8 @@ class UnknownMessage(TertuliaError):
 class RedactForbidden(TertuliaError):
     code = "redact_forbidden"
     template = N_("only its sender or an operator of {room} may take back a message")
+
+
+class TooManyRooms(TertuliaError):
+    code = "too_many_rooms"
+    template = N_("you are in {limit} rooms already: leave one first")

@@ -37,6 +37,7 @@ from tertulia.core.errors import (
     RedactForbidden,
     RoomFull,
     TertuliaError,
+    TooManyRooms,
     TopicTooLong,
     UnknownMessage,
 )
@@ -77,6 +78,7 @@ class Limits:
     default_room: str = "#lobby"
     persistent_rooms: tuple[str, ...] = ("#lobby",)
     replay: int = 0  # messages a room keeps for newcomers; 0 when there is no history
+    rooms_per_session: int = 100  # rooms one session may be in at once
 
 
 # What becomes of a message, told to whoever sent it: None once it is stored and handed to
@@ -124,6 +126,7 @@ class WhoWas:
 
 
 LIST_MODES = "beI"  # ban, exception and invite lists: masks, not flags
+MAX_INVITED = 100  # pending invitations per room
 MAX_LIST_ENTRIES = 100  # masks per list
 WHOWAS_NICKS = 1000  # nicks remembered for WHOWAS, the oldest forgotten first
 WHOWAS_PER_NICK = 8
@@ -408,8 +411,12 @@ class Hub:
         target = self._room(room, create=True)
         if session.key in target.members:
             return target
-        invited = session.key in target.invited
-        if not invited and target.bans and _banned(target, session.mask):
+        if len(session.rooms) >= self.limits.rooms_per_session:
+            raise TooManyRooms(limit=self.limits.rooms_per_session)
+        # An invitation is the invited connection's, not its nick's: whoever takes the nick
+        # later is not invited. It opens +i, +k and +l once; a ban holds all the same.
+        invited = session.id in target.invited
+        if target.bans and _banned(target, session.mask):
             raise Banned(room=target.name)
         if "i" in target.modes and not invited and not _listed(target.invex, session.mask):
             raise InviteOnly(room=target.name)
@@ -417,7 +424,7 @@ class Hub:
             raise BadKey(room=target.name)
         if target.limit and len(target.members) >= target.limit and not invited:
             raise RoomFull(room=target.name)
-        target.invited.discard(session.key)
+        target.invited.pop(session.id, None)
         if not target.members:
             target.operators.add(session.key)  # type: ignore[arg-type]
         target.members[session.key] = session  # type: ignore[index]
@@ -550,7 +557,9 @@ class Hub:
         if "i" in target.modes and session.key not in target.operators:
             raise NotOperator(room=target.name)
         guest = self.session(nick)
-        target.invited.add(guest.key or "")
+        target.invited[guest.id] = None
+        while len(target.invited) > MAX_INVITED:
+            del target.invited[next(iter(target.invited))]  # the oldest invitation lapses
         event = Invited(target.name, guest.nick or nick, by)
         self._fanout(event, [guest], exclude=None)
         return event

@@ -58,7 +58,7 @@ class Room:
         self.modes: set[str] = {"n"}
         self.password = ""  # the k mode's key
         self.limit = 0  # the l mode; 0 for none
-        self.invited: set[str] = set()
+        self.invited: dict[int, None] = {}  # ids of invited sessions, oldest first
         self.metadata: dict[str, str] = {}  # key -> value, set by the room's operators
         # The list modes: b (bans), e (exceptions to bans), I (always invited), each a mask
         # with who set it and when, in the order they were set.

@@ -21,12 +21,13 @@ def tokens(
     topic_length: int,
     history: int,
     list_entries: int,
+    room_limit: int,
 ) -> list[str]:
     # Only what the door does: irctest, like clients, takes a token as a promise.
     found = [
-        f"AWAYLEN={topic_length}", "BOT=B", "CASEMAPPING=ascii", f"CHANMODES={CHANMODES}",
-        f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU", "EXCEPTS=e", "EXTBAN=,m",
-        "INVEX=I",
+        f"AWAYLEN={topic_length}", "BOT=B", "CASEMAPPING=ascii", f"CHANLIMIT=#:{room_limit}",
+        f"CHANMODES={CHANMODES}", f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU",
+        "EXCEPTS=e", "EXTBAN=,m", "INVEX=I",
         f"KICKLEN={topic_length}", f"MAXLIST=beI:{list_entries}", "MODES=4",
         f"MONITOR={MONITOR_LIMIT}", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",

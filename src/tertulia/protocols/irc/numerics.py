@@ -48,6 +48,7 @@ ERRORS: dict[type[e.TertuliaError], Numeric] = {
     e.Moderated: Numeric("404", _room, "Cannot send to channel"),
     e.CannotSend: Numeric("404", _room, "Cannot send to channel"),
     e.EmptyMessage: Numeric("412", _none, "No text to send"),
+    e.TooManyRooms: Numeric("405", _room, "You have joined too many channels"),
     e.NickInvalid: Numeric("432", _nick, "Erroneous nickname"),
     e.NickInUse: Numeric("433", _nick, "Nickname is already in use"),
     e.NotMember: Numeric("441", _nick_room, "They aren't on that channel"),

@@ -166,7 +166,7 @@ def invite(h: IrcHandler, msg: Message) -> None:
     # INVITE <nickname> <channel> | INVITE (the channels one is invited to: 336, 337)
     if not msg.params:
         for invited in sorted(h.hub.rooms.values(), key=lambda r: r.key):
-            if h.session.key in invited.invited:
+            if h.session.id in invited.invited:
                 h.numeric("336", invited.name)
         h.numeric("337", "End of /INVITE list")
         return

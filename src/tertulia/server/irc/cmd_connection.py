@@ -138,8 +138,9 @@ def maybe_welcome(h: IrcHandler) -> None:
     h.numeric("004", name, f"tertulia-{__version__}", USER_MODES, CHANNEL_MODES)
     history = s.history_page if h.server.history.store is not None else 0
     found = isupport.tokens(
-        name, s.nick_length, s.room_length, s.topic_length, history, MAX_LIST_ENTRIES
-    )
+        name, s.nick_length, s.room_length, s.topic_length, history, MAX_LIST_ENTRIES,
+        h.hub.limits.rooms_per_session,
+    )  # fmt: skip
     for line in isupport.lines(found):
         h.numeric("005", *line)
     cmd_query.lusers(h, msg=Message("LUSERS"))
