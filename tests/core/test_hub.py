@@ -19,8 +19,10 @@ from tertulia.core.errors import (
     NotMember,
     NotOperator,
     NotRegistered,
+    RedactForbidden,
     RoomFull,
     TopicTooLong,
+    UnknownMessage,
 )
 from tertulia.core.events import (
     Event,
@@ -335,3 +337,20 @@ def test_the_last_messages_of_rooms_that_are_gone_do_not_pile_up() -> None:
     # A room that comes back finds its last messages while they are kept.
     room = hub.join(ana, f"#r{ORPHAN_RINGS + 49}")
     assert [m.text for m in hub.replay(room)] == ["hola"]
+
+
+def test_only_the_sender_takes_a_message_back_not_the_next_holder_of_its_nick() -> None:
+    hub = Hub(Limits(replay=10))
+    ana, _ = member(hub, "ana", CountingEncoder(), "#dev")
+    boss, _ = member(hub, "boss", CountingEncoder(), "#dev")
+    said = hub.say(ana, "#dev", "oops")
+    hub.disconnect(ana)
+    taker, _ = member(hub, "ana", CountingEncoder(), "#dev")
+    with pytest.raises(RedactForbidden):
+        hub.redact(taker, "#dev", said.id)
+    with pytest.raises(RedactForbidden):
+        hub.redact(boss, "#dev", said.id)  # neither its sender nor an operator
+    mine = hub.say(taker, "#dev", "mine")
+    assert hub.redact(taker, "#dev", mine.id).msgid == mine.id
+    with pytest.raises(UnknownMessage):
+        hub.redact(taker, "#dev", mine.id)  # gone already

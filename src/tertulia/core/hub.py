@@ -266,7 +266,7 @@ class Hub:
         if key in self.sessions or key in RESERVED:
             raise NickInUse(nick=nick)
         session.nick, session.key = nick, key
-        session.since = session.active = self.clock()
+        session.since = session.active = session.named = self.clock()
         self.sessions[key] = session
         self.peak = max(self.peak, len(self.sessions))
         if self.on_nick is not None:
@@ -287,6 +287,7 @@ class Hub:
         self._remember(session)
         del self.sessions[old_key]  # type: ignore[arg-type]
         session.nick, session.key = nick, key
+        session.named = self.clock()
         self.sessions[key] = session
         for room in session.rooms.values():
             if old_key in room.members:
@@ -594,8 +595,10 @@ class Hub:
         found = next((m for m in ring or () if m.id == message_id), None)
         if found is None:
             raise UnknownMessage(msgid=str(message_id), room=target.name)
-        own = fold(found.sender) == session.key or (
-            bool(found.account) and found.account == session.account
+        # The sender is whoever held the nick when it was said and holds it still (or its
+        # account): not someone who took the nick after.
+        own = (found.account and found.account == session.account) or (
+            not found.account and fold(found.sender) == session.key and session.named <= found.ts
         )
         if not own and session.key not in target.operators:
             raise RedactForbidden(room=target.name)

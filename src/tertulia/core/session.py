@@ -54,6 +54,7 @@ class Session:
         "key",
         "metadata",
         "modes",
+        "named",
         "nick",
         "oper",
         "peer",
@@ -86,7 +87,8 @@ class Session:
         # w (hears WALLOPS), o (a server operator; `oper` is the operator's name).
         self.modes = ""  # one letter each: a string costs nothing while empty
         self.oper = ""
-        self.since = 0.0  # when it took its nick (the hub's clock)
+        self.since = 0.0  # when it registered (the hub's clock)
+        self.named = 0.0  # when it took the nick it has now
         self.active = 0.0  # when it last said something (WHOIS and WHO show the idle time)
         # key -> value (display-name, avatar...), made on the first key: most have none.
         self.metadata: dict[str, str] | None = None

@@ -229,6 +229,9 @@ def mode(h: IrcHandler, msg: Message) -> None:
         h.numeric("329", room.name, str(int(room.created)))
         return
     changes, queries = parse_changes(msg.param(1), list(msg.params[2:]))
+    if queries and not _visible(h, room):
+        h.numeric("442", room.name, "You're not on that channel")
+        queries = []
     for mode in queries:
         entry, end, text = LIST_REPLIES[mode]
         for item in room.mask_list(mode).values():

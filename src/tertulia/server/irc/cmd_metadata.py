@@ -31,6 +31,8 @@ def metadata(h: IrcHandler, msg: Message) -> None:
         return
     # Before the welcome a client may only speak of itself (before-connect).
     found = _resolve(h, target) if h.reg.registered or target == "*" else None
+    if isinstance(found, Room) and "s" in found.modes and h.session.key not in found.members:
+        found = None  # a secret channel does not exist for strangers
     if found is None:
         h.fail("METADATA", "INVALID_TARGET", target, "Invalid target")
         return
@@ -144,6 +146,7 @@ def _irc(session: Session) -> IrcHandler | None:
     from tertulia.server.irc.handler import IrcHandler
 
     handler = getattr(session.sink, "handler", None)
+    handler = getattr(handler, "irc", handler)  # IRC over WebSocket: the web door's handler
     return handler if isinstance(handler, IrcHandler) else None
 
 
