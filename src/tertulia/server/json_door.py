@@ -24,6 +24,7 @@ from tertulia.core.session import Door, Encoder, Session
 from tertulia.protocols import jsonlines as jl
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
+from tertulia.server.door import SessionHandler
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
@@ -37,14 +38,14 @@ def room_state(room: Room) -> dict[str, Any]:
     return {"room": room.name, "topic": room.topic, "members": room.nicks()}
 
 
-class JsonHandler:
+class JsonHandler(SessionHandler):
     """One JSON-lines session: lines on the plain port, or text frames on the web door's /ws.
 
     `wrap` turns a reply line into what the transport carries (a WebSocket frame); the
     session's `encoder` does the same for events, once per event for every recipient.
     """
 
-    __slots__ = ("conn", "hub", "server", "session", "tr", "wrap")
+    __slots__ = ("wrap",)
 
     def __init__(
         self,
@@ -56,11 +57,7 @@ class JsonHandler:
         encoder: Encoder | None = None,
         wrap: Callable[[bytes], bytes] | None = None,
     ) -> None:
-        self.server = server
-        self.conn = conn
-        self.hub = server.hub
-        self.tr = server.translate
-        self.session = session
+        super().__init__(server, conn, session)
         self.wrap = wrap
         session.encoder = encoder or server.json_encoder
         session.door = door
@@ -90,10 +87,6 @@ class JsonHandler:
 
     def internal_error(self) -> bytes:
         return jl.error_reply(None, InternalError(), self.tr)
-
-    def on_close(self, reason: str) -> None:
-        # Once is enough: the hub ignores a session that is already gone (a /quit, a kill).
-        self.hub.disconnect(self.session, reason)
 
     # -- requests -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ for another interval is dropped. One TimerHandle per connection, re-armed, never
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,9 +17,16 @@ class Pinged:
     """A mixin for a door's handler: call `heard_from()` on every sign of life and
     `watch(delay)` to start; subclasses say how to ping, and what a timeout does."""
 
-    __slots__ = ("heard", "pinged", "timer")
+    # A mixin: the class that uses it declares the slots heard, pinged and timer, so that it
+    # can also have a slotted base of its own (SessionHandler). Empty slots keep instances
+    # free of a __dict__; mypy is not shown them, since it would take them for all there is.
+    if not TYPE_CHECKING:
+        __slots__ = ()
 
     server: DoorContext
+    heard: bool
+    pinged: bool
+    timer: asyncio.TimerHandle
 
     def watch(self, delay: float) -> None:
         self.heard, self.pinged = True, False

@@ -24,6 +24,7 @@ from tertulia.core.session import Door
 from tertulia.protocols import plain, slash
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.text import decode
+from tertulia.server.door import SessionHandler
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
@@ -32,20 +33,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class PlainHandler:
+class PlainHandler(SessionHandler):
     """One plain connection: anonymous listener, then a nick, then chat in one room at a time.
 
     A plain line carries no room, so a plain user is in one room at a time: /join moves.
     """
 
-    __slots__ = ("conn", "heard", "hub", "original", "room", "server", "session", "tr")
+    __slots__ = ("heard", "original", "room")
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
-        self.server = server
-        self.conn = conn
-        self.hub = server.hub
-        self.tr = server.translate
-        self.session = self.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
+        session = server.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
+        super().__init__(server, conn, session)
         # Until it says who it is, the connection hears #lobby as the original client did.
         lobby = self.hub.listen(self.session)
         self.room: Room | None = None
@@ -77,10 +75,6 @@ class PlainHandler:
 
     def internal_error(self) -> bytes:
         return plain.error(InternalError().render(self.tr))
-
-    def on_close(self, reason: str) -> None:
-        # Once is enough: the hub ignores a session that is already gone (a /quit, a kill).
-        self.hub.disconnect(self.session, reason)
 
     # -- before the nick ------------------------------------------------------------------
 

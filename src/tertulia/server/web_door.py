@@ -213,7 +213,7 @@ class WebConnection(Connection):
 class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
-    __slots__ = ("conn", "irc", "json", "parts", "server")
+    __slots__ = ("conn", "heard", "irc", "json", "parts", "pinged", "server", "timer")
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
         self.server = server

@@ -20,6 +20,7 @@ from tertulia.protocols.irc.caps import CapState
 from tertulia.protocols.irc.numerics import reply_for
 from tertulia.protocols.irc.registration import Registration
 from tertulia.protocols.irc.render import mask, server_time
+from tertulia.server.door import SessionHandler
 from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
 from tertulia.server.liveness import Pinged
@@ -33,23 +34,19 @@ log = logging.getLogger(__name__)
 WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 
 
-class IrcHandler(Pinged):
+class IrcHandler(SessionHandler, Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "busy", "caps", "conn", "frame", "hub", "label", "labeled", "markers", "reg",
-        "sasl", "server", "session", "subscriptions", "tr", "waiting", "watching",
+        "batches", "busy", "caps", "frame", "heard", "label", "labeled", "markers", "pinged",
+        "reg", "sasl", "subscriptions", "timer", "waiting", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection, frame: Frame | None = None) -> None:
-        self.server = server
-        self.conn = conn
-        self.hub = server.hub
-        self.tr = server.translate
         # Over WebSocket each line goes out as a frame of its own (text or binary).
         self.frame = frame
         encoder = server.irc_encoder if frame is None else server.irc_encoder_for((), frame)
-        self.session = self.hub.connect(conn, encoder, Door.IRC, conn.peer)
+        super().__init__(server, conn, server.hub.connect(conn, encoder, Door.IRC, conn.peer))
         self.reg = Registration()
         self.caps = CapState()
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
@@ -77,10 +74,6 @@ class IrcHandler(Pinged):
     def me(self) -> str:
         """This client's own mask, as others see it."""
         return mask(self.nick, self.session.user)
-
-    @property
-    def gone(self) -> bool:
-        return self.session.gone
 
     # -- the connection's Handler ---------------------------------------------------------
 
@@ -162,7 +155,7 @@ class IrcHandler(Pinged):
         self.stop_watching()
         if self.watching:
             cmd_monitor.forget(self)
-        self.hub.disconnect(self.session, reason)
+        super().on_close(reason)
 
     def internal_error(self) -> bytes:
         """The line a client gets before the door closes on a bug of ours."""
