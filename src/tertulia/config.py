@@ -11,6 +11,7 @@ from typing import Any
 
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.core.hub import Limits
+from tertulia.core.limits import AddressRules, check_cidrs
 
 ENV_PREFIX = "TERTULIA_"
 
@@ -82,6 +83,22 @@ class Settings:
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
     log_json: bool = field(default=False, metadata={"help": "log one JSON object per line"})
     max_clients: int = field(default=4096, metadata={"help": "connections before refusing"})
+    max_per_address: int = field(
+        default=32, metadata={"help": "connections at once from one address"}
+    )
+    max_per_network: int = field(
+        default=128, metadata={"help": "connections at once from one /24 (IPv4) or /64 (IPv6)"}
+    )
+    connect_rate: float = field(
+        default=1.0, metadata={"help": "new connections a second from one address, on average"}
+    )
+    connect_burst: int = field(
+        default=20, metadata={"help": "new connections from one address at once"}
+    )
+    limit_exempt: tuple[str, ...] = field(
+        default=("127.0.0.1/32", "::1/128"),
+        metadata={"help": "CIDR ranges the per-address limits spare (comma-separated)"},
+    )
     max_message_bytes: int = field(default=512, metadata={"help": "UTF-8 bytes per message"})
     max_line_bytes: int = field(default=2048, metadata={"help": "bytes per line on the wire"})
     nick_length: int = field(default=30, metadata={"help": "characters per nick"})
@@ -116,6 +133,15 @@ class Settings:
             "scrypt hash from `tertulia hash-password`); name=password,... in the environment"
         },
     )
+
+    def address_rules(self) -> AddressRules:
+        return AddressRules(
+            self.max_per_address,
+            self.max_per_network,
+            self.connect_rate,
+            float(self.connect_burst),
+            self.limit_exempt,
+        )
 
     def limits(self) -> Limits:
         return Limits(
@@ -263,5 +289,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("history_page and search_results must be at least 1"))
     if s.history_replay < 0 or s.history_keep_messages < 0 or s.history_keep_days < 0:
         raise ConfigError(reason=N_("history settings must not be negative"))
+    try:
+        check_cidrs(s.limit_exempt)
+    except ValueError as exc:
+        raise ConfigError(
+            reason=N_("limit_exempt: {cidr!r} is not a CIDR range"), cidr=str(exc)
+        ) from None
+    if s.connect_rate <= 0 or s.max_per_address < 1 or s.max_per_network < 1:
+        raise ConfigError(reason=N_("connection limits must be positive"))
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(reason=N_("unknown log level {level!r}"), level=s.log_level)

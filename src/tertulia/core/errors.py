@@ -279,3 +279,10 @@ class RedactForbidden(TertuliaError):
 class TooManyRooms(TertuliaError):
     code = "too_many_rooms"
     template = N_("you are in {limit} rooms already: leave one first")
+
+
+class TooManyConnections(TertuliaError):
+    """A connection the per-address limits refuse (settings max_per_address and others)."""
+
+    code = "too_many_connections"
+    template = N_("too many connections from your address: try again later")

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
-from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError
+from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError, TooManyConnections
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
+from tertulia.core.limits import AddressLimits
 from tertulia.core.session import Door, Encoder, Session
 from tertulia.i18n import translator
 from tertulia.protocols import plain
@@ -60,6 +61,8 @@ class Server:
         self._irc_encoders: dict[tuple[frozenset[str], Frame | None], Encoder] = {}
         self.irc_encoder = self.irc_encoder_for(set())
         self.irc_monitor = Monitor()
+        # Connections per address and network, and their rate (core.limits).
+        self.address_limits = AddressLimits(self.settings.address_rules(), time.monotonic)
         # MARKREAD markers of logged-in IRC users: account -> target -> time (in memory).
         self.irc_read_markers: dict[str, dict[str, str]] = {}
         self.hub.presence.append(self.irc_monitor.changed)
@@ -261,12 +264,18 @@ class Server:
     def accept(self, conn: Connection) -> None:
         if len(self.connections) >= self.settings.max_clients:
             log.warning("refused: server full", extra={"peer": conn.peer})
-            text = ServerFull(limit=self.settings.max_clients).render(self.translate)
-            if isinstance(conn, WebConnection):
-                conn.refuse(text)
-            else:
-                conn.close(plain.error(text))
+            self._refuse(conn, ServerFull(limit=self.settings.max_clients))
             return
+        address = conn.peer.rsplit(":", 1)[0].strip("[]")
+        refusal = self.address_limits.admit(address)
+        if refusal is not None:
+            # One address (or network) may not take every place: a flood of connections
+            # from it is refused while others still get in.
+            self.stats.errors["refused_" + refusal.reason] += 1
+            log.warning("refused: " + refusal.reason, extra={"peer": conn.peer})
+            self._refuse(conn, TooManyConnections())
+            return
+        conn.address = address
         self.connections.add(conn)
         self.stats.connections[conn.door] += 1
         self._all_closed.clear()
@@ -278,8 +287,21 @@ class Server:
             conn.handler = PlainHandler(self, conn)
         log.debug("connected", extra={"peer": conn.peer, "door": conn.door})
 
+    def _refuse(self, conn: Connection, err: TertuliaError) -> None:
+        """Turn a connection away before any door takes it: one line in its own format."""
+        text = err.render(self.translate)
+        if isinstance(conn, WebConnection):
+            conn.refuse(text)
+        elif conn.door is Door.IRC:
+            conn.close(f"ERROR :Closing link: {text}\r\n".encode())
+        else:
+            conn.close(plain.error(text))
+
     def forget(self, conn: Connection) -> None:
         self.stop_nick_timer(conn)
+        if conn.address is not None:
+            self.address_limits.release(conn.address)
+            conn.address = None
         if conn in self.connections:
             self.connections.remove(conn)
             self.stats.connections[conn.door] -= 1

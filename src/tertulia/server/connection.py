@@ -61,6 +61,7 @@ class Connection(asyncio.Protocol):
         "_idle_timer",
         "_newlines",
         "_out",
+        "address",
         "door",
         "framer",
         "handler",
@@ -79,6 +80,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.handler: Handler | None = None
         self.peer = "?"
+        self.address: str | None = None  # counted by the per-address limits while open
         self.reason = "connection closed"
         self._out: list[bytes] | None = None
         self._closing = False

@@ -1,0 +1,56 @@
+"""Per-address limits through real sockets: other 127.0.0.0/8 addresses stand in for other
+clients, and 127.0.0.1 (exempt, as by default) for the operator's own machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatclient import LineClient
+from conftest import ServerFactory
+from ircclient import IrcClient, irc_port
+from webclient import http, web_port
+
+
+def at(address: str) -> dict[str, Any]:
+    return {"local_addr": (address, 0)}
+
+
+async def test_one_address_cannot_take_every_place(make_server: ServerFactory) -> None:
+    server = await make_server(
+        max_per_address=2, max_per_network=10, connect_burst=100, limit_exempt=("127.0.0.1/32",)
+    )
+    crowd = [await LineClient.connect(server.port, f"c{i}", **at("127.0.0.2")) for i in range(2)]
+    refused = await LineClient.connect(server.port, **at("127.0.0.2"))
+    lines = await refused.closed()
+    assert any("too many connections from your address" in line for line in lines)
+    # On IRC the refusal is an IRC line.
+    irc_refused = await IrcClient.connect(irc_port(server), **at("127.0.0.2"))
+    assert (await irc_refused.closed())[0].startswith("ERROR :Closing link: too many")
+    # Another address, and the exempt operator's machine, still get in.
+    other = await LineClient.connect(server.port, "otra", **at("127.0.0.3"))
+    reply = await http(web_port(server), "/healthz")
+    assert reply.status == 200
+    # A place freed is a place for the same address again.
+    await crowd[0].close()
+    await refused.close()
+    again = await LineClient.connect(server.port, "again", **at("127.0.0.2"))
+    for client in (*crowd[1:], other, again):
+        await client.close()
+    assert server.stats.errors["refused_per_address"] == 2
+
+
+async def test_a_network_and_a_connection_rate_are_limited(make_server: ServerFactory) -> None:
+    server = await make_server(
+        max_per_address=10, max_per_network=3, connect_rate=0.001, connect_burst=2,
+        limit_exempt=("127.0.0.1/32",),
+    )  # fmt: skip
+    first = [await LineClient.connect(server.port, f"r{i}", **at("127.0.0.4")) for i in range(2)]
+    hurried = await LineClient.connect(server.port, **at("127.0.0.4"))  # a third, at once
+    assert any("too many connections" in line for line in await hurried.closed())
+    neighbour = await LineClient.connect(server.port, "n1", **at("127.0.0.5"))  # same /24
+    crowded = await LineClient.connect(server.port, **at("127.0.0.6"))
+    assert any("too many connections" in line for line in await crowded.closed())
+    assert server.stats.errors["refused_rate"] == 1
+    assert server.stats.errors["refused_per_network"] == 1
+    for client in (*first, hurried, neighbour, crowded):
+        await client.close()
