@@ -95,6 +95,14 @@ class Settings:
     connect_burst: int = field(
         default=20, metadata={"help": "new connections from one address at once"}
     )
+    flood_rate: float = field(
+        default=10.0, metadata={"help": "lines a second one client may send, on average"}
+    )
+    flood_burst: int = field(default=40, metadata={"help": "lines one client may send at once"})
+    flood_delay_max: float = field(
+        default=10.0,
+        metadata={"help": "seconds a flooding client's lines may wait before it is let go"},
+    )
     limit_exempt: tuple[str, ...] = field(
         default=("127.0.0.1/32", "::1/128"),
         metadata={"help": "CIDR ranges the per-address limits spare (comma-separated)"},
@@ -295,6 +303,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             reason=N_("limit_exempt: {cidr!r} is not a CIDR range"), cidr=str(exc)
         ) from None
+    if s.flood_rate <= 0 or s.flood_burst < 1 or s.flood_delay_max <= 0:
+        raise ConfigError(reason=N_("flood limits must be positive"))
     if s.connect_rate <= 0 or s.max_per_address < 1 or s.max_per_network < 1:
         raise ConfigError(reason=N_("connection limits must be positive"))
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -54,3 +54,29 @@ async def test_a_network_and_a_connection_rate_are_limited(make_server: ServerFa
     assert server.stats.errors["refused_per_network"] == 1
     for client in (*first, hurried, neighbour, crowded):
         await client.close()
+
+
+async def test_a_flood_is_slowed_then_let_go_and_others_never_notice(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(
+        flood_rate=5, flood_burst=5, flood_delay_max=2, limit_exempt=("127.0.0.1/32",)
+    )
+    watcher = await LineClient.connect(server.port, "vigia")
+    gentle = await LineClient.connect(server.port, "suave", **at("127.0.0.3"))
+    # Eight lines at once: five now, three after a short wait; nothing is lost.
+    await gentle.send("\n".join(f"g{i}" for i in range(8)))
+    lines = await watcher.lines_until("[suave] g7")
+    assert [line for line in lines if "[suave]" in line][-7:] == [f"[suave] g{i}" for i in range(7)]
+    # Forty at once is far past the allowance: the flooder is let go with one line, and
+    # what it said beyond its bucket never reached anyone.
+    flooder = await LineClient.connect(server.port, "ruido", **at("127.0.0.2"))
+    await flooder.send("\n".join(f"f{i}" for i in range(40)))
+    assert any("too many lines too fast" in line for line in await flooder.closed())
+    await watcher.send("marca")
+    await gentle.expect("[vigia] marca")
+    seen = [line for line in await watcher.lines_until("ruido quit") if "[ruido]" in line]
+    assert len(seen) <= 6  # the burst, and at most one line more
+    assert server.stats.errors["flood"] == 1
+    for client in (watcher, gentle):
+        await client.close()

@@ -286,3 +286,10 @@ class TooManyConnections(TertuliaError):
 
     code = "too_many_connections"
     template = N_("too many connections from your address: try again later")
+
+
+class Flooding(TertuliaError):
+    """A client that kept sending past its flood allowance (settings flood_rate and others)."""
+
+    code = "flooding"
+    template = N_("too many lines too fast: closing")

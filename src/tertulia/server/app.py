@@ -14,7 +14,7 @@ from tertulia.config import Settings
 from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError, TooManyConnections
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
-from tertulia.core.limits import AddressLimits
+from tertulia.core.limits import AddressLimits, TokenBucket
 from tertulia.core.session import Door, Encoder, Session
 from tertulia.i18n import translator
 from tertulia.protocols import plain
@@ -276,6 +276,9 @@ class Server:
             self._refuse(conn, TooManyConnections())
             return
         conn.address = address
+        if not self.address_limits.exempt(address):
+            s = self.settings
+            conn.bucket = TokenBucket(s.flood_rate, float(s.flood_burst), self.loop.time)
         self.connections.add(conn)
         self.stats.connections[conn.door] += 1
         self._all_closed.clear()

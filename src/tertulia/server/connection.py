@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Protocol, cast
 
+from tertulia.core.errors import Flooding, TertuliaError
+from tertulia.core.limits import TokenBucket
 from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, LineFramer
 
@@ -13,6 +16,8 @@ if TYPE_CHECKING:
     from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
+
+BACKLOG_LINES = 1000  # lines a flooding client may have waiting before it is let go
 
 
 class Handler(Protocol):
@@ -24,6 +29,10 @@ class Handler(Protocol):
 
     def internal_error(self) -> bytes:
         """The one line, in this door's format, a client gets before we close on a bug."""
+        ...
+
+    def farewell(self, err: TertuliaError) -> bytes:
+        """`err` as the last line, in this door's format, before the server closes."""
         ...
 
 
@@ -56,12 +65,16 @@ class Connection(asyncio.Protocol):
     """The transport's write-buffer limit is the bound: past it, the client is dropped."""
 
     __slots__ = (
+        "_backlog",
         "_close_timer",
         "_closing",
+        "_flood_timer",
+        "_held",
         "_idle_timer",
         "_newlines",
         "_out",
         "address",
+        "bucket",
         "door",
         "framer",
         "handler",
@@ -81,6 +94,12 @@ class Connection(asyncio.Protocol):
         self.handler: Handler | None = None
         self.peer = "?"
         self.address: str | None = None  # counted by the per-address limits while open
+        # Flood control: lines past the bucket wait in the backlog (fakelag), reading paused;
+        # None for exempt addresses.
+        self.bucket: TokenBucket | None = None
+        self._backlog: deque[Item] | None = None
+        self._flood_timer: asyncio.TimerHandle | None = None
+        self._held: set[str] | None = None  # why reading is paused (several may hold it)
         self.reason = "connection closed"
         self._out: list[bytes] | None = None
         self._closing = False
@@ -104,16 +123,67 @@ class Connection(asyncio.Protocol):
             return
         if not self._newlines and b"\n" in data:
             self._newlines = True
+        items = iter(self.framer.feed(data))
+        if self._backlog is not None:
+            self._backlog.extend(items)  # behind the lines already waiting their turn
+            return
         try:
-            for item in self.framer.feed(data):
+            for item in items:
                 if self._closing:
                     return
+                if self.bucket is not None:
+                    delay = self.bucket.take()
+                    if delay > 0:
+                        self._backlog = deque((item,))
+                        self._backlog.extend(items)
+                        self._flood(delay)
+                        return
                 self.handler.on_line(item)  # type: ignore[union-attr]
         except Exception:
             self._internal_error()
             return
         self._arm_idle_flush()
         self._hold_if_congested()
+
+    def _flood(self, delay: float) -> None:
+        """Fakelag: a client past its bucket waits (reading paused) before its next line is
+        handled; one that keeps on until the wait passes flood_delay_max is let go."""
+        settings = self.server.settings
+        # What all the waiting lines will cost, at the bucket's rate: sending far ahead of
+        # it is what a flood is, and the bound is on the wait, not on the lines.
+        waiting = len(self._backlog or ()) - 1
+        wait = delay + waiting / settings.flood_rate
+        if wait > settings.flood_delay_max or waiting >= BACKLOG_LINES:
+            self.server.stats.errors["flood"] += 1
+            log.info("closed: flooding", extra={"peer": self.peer, "nick": self._nick()})
+            handler = self.handler
+            self.reason = "flooding"
+            self.close(handler.farewell(Flooding()) if handler is not None else None)
+            return
+        self.pause_reading("flood")
+        self._flood_timer = self.server.loop.call_later(delay, self._after_flood)
+
+    def _after_flood(self) -> None:
+        self._flood_timer = None
+        backlog, bucket = self._backlog, self.bucket
+        if backlog is None or bucket is None:
+            return
+        try:
+            first = True
+            while backlog and not self._closing:
+                # The first line's token was taken when it was held: its wait is over.
+                delay = 0.0 if first else bucket.take()
+                first = False
+                if delay > 0:
+                    self._flood(delay)
+                    return
+                self.handler.on_line(backlog.popleft())  # type: ignore[union-attr]
+        except Exception:
+            self._internal_error()
+            return
+        self._backlog = None
+        self.resume_reading("flood")
+        self._arm_idle_flush()
 
     def eof_received(self) -> bool | None:
         # netcat's Ctrl+D or a half-close (`printf 'bea\n/who' | nc -N`): what is buffered
@@ -148,7 +218,7 @@ class Connection(asyncio.Protocol):
         pass
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._idle_timer, self._close_timer):
+        for timer in (self._idle_timer, self._close_timer, self._flood_timer):
             if timer is not None:
                 timer.cancel()
         self._closing = True
@@ -212,13 +282,24 @@ class Connection(asyncio.Protocol):
         if history.congested and self.transport is not None and not self._closing:
             history.hold(self)
 
-    def pause_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
+    def pause_reading(self, why: str = "history") -> None:
+        """Stop reading for `why` (the history's backlog, a flood, a slow command): reading
+        resumes once every reason that paused it is gone."""
+        if self._held is None:
+            self._held = set()
+            if self.transport is not None:
+                self.transport.pause_reading()
+        self._held.add(why)
 
-    def resume_reading(self) -> None:
-        if self.transport is not None and not self._closing:
-            self.transport.resume_reading()
+    def resume_reading(self, why: str = "history") -> None:
+        held = self._held
+        if held is None:
+            return
+        held.discard(why)
+        if not held:
+            self._held = None
+            if self.transport is not None and not self._closing:
+                self.transport.resume_reading()
 
     def _accepting(self, data: bytes) -> bool:
         """Count bytes read, and say whether they are to be handled at all."""
@@ -249,6 +330,9 @@ class Connection(asyncio.Protocol):
     def _idle_flush(self) -> None:
         self._idle_timer = None
         self.server.stats.reading(self.door)
+        if self._backlog is not None:
+            self._backlog.extend(self.framer.flush())  # its turn comes after the others
+            return
         try:
             for item in self.framer.flush():
                 if self._closing:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tertulia.core.errors import InternalError, TertuliaError
+
 if TYPE_CHECKING:
     from tertulia.core.session import Session
     from tertulia.server.connection import Connection
@@ -40,4 +42,8 @@ class SessionHandler:
 
     def internal_error(self) -> bytes:
         """The one line, in this door's format, a client gets before we close on a bug."""
+        return self.farewell(InternalError())
+
+    def farewell(self, err: TertuliaError) -> bytes:
+        """`err` as the last line, in this door's format, before the server closes."""
         raise NotImplementedError

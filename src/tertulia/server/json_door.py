@@ -10,7 +10,6 @@ from tertulia import __version__
 from tertulia.core.errors import (
     N_,
     BadRequest,
-    InternalError,
     LineTooLong,
     NotInRoom,
     NotRegistered,
@@ -85,8 +84,9 @@ class JsonHandler(SessionHandler):
         self.server.stats.errors[err.code] += 1
         self.send(jl.error_reply(rid, err, self.tr))
 
-    def internal_error(self) -> bytes:
-        return jl.error_reply(None, InternalError(), self.tr)
+    def farewell(self, err: TertuliaError) -> bytes:
+        reply = jl.error_reply(None, err, self.tr)
+        return reply if self.wrap is None else self.wrap(reply)
 
     # -- requests -------------------------------------------------------------------------
 

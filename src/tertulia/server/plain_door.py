@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import (
     N_,
-    InternalError,
     LineTooLong,
     NoRoom,
     NotRegistered,
@@ -73,8 +72,8 @@ class PlainHandler(SessionHandler):
         except TertuliaError as err:
             self._error(err)
 
-    def internal_error(self) -> bytes:
-        return plain.error(InternalError().render(self.tr))
+    def farewell(self, err: TertuliaError) -> bytes:
+        return plain.error(err.render(self.tr))
 
     # -- before the nick ------------------------------------------------------------------
 

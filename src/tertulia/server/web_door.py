@@ -25,7 +25,7 @@ from websockets.protocol import OPEN, SEND_EOF
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from tertulia.core.errors import N_, BadRequest, LineTooLong
+from tertulia.core.errors import N_, BadRequest, LineTooLong, TertuliaError
 from tertulia.core.session import Door
 from tertulia.i18n import LANGUAGES, translator
 from tertulia.protocols import slash
@@ -262,6 +262,10 @@ class WebHandler(Pinged):
 
     def internal_error(self) -> bytes:  # pragma: no cover - the web door closes with 1011
         return b""
+
+    def farewell(self, err: TertuliaError) -> bytes:  # pragma: no cover - frames: see on_event
+        inner = self.irc or self.json
+        return inner.farewell(err) if inner is not None else b""
 
     def on_close(self, reason: str) -> None:
         self.stop_watching()

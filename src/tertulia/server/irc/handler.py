@@ -84,7 +84,7 @@ class IrcHandler(SessionHandler, Pinged):
             # keep the order of the commands, as on a server that does one thing at a time.
             if self.waiting is None:
                 self.waiting = deque()
-                self.conn.pause_reading()
+                self.conn.pause_reading("busy")
             if len(self.waiting) >= WAITING_LIMIT:
                 log.info("closed: too many commands waiting", extra={"peer": self.conn.peer})
                 self.send(Message("ERROR", ("Closing link: too many commands at once",)))
@@ -157,9 +157,9 @@ class IrcHandler(SessionHandler, Pinged):
             cmd_monitor.forget(self)
         super().on_close(reason)
 
-    def internal_error(self) -> bytes:
-        """The line a client gets before the door closes on a bug of ours."""
-        return serialize(Message("ERROR", ("Closing link: internal error",)))
+    def farewell(self, err: TertuliaError) -> bytes:
+        line = serialize(Message("ERROR", (f"Closing link: {err.render(self.tr)}",)))
+        return line if self.frame is None else self.frame(line)
 
     # -- liveness (Pinged) ---------------------------------------------------------------
 
@@ -226,7 +226,7 @@ class IrcHandler(SessionHandler, Pinged):
             self._line(waiting.popleft())
         if not waiting and not self.busy and self.waiting is waiting:
             self.waiting = None
-            self.conn.resume_reading()
+            self.conn.resume_reading("busy")
 
     def deliver(self, data: bytes) -> None:
         """Queue bytes for this client, behind any message of its own not yet stored: a
