@@ -354,3 +354,11 @@ def test_only_the_sender_takes_a_message_back_not_the_next_holder_of_its_nick() 
     assert hub.redact(taker, "#dev", mine.id).msgid == mine.id
     with pytest.raises(UnknownMessage):
         hub.redact(taker, "#dev", mine.id)  # gone already
+
+
+def test_a_topic_may_not_turn_the_text_around() -> None:
+    hub = Hub()
+    ana, _ = member(hub, "ana", CountingEncoder(), "#dev")
+    with pytest.raises(BadText):
+        hub.topic(ana, "#dev", "hola \u202edlrow")
+    assert hub.topic(ana, "#dev", "hola 👨\u200d👩\u200d👧").topic.startswith("hola")

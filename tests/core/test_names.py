@@ -57,3 +57,10 @@ def test_errors_render_translated_with_a_nested_reason() -> None:
     assert error.render(upper) == "NICK NO VÁLIDO '2x': it is MÁS LARGO than 3 characters"
     assert str(error) == "invalid nick '2x': it is longer than 3 characters"
     assert isinstance(error, TertuliaError) and error.code == "nick_invalid"
+
+
+@pytest.mark.parametrize("bad", ["#a\u202eb", "#a\u200bb", "#a\u2066b", "#a\u00a0b", "#a\u2028b"])
+def test_room_names_hold_nothing_invisible_or_direction_changing(bad: str) -> None:
+    with pytest.raises(RoomInvalid):
+        check_room(bad, 50)
+    assert check_room("#ñandú☕", 50) == "#ñandú☕"

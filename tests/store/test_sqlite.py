@@ -181,3 +181,15 @@ def test_pruning_runs_from_its_own_thread_in_batches(store: SqliteStore) -> None
     assert [m.text for m in store.before("#a", None, 10)] == ["nuevo"]
     assert store.offline("bob") == []  # its offline row went with it
     store.append(room_messages("#a", ["después"], first_id=count + 3, ts=10_001.0))
+
+
+def test_the_data_directory_and_database_are_the_owners_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)  # an existing, wider directory is narrowed too
+    store = SqliteStore(data / "tertulia.db", "normal")
+    store.open()
+    try:
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert (data / "tertulia.db").stat().st_mode & 0o777 == 0o600
+    finally:
+        store.close()

@@ -155,6 +155,9 @@ KILLED = N_("you were put off the server by {by}: {reason}")
 # surrogates (U+D800..U+DFFF) are no text at all: no wire format or store can encode one.
 # One search finds both, so checking a message costs what it did before surrogates.
 _UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+# Bidi embeddings, overrides and isolates turn the text after them around on every reader's
+# screen: a topic (shown to everyone who joins) may not hold them.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
@@ -621,6 +624,8 @@ class Hub:
             raise NotOperator(room=target.name)
         topic = topic.strip()
         _check_fit(topic, "topic")
+        if _BIDI.search(topic):
+            raise BadText()
         if len(topic) > self.limits.topic_length:
             raise TopicTooLong(size=len(topic), limit=self.limits.topic_length)
         target.topic, target.topic_by, target.topic_ts = topic, nick, self.clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 from tertulia.core.errors import N_, NickInvalid, RoomInvalid
 
@@ -15,6 +16,9 @@ _NICK_FIRST = frozenset(string.ascii_letters + _SPECIALS)
 _NICK_REST = frozenset(string.ascii_letters + string.digits + _SPECIALS + "-")
 
 ROOM_PREFIX = "#"
+# Unicode categories a name never holds: controls, format characters (bidi overrides,
+# zero-width joiners), separators other than the space, and code points that are no text.
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 # Space, comma and BEL split IRC parameters and lists; ':' is kept out for IRC masks.
 _ROOM_FORBIDDEN = frozenset(" ,\x07:")
 
@@ -56,6 +60,10 @@ def check_room(room: str, max_len: int) -> str:
         )
     if any(ch in _ROOM_FORBIDDEN or ord(ch) < 32 or ord(ch) == 127 for ch in room):
         raise RoomInvalid(room=room, reason=N_("no spaces, commas, colons or control characters"))
+    if any(unicodedata.category(ch) in _UNSEEN for ch in room):
+        # Bidi overrides, zero-width and other invisible characters would let two rooms
+        # look the same, or turn the text around them on every reader's screen.
+        raise RoomInvalid(room=room, reason=N_("no invisible or direction-changing characters"))
     if any("\ud800" <= ch <= "\udfff" for ch in room):
         # A lone surrogate is no text: no door could write the room's name.
         raise RoomInvalid(room=room, reason=N_("it holds a lone surrogate (U+D800 to U+DFFF)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -91,6 +92,15 @@ def _room_message(row: tuple[int, float, str, str, str, str, str | None, int]) -
     return RoomMessage(id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted))
 
 
+def _private(path: Path, mode: int) -> None:
+    """Narrow `path` to `mode` if it is ours and wider (an existing data directory)."""
+    try:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o777 & ~mode:
+            path.chmod(mode)
+    except OSError:
+        pass  # not ours to change: the operator chose
+
+
 class SqliteStore:
     """One file, one connection, used from one worker thread at a time."""
 
@@ -131,7 +141,11 @@ class SqliteStore:
     # -- lifecycle ------------------------------------------------------------------------
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Private messages and password hashes live here: the owner alone reads them.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(self.path.parent, 0o700)
+        self.path.touch(mode=0o600, exist_ok=True)
+        _private(self.path, 0o600)
         # Autocommit mode: transactions are explicit, so a batch is exactly one commit.
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
