@@ -47,6 +47,13 @@ class Settings:
         default=(),
         metadata={"help": "origins allowed on /ws, comma-separated (empty: same origin only)"},
     )
+    web_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "names the web door answers to besides IP addresses and localhost "
+            "(comma-separated; a page from any other name is refused, against DNS rebinding)"
+        },
+    )
     data_dir: str = field(default_factory=_default_data_dir, metadata={"help": "data directory"})
     history: bool = field(
         default=True, metadata={"help": "keep messages in data_dir/tertulia.db (SQLite)"}

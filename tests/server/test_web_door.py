@@ -8,8 +8,10 @@ import socket
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
+from websockets.typing import Origin
 
 from chatclient import TIMEOUT, LineClient
 from tertulia.server.app import Server
@@ -110,10 +112,19 @@ async def test_a_foreign_origin_is_refused_and_the_allowed_ones_pass(
     assert refused.value.response.status_code == 403
     same = await ws_open(server, "same", origin=f"http://127.0.0.1:{port}")
     listed = await ws_open(server, "listed", origin="https://chat.example.org")
+    # DNS rebinding: a name of the attacker's pointed at this machine makes its page
+    # same-origin with the Host it sends; only addresses, localhost and web_hosts pass.
+    rebound = "http://rebind.evil.example"
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(
+            f"ws://rebind.evil.example:{port}/ws", host="127.0.0.1", port=port,
+            origin=Origin(rebound), open_timeout=TIMEOUT,
+        )  # fmt: skip
+    assert refused.value.response.status_code == 403
     await same.close()
     await listed.close()
     metrics = samples((await http(port, "/metrics")).body.decode())
-    assert metrics[("tertulia_errors_total", (("kind", "bad_origin"),))] == 1
+    assert metrics[("tertulia_errors_total", (("kind", "bad_origin"),))] == 2
 
 
 async def test_garbage_binary_and_bad_utf8_get_errors_and_the_connection_survives(
@@ -307,3 +318,22 @@ async def test_json_clients_on_ws_are_not_offered_irc(server: Server) -> None:
     ws = await ws_open(server, "jota", subprotocols=["text.ircv3.net"])
     assert ws.subprotocol is None  # /ws speaks JSON whatever the client offers
     await ws.close()
+
+
+async def test_two_origin_or_host_headers_get_a_400_not_a_traceback(server: Server) -> None:
+    port = web_port(server)
+    reply = await http(
+        port, "/ws", Origin="http://a", Upgrade="websocket", Connection="Upgrade",
+        Sec_WebSocket_Key="dGhlIHNhbXBsZSBub25jZQ==", Sec_WebSocket_Version="13",
+    )  # fmt: skip
+    assert reply.status == 403  # one foreign Origin: refused as before
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://a\r\nOrigin: http://b\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    raw = await asyncio.wait_for(reader.read(), TIMEOUT)
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 400 ") and b"more than one Origin header" in raw
+    assert (await http(port, "/healthz")).status == 200  # and the door carries on

@@ -9,6 +9,7 @@ bounded, coalesced Connection as every other door, so the slow-consumer bound is
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import OPEN, SEND_EOF
@@ -118,6 +119,22 @@ def response(
 
 def text_response(status: int, reason: str, text: str) -> Response:
     return response(status, reason, text.encode() + b"\n", "text/plain; charset=utf-8")
+
+
+def trusted_host(host: str | None, names: tuple[str, ...]) -> bool:
+    """Whether a browser's Host is this machine by address, localhost, or a configured
+    name. A rebinding attack points a name of the attacker's at our address: its pages are
+    same-origin with that name, so the Origin check alone lets them in."""
+    if host is None:
+        return False
+    name = urlsplit("//" + host).hostname or ""
+    if name in ("localhost", *(n.lower() for n in names)) or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def same_origin(origin: str, host: str | None) -> bool:
@@ -234,7 +251,14 @@ class WebHandler(Pinged):
 
     def on_event(self, event: Request | Frame) -> None:
         if isinstance(event, Request):
-            self._request(event)
+            try:
+                self._request(event)
+            except MultipleValuesError as exc:
+                # Two Host or Origin headers: which one to believe? Neither (a 400, not
+                # the traceback it was).
+                self.server.stats.errors["bad_request"] += 1
+                text = f"more than one {exc.args[0] if exc.args else 'such'} header"
+                self.conn.ws.send_response(text_response(400, "Bad Request", text))
             return
         self.heard_from()
         if (self.json is None and self.irc is None) or event.opcode not in DATA_OPCODES:
@@ -313,8 +337,10 @@ class WebHandler(Pinged):
         origin = request.headers.get("Origin")
         # Browsers always send Origin; programs (bots, our tests) may not, and are not the
         # cross-site risk the check is for.
+        host = request.headers.get("Host")
         if origin is not None and not (
-            origin in settings.web_origins or same_origin(origin, request.headers.get("Host"))
+            origin in settings.web_origins
+            or (same_origin(origin, host) and trusted_host(host, settings.web_hosts))
         ):
             self.server.stats.errors["bad_origin"] += 1
             log.info("refused: origin", extra={"peer": self.conn.peer, "origin": origin})
