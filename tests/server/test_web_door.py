@@ -337,3 +337,16 @@ async def test_two_origin_or_host_headers_get_a_400_not_a_traceback(server: Serv
     writer.close()
     assert raw.startswith(b"HTTP/1.1 400 ") and b"more than one Origin header" in raw
     assert (await http(port, "/healthz")).status == 200  # and the door carries on
+
+
+async def test_a_pipelined_request_closes_quietly(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = web_port(server)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    one = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    writer.write((one + one).encode())
+    await asyncio.wait_for(reader.read(), TIMEOUT)  # the server closes
+    writer.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # was a traceback
+    assert (await http(port, "/healthz")).status == 200

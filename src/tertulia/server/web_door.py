@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from websockets.datastructures import Headers, MultipleValuesError
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import OPEN, SEND_EOF
+from websockets.protocol import CONNECTING, OPEN, SEND_EOF
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
@@ -251,6 +251,12 @@ class WebHandler(Pinged):
 
     def on_event(self, event: Request | Frame) -> None:
         if isinstance(event, Request):
+            ws = self.conn.ws
+            if ws.eof_sent or ws.state is not CONNECTING:
+                # Bytes behind the request (a second one, pipelined) are not the frames the
+                # protocol expects after it, and it has already given up: so do we, quietly.
+                self.conn.close()
+                return
             try:
                 self._request(event)
             except MultipleValuesError as exc:
