@@ -216,3 +216,20 @@ async def test_an_offline_box_holds_a_hundred(server: Server) -> None:
     await back.expect("100 messages arrived while you were away:")
     notes = [await back.line() for _ in range(100)]
     assert notes[0] == "[bob -> ana] nota 0" and notes[-1] == "[bob -> ana] nota 99"
+
+
+async def test_a_guesser_elsewhere_never_locks_the_owner_out(server: Server) -> None:
+    await (await registered(server)).send("/quit")  # registered from 127.0.0.1: proven
+    guesser = await LineClient.connect(server.port, "bob", local_addr=("127.0.0.2", 0))
+    await guesser.send("/login ana adivino")
+    await guesser.expect("! wrong nick or password")
+    # Another unproven address is held back by the nick's failures...
+    other = await LineClient.connect(server.port, "zoe", local_addr=("127.0.0.3", 0))
+    await other.send(f"/login ana {SECRET}")
+    await other.expect("! too many failed logins")
+    # ...but the owner, from the address it proved, logs in at once.
+    owner = await LineClient.connect(server.port, "ana2")
+    await owner.send(f"/login ana {SECRET}")
+    await owner.expect(lambda line: "ana" in line and "logged in" in line)
+    for client in (guesser, other, owner):
+        await client.close()

@@ -45,6 +45,7 @@ MIN_PASSWORD = 6
 LOCK_FIRST = 1.0  # seconds a nick and an address are locked after a first failure
 LOCK_MAX = 300.0
 LOCKOUT_ENTRIES = 10_000  # past this many, expired locks are dropped
+PROVEN_PER_ACCOUNT = 16  # addresses remembered as an account owner's
 HASHES_AT_ONCE = 2  # scrypt runs at a time (16 MiB and ~50 ms each); the rest wait
 
 
@@ -130,6 +131,8 @@ class Accounts:
         self.server = server
         self.hub = server.hub
         self.lockout = Lockout()
+        # Addresses that proved they know an account's password, most recent accounts last.
+        self._proven: dict[str, set[str]] = {}
         self._grace: dict[Session, asyncio.TimerHandle] = {}
         self._decoy_secret = ""
         self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
@@ -175,6 +178,7 @@ class Accounts:
         if not added:
             raise AccountExists(nick=nick)
         self.hub.accounts.add(fold(nick))
+        self._prove(nick, peer_address(session.peer))
         log.info("account registered", extra={"nick": nick, "peer": session.peer})
         if not session.gone and session.nick is not None and fold(session.nick) == fold(nick):
             session.account = nick
@@ -185,7 +189,13 @@ class Accounts:
     async def authenticate(self, name: str, password: str, peer: str) -> str:
         """The account's name if `password` is right; BadLogin or TooManyFailures if not."""
         store = self.store
-        keys = ["nick:" + fold(name), "addr:" + peer_address(peer)]
+        address = peer_address(peer)
+        # Failures count per address and per address and nick. The nick's own count (a
+        # guesser spread over many addresses) does not hold back an address the owner has
+        # proven, so a guesser elsewhere never locks the owner out.
+        keys = ["addr:" + address, f"pair:{address}|{fold(name)}"]
+        if address not in self._proven.get(fold(name), ()):
+            keys.append("nick:" + fold(name))
         wait = self.lockout.wait(keys)
         if wait > 0:
             raise TooManyFailures(seconds=f"{wait:.0f}" if wait >= 1 else "1")
@@ -203,7 +213,19 @@ class Accounts:
             log.info("login failed", extra={"nick": name, "peer": peer})
             raise BadLogin()
         self.lockout.succeeded(keys)
+        self._prove(name, address)
         return name
+
+    def _prove(self, name: str, address: str) -> None:
+        """`address` knew `name`'s password: the owner's, from now on."""
+        key = fold(name)
+        addresses = self._proven.pop(key, None) or set()
+        if len(addresses) >= PROVEN_PER_ACCOUNT:
+            addresses.pop()
+        addresses.add(address)
+        self._proven[key] = addresses
+        while len(self._proven) > LOCKOUT_ENTRIES:
+            del self._proven[next(iter(self._proven))]
 
     async def login(self, session: Session, name: str, password: str) -> str:
         """Log the session in to `name` and give it that nick, renaming whoever squats it."""
