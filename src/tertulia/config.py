@@ -75,6 +75,9 @@ class Settings:
     history_keep_days: float = field(
         default=0.0, metadata={"help": "days messages are kept (0: for ever)"}
     )
+    registrations_per_hour: int = field(
+        default=5, metadata={"help": "accounts one address may register in an hour"}
+    )
     nick_grace: float = field(
         default=30.0, metadata={"help": "seconds to log in to a registered nick before a rename"}
     )

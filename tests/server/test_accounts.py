@@ -233,3 +233,20 @@ async def test_a_guesser_elsewhere_never_locks_the_owner_out(server: Server) -> 
     await owner.expect(lambda line: "ana" in line and "logged in" in line)
     for client in (guesser, other, owner):
         await client.close()
+
+
+async def test_registrations_per_address_are_limited(make_server: ServerFactory) -> None:
+    server = await make_server(registrations_per_hour=2, limit_exempt=("127.0.0.1/32",))
+    for nick in ("reg1", "reg2"):
+        client = await LineClient.connect(server.port, nick, local_addr=("127.0.0.2", 0))
+        await client.send(f"/register {SECRET}")
+        await client.expect(lambda line: "registered" in line)
+        await client.close()
+    bulk = await LineClient.connect(server.port, "reg3", local_addr=("127.0.0.2", 0))
+    await bulk.send(f"/register {SECRET}")
+    await bulk.expect("! too many accounts registered from your address")
+    elsewhere = await LineClient.connect(server.port, "reg4", local_addr=("127.0.0.3", 0))
+    await elsewhere.send(f"/register {SECRET}")
+    await elsewhere.expect(lambda line: "registered" in line)
+    for client in (bulk, elsewhere):
+        await client.close()

@@ -293,3 +293,8 @@ class Flooding(TertuliaError):
 
     code = "flooding"
     template = N_("too many lines too fast: closing")
+
+
+class TooManyRegistrations(TertuliaError):
+    code = "too_many_registrations"
+    template = N_("too many accounts registered from your address: try again later")

@@ -28,8 +28,10 @@ from tertulia.core.errors import (
     PasswordTooShort,
     SessionGone,
     TooManyFailures,
+    TooManyRegistrations,
 )
 from tertulia.core.events import ServerNotice
+from tertulia.core.limits import TokenBucket
 from tertulia.core.names import fold
 from tertulia.core.session import Session
 
@@ -133,6 +135,7 @@ class Accounts:
         self.lockout = Lockout()
         # Addresses that proved they know an account's password, most recent accounts last.
         self._proven: dict[str, set[str]] = {}
+        self._registrations: dict[str, TokenBucket] = {}  # by address, least recent first
         self._grace: dict[Session, asyncio.TimerHandle] = {}
         self._decoy_secret = ""
         self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
@@ -172,6 +175,20 @@ class Accounts:
             raise PasswordTooShort(min=MIN_PASSWORD)
         if self.hub.protected(nick):
             raise AccountExists(nick=nick)
+        # Before any hashing: registrations per address per hour, so nicks cannot be
+        # claimed in bulk nor hashing queued without end (loopback and exempt ranges aside).
+        address = peer_address(session.peer)
+        if not self.server.address_limits.exempt(address):
+            bucket = self._registrations.pop(address, None) or TokenBucket(
+                self.server.settings.registrations_per_hour / 3600,
+                float(self.server.settings.registrations_per_hour),
+                time.monotonic,
+            )
+            self._registrations[address] = bucket
+            while len(self._registrations) > LOCKOUT_ENTRIES:
+                del self._registrations[next(iter(self._registrations))]
+            if not bucket.try_take():
+                raise TooManyRegistrations()
         async with self._hashing:
             secret = await asyncio.to_thread(hash_password, password)
         added = await self.server.history.run(store.add_account, nick, secret, time.time())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tertulia.config import Settings
 from tertulia.core.errors import TertuliaError
 from tertulia.core.hub import Hub
+from tertulia.core.limits import AddressLimits
 from tertulia.core.session import Encoder, Session
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
@@ -48,6 +49,7 @@ class DoorContext(Protocol):
     irc_encoder: Encoder
     irc_monitor: Monitor
     irc_read_markers: dict[str, dict[str, str]]
+    address_limits: AddressLimits
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...
