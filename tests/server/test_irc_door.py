@@ -115,11 +115,11 @@ async def test_who_whois_list_ison_and_friends(server: Server) -> None:
     ana = await irc(server, "ana")
     await ana.send("WHO #lobby")
     who = await ana.lines_until(" 315 ana #lobby ")
-    assert any(" 352 ana #lobby pia tertulia tertulia pia H@ :0 pia (plain)" in w for w in who)
+    assert any(" 352 ana #lobby pia tertulia tertulia pia H :0 pia (plain)" in w for w in who)
     await ana.send("WHOIS pia")
     whois = await ana.lines_until(" 318 ")
     assert [w.split(" ")[1] for w in whois] == ["311", "319", "312", "317"]
-    assert whois[1].endswith(":@#lobby")  # pia made #lobby, so is its operator
+    assert whois[1].endswith(":#lobby")  # nobody runs #lobby but the server's operators
     await ana.send("WHOIS nobody")
     assert " 401 ana nobody " in await ana.line()
     await ana.expect(" 318 ")
@@ -570,4 +570,20 @@ async def test_an_invitation_is_the_connections_and_rooms_per_client_are_capped(
     await other.send("JOIN #a,#b,#c")
     assert " 405 bo #c " in await other.expect(" 405 ")
     for client in (ana, other):
+        await client.close()
+
+
+async def test_nobody_runs_the_lobby_but_the_servers_operators(server: Server) -> None:
+    server.settings = replace(server.settings, operators=(("root", "s3cret"),))
+    first = await LineClient.connect(server.port, "primera")  # the first one in #lobby
+    await first.send("/kick segundo")
+    second = await LineClient.connect(server.port, "segundo")
+    await first.send("/kick segundo")
+    assert "not an operator of #lobby" in await first.expect(lambda line: line.startswith("!"))
+    op = await irc(server, "op")
+    await op.send("JOIN #lobby\r\nOPER root s3cret")
+    await op.expect(" 381 ")
+    await op.send("KICK #lobby segundo :fuera")
+    assert "segundo was put out of #lobby by op" in await second.expect("put out")
+    for client in (first, second, op):
         await client.close()

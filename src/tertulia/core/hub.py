@@ -164,6 +164,11 @@ def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
     return any(masks.matches(m, mask) for m in entries if not m.startswith(masks.MUTE))
 
 
+def _operates(session: Session, room: Room) -> bool:
+    """A room's operator, or a server operator (who may act in every room)."""
+    return session.key in room.operators or "o" in session.modes
+
+
 def _banned(room: Room, mask: str) -> bool:
     return _listed(room.bans, mask) and not _listed(room.exceptions, mask)
 
@@ -429,7 +434,9 @@ class Hub:
         if target.limit and len(target.members) >= target.limit and not invited:
             raise RoomFull(room=target.name)
         target.invited.pop(session.id, None)
-        if not target.members:
+        if not target.members and not target.persistent:
+            # Whoever makes a room runs it; the rooms that always exist (#lobby) are run by
+            # nobody but the server's operators, so no passer-by can kick there.
             target.operators.add(session.key)  # type: ignore[arg-type]
         target.members[session.key] = session  # type: ignore[index]
         target.receivers[session] = None
@@ -452,7 +459,7 @@ class Hub:
         hears it."""
         by = self._nick_of(session)
         target = self._member_room(session, room)
-        if session.key not in target.operators:
+        if not _operates(session, target):
             raise NotOperator(room=target.name)
         victim = target.members.get(fold(nick))
         if victim is None:
@@ -470,7 +477,7 @@ class Hub:
         bad key); a refused change is refused alone, the others still apply."""
         by = self._nick_of(session)
         target = self._member_room(session, room)
-        if session.key not in target.operators:
+        if not _operates(session, target):
             raise NotOperator(room=target.name)
         done, args = "", []
         sign = ""
@@ -558,7 +565,7 @@ class Hub:
     def invite(self, session: Session, room: str, nick: str) -> Invited:
         by = self._nick_of(session)
         target = self._member_room(session, room)
-        if "i" in target.modes and session.key not in target.operators:
+        if "i" in target.modes and not _operates(session, target):
             raise NotOperator(room=target.name)
         guest = self.session(nick)
         target.invited[guest.id] = None
@@ -603,7 +610,7 @@ class Hub:
         own = (found.account and found.account == session.account) or (
             not found.account and fold(found.sender) == session.key and session.named <= found.ts
         )
-        if not own and session.key not in target.operators:
+        if not own and not _operates(session, target):
             raise RedactForbidden(room=target.name)
         self.recent[target.key] = deque(
             (m for m in ring or () if m is not found), ring.maxlen if ring else None
@@ -620,7 +627,7 @@ class Hub:
     def topic(self, session: Session, room: str, topic: str) -> TopicChanged:
         nick = self._nick_of(session)
         target = self._member_room(session, room)
-        if "t" in target.modes and session.key not in target.operators:
+        if "t" in target.modes and not _operates(session, target):
             raise NotOperator(room=target.name)
         topic = topic.strip()
         _check_fit(topic, "topic")

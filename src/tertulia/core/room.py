@@ -49,7 +49,8 @@ class Room:
         self.topic_ts = 0.0
         # Named members by folded nick; they show in member lists and notices.
         self.members: dict[str, Session] = {}
-        # Folded nicks of the room's operators: whoever joins an empty room becomes one.
+        # Folded nicks of the room's operators: whoever joins an empty room becomes one,
+        # except in the persistent rooms (#lobby), which only server operators run.
         self.operators: set[str] = set()
         self.voiced: set[str] = set()
         # Flag modes as IRC names them: n (only members speak), t (only operators set the
