@@ -12,6 +12,7 @@ import struct
 import pytest
 
 from chatclient import JsonClient, LineClient
+from conftest import ServerFactory
 from tertulia.server.app import Server
 
 
@@ -297,3 +298,19 @@ async def test_junk_and_abrupt_disconnects_from_many_clients_break_nothing(
     # Only the watcher and the friend are left; every vandal's session is gone.
     await friend.send("/who")
     assert (await friend.expect("#lobby (")).endswith("friend watcher")
+
+
+async def test_a_big_batch_is_written_in_pieces(make_server: ServerFactory) -> None:
+    # A flood's group commit can hold thousands of messages; written to each client in one
+    # piece, a stalled client's queue took megabytes before its bound could drop it.
+    server = await make_server(send_buffer_bytes=65536)
+    reader = await LineClient.connect(server.port, "lector")
+    stalled = await LineClient.connect(server.port, "quieto")
+    stalled.writer.transport.pause_reading()  # type: ignore[attr-defined]
+    sender = await LineClient.connect(server.port, "fuente")
+    await sender.send("".join(f"{i} {'x' * 100}\n" for i in range(5000)), newline=False)
+    lines = await reader.lines_until("[fuente] 4999 ")
+    assert sum(1 for line in lines if line.startswith("[fuente] ")) == 4999
+    assert 0 < server.stats.largest_write <= 65536
+    for client in (reader, stalled, sender):
+        await client.close()

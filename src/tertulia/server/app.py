@@ -145,6 +145,7 @@ class Server:
         s = self.settings
         store = SqliteStore(Path(s.data_dir) / FILE_NAME, s.history_sync) if s.history else None
         self._history = history = History(store, self.loop, self.stats)
+        history.flush = self.flusher.flush_now
         if store is not None:
             try:
                 await history.run(store.open)

@@ -45,6 +45,10 @@ class WriteFlusher:
         self._loop = loop
         self._dirty: list[Connection] = []
 
+    def flush_now(self) -> None:
+        """Write out what is queued without waiting for the end of the loop turn."""
+        self._flush()
+
     def schedule(self, conn: Connection) -> None:
         if not self._dirty:
             self._loop.call_soon(self._flush)
@@ -249,7 +253,11 @@ class Connection(asyncio.Protocol):
         out, self._out = self._out, None
         if out and self.transport is not None and not self.transport.is_closing():
             data = out[0] if len(out) == 1 else b"".join(out)
-            self.server.stats.bytes_out[self.door] += len(data)
+            stats = self.server.stats
+            size = len(data)
+            stats.bytes_out[self.door] += size
+            if size > stats.largest_write:
+                stats.largest_write = size
             self.transport.write(data)
 
     def close(self, data: bytes | None = None) -> None:

@@ -53,6 +53,7 @@ def _nothing() -> None:
     pass
 
 
+FLUSH_EVERY = 256  # messages of a batch delivered between two writes to the clients
 TAKEN_BACK = 1000  # redacted ids reads leave out while their deletes may be under way
 
 
@@ -83,6 +84,7 @@ class History:
             if store is not None
             else None
         )
+        self.flush: Callable[[], None] | None = None  # writes out queued bytes (the server's)
         self._taken_back: dict[int, None] = {}  # ids of the last redacted messages
         # Reads have threads (and connections) of their own: a search never delays a commit,
         # and so never delays a message.
@@ -307,7 +309,13 @@ class History:
                 if refused:
                     stats.errors["history_write"] += 1
                     log.error("history refused messages", extra={"ids": sorted(refused)})
+        flush, count = self.flush, 0
         for event, deliver, started, account, settled in batch:
+            count += 1
+            if flush is not None and count % FLUSH_EVERY == 0:
+                # A big batch is written out in pieces: a stalled client's queue meets the
+                # transport's bound (and is dropped) before it can hold megabytes.
+                flush()
             try:
                 if event is not None and (refused is None or event.id in refused):
                     if settled is not None:

@@ -45,6 +45,7 @@ class Stats:
         "commits",
         "connections",
         "errors",
+        "largest_write",
         "fanout",
         "messages_in",
         "read_at",
@@ -64,6 +65,7 @@ class Stats:
         self.messages_in: Counter[str] = Counter()
         self.slow_consumers: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.largest_write = 0  # bytes of the largest single write to one client
         self.commits = 0  # history transactions
         self.stored = 0  # messages they stored
         # The connection whose bytes are being handled now, and when they arrived: the
@@ -173,6 +175,12 @@ class _Collector(Collector):
             "tertulia_history_stored",
             "Messages stored in history (over commits: the group-commit batch size)",
             value=s.stored,
+        )
+        yield GaugeMetricFamily(
+            "tertulia_largest_write_bytes",
+            "The largest single write to one client (bounded: a big history batch is "
+            "written out in pieces, so no stalled client holds more than its bound)",
+            value=s.largest_write,
         )
         yield CounterMetricFamily(
             "tertulia_encode_failures",
