@@ -29,6 +29,11 @@ def _add_serve(sub: Any, tr: Translate) -> None:
         "--port", type=int, help=tr(N_("plain/JSON-lines port (default 5000, 0: any free)"))
     )
     p.add_argument("--irc-port", type=int, help=tr(N_("IRC port (default 6667, 0: any free)")))
+    p.add_argument("--tls-cert", help=tr(N_("TLS certificate chain (PEM): opens the TLS doors")))
+    p.add_argument("--tls-key", help=tr(N_("TLS private key (PEM)")))
+    p.add_argument("--plain-tls-port", type=int, help=tr(N_("plain door over TLS (default 5443)")))
+    p.add_argument("--irc-tls-port", type=int, help=tr(N_("IRC door over TLS (default 6697)")))
+    p.add_argument("--web-tls-port", type=int, help=tr(N_("HTTPS and WSS (default 8443)")))
     p.add_argument(
         "--no-irc", dest="irc", action="store_const", const=False, help=tr(N_("no IRC door"))
     )
@@ -134,9 +139,10 @@ async def _serve(settings: config.Settings) -> int:
         print(f"tertulia: {err.render(tr)}", file=sys.stderr)
         return 1
     # Untranslated on purpose: scripts and tests look for `listening` and the address.
-    for door in ("plain", "irc", "web"):
-        for address in server.addresses(door):
-            print(f"{door} door listening on {address}", flush=True)
+    for name in ("plain", "irc", "web", "plain-tls", "irc-tls", "web-tls"):
+        door, _, tls = name.partition("-")
+        for address in server.addresses(name):
+            print(f"{door} door listening on {address}{' with tls' if tls else ''}", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -43,6 +43,15 @@ class Settings:
     irc_port: int = field(default=6667, metadata={"help": "IRC door port (0: any)"})
     web: bool = field(default=True, metadata={"help": "open the web door"})
     web_port: int = field(default=8080, metadata={"help": "web door port: browser, /ws (0: any)"})
+    tls_cert: str = field(
+        default="", metadata={"help": "TLS certificate chain (PEM): opens the TLS doors"}
+    )
+    tls_key: str = field(default="", repr=False, metadata={"help": "TLS private key (PEM)"})
+    plain_tls_port: int = field(
+        default=5443, metadata={"help": "plain/JSON-lines door over TLS (0: any)"}
+    )
+    irc_tls_port: int = field(default=6697, metadata={"help": "IRC door over TLS (0: any)"})
+    web_tls_port: int = field(default=8443, metadata={"help": "HTTPS and WSS (0: any)"})
     web_origins: tuple[str, ...] = field(
         default=(),
         metadata={"help": "origins allowed on /ws, comma-separated (empty: same origin only)"},
@@ -287,7 +296,10 @@ def load(
 
 
 def _validate(s: Settings) -> None:
-    if not all(0 <= port <= 65535 for port in (s.port, s.irc_port, s.web_port)):
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise ConfigError(reason=N_("tls_cert and tls_key go together"))
+    ports = (s.port, s.irc_port, s.web_port, s.plain_tls_port, s.irc_tls_port, s.web_tls_port)
+    if not all(0 <= port <= 65535 for port in ports):
         raise ConfigError(reason=N_("the port must be between 0 and 65535"))
     for name in (
         "max_clients",

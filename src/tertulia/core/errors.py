@@ -298,3 +298,8 @@ class Flooding(TertuliaError):
 class TooManyRegistrations(TertuliaError):
     code = "too_many_registrations"
     template = N_("too many accounts registered from your address: try again later")
+
+
+class TlsUnusable(TertuliaError):
+    code = "tls_unusable"
+    template = N_("the TLS certificate or key cannot be used: {reason}")

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import ssl
 import time
 from collections.abc import Callable, Collection, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
-from tertulia.core.errors import N_, NickTimeout, ServerFull, TertuliaError, TooManyConnections
+from tertulia.core.errors import (
+    N_,
+    NickTimeout,
+    ServerFull,
+    TertuliaError,
+    TlsUnusable,
+    TooManyConnections,
+)
 from tertulia.core.events import ServerNotice
 from tertulia.core.hub import Hub
 from tertulia.core.limits import AddressLimits, TokenBucket
@@ -36,6 +44,22 @@ from tertulia.store import HistoryUnavailable, StoreError
 from tertulia.store.sqlite import FILE_NAME, SqliteStore
 
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
+TLS_HANDSHAKE_SECONDS = 10.0  # to finish a TLS handshake after connecting
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The server side of TLS for every door: the system's defaults (TLS 1.2 and up).
+
+    Raises TlsUnusable (one line for the operator) when the files cannot be used.
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsUnusable(reason=str(getattr(exc, "strerror", None) or exc)) from None
+    return context
+
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +92,8 @@ class Server:
         self.hub.presence.append(self.irc_monitor.changed)
         self.hub.followers.append(self.irc_monitor.followers)
         self.connections: set[Connection] = set()
-        self._listeners: dict[Door, asyncio.Server] = {}
+        # By name: "plain", "irc", "web", and "plain-tls", "irc-tls", "web-tls" with TLS.
+        self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
@@ -119,11 +144,22 @@ class Server:
         doors = [(Door.PLAIN, s.port)]
         doors += [(Door.IRC, s.irc_port)] if s.irc else []
         doors += [(Door.WEB, s.web_port)] if s.web else []
+        tls = tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+        secure = (
+            [(Door.PLAIN, s.plain_tls_port)]
+            + ([(Door.IRC, s.irc_tls_port)] if s.irc else [])
+            + ([(Door.WEB, s.web_tls_port)] if s.web else [])
+        )
+        listeners: list[tuple[str, Door, int, ssl.SSLContext | None]] = [
+            (str(d), d, p, None) for d, p in doors
+        ]
+        listeners += [(f"{d}-tls", d, p, tls) for d, p in secure] if tls is not None else []
         try:
-            for door, port in doors:
-                self._listeners[door] = await self._loop.create_server(
-                    lambda door=door: self._connection(door),  # type: ignore[misc]
+            for name, door, port, context in listeners:
+                self._listeners[name] = await self._loop.create_server(
+                    lambda door=door: self._connection(door),
                     s.host, port, reuse_address=True, backlog=1024, start_serving=False,
+                    ssl=context, ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context else None,
                 )  # fmt: skip
             await self._open_history()
         except (OSError, HistoryUnavailable) as exc:
@@ -135,9 +171,9 @@ class Server:
             raise
         for listener in self._listeners.values():
             await listener.start_serving()
-        for door in self._listeners:
-            for address in self.addresses(door):
-                log.info("listening", extra={"door": door, "address": address})
+        for name in self._listeners:
+            for address in self.addresses(name):
+                log.info("listening", extra={"door": name, "address": address})
         if s.history and (s.history_keep_days or s.history_keep_messages):
             self.spawn(self._prune_forever())
 
@@ -214,9 +250,9 @@ class Server:
         if not task.cancelled() and task.exception() is not None:
             log.error("task failed", exc_info=task.exception())
 
-    def addresses(self, door: Door | str = Door.PLAIN) -> list[str]:
+    def addresses(self, door: str = "plain") -> list[str]:
         """Where a door listens, as host:port (the actual port when started on port 0)."""
-        listener = self._listeners.get(Door(door))
+        listener = self._listeners.get(str(door))
         if listener is None:
             return []
         return [f"{host}:{port}" for host, port, *_ in (s.getsockname() for s in listener.sockets)]
@@ -224,7 +260,7 @@ class Server:
     @property
     def port(self) -> int:
         """The plain door's actual port (useful when started on port 0)."""
-        port: int = self._listeners[Door.PLAIN].sockets[0].getsockname()[1]
+        port: int = self._listeners["plain"].sockets[0].getsockname()[1]
         return port
 
     async def shutdown(self) -> None:
