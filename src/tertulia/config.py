@@ -136,6 +136,13 @@ class Settings:
     persistent_rooms: tuple[str, ...] = field(
         default=("#lobby",), metadata={"help": "rooms kept when empty (comma-separated)"}
     )
+    anonymous_listeners: bool = field(
+        default=True,
+        metadata={
+            "help": "plain connections hear #lobby before they give a nick, as the "
+            "original client needs (false: only once they have one)"
+        },
+    )
     nick_timeout: float = field(
         default=300.0, metadata={"help": "seconds a connection may stay without a nick"}
     )

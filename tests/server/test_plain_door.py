@@ -314,3 +314,28 @@ async def test_a_big_batch_is_written_in_pieces(make_server: ServerFactory) -> N
     assert 0 < server.stats.largest_write <= 65536
     for client in (reader, stalled, sender):
         await client.close()
+
+
+async def test_anonymous_listeners_are_counted_and_can_be_turned_off(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    ana = await LineClient.connect(server.port, "ana")
+    silent = await LineClient.connect(server.port)  # hears #lobby, says nothing yet
+    await silent.expect("type your nick")
+    await ana.send("/who")
+    assert (await ana.expect("#lobby (")).endswith("ana, and 1 listening without a nick")
+    await ana.send("para quien escuche")
+    await silent.expect("[ana] para quien escuche")
+    closed = await make_server(anonymous_listeners=False)
+    bo = await LineClient.connect(closed.port, "bo")
+    quiet = await LineClient.connect(closed.port)
+    await quiet.expect("type your nick")
+    await bo.send("nadie sin nombre me oye")
+    await bo.send("/who")
+    assert (await bo.expect("#lobby (")).endswith("(1): bo")
+    await quiet.send("quiet")
+    lines = await quiet.lines_until("you are quiet")
+    assert not any("nadie sin nombre" in line for line in lines[:-1])
+    for client in (ana, silent, bo, quiet):
+        await client.close()

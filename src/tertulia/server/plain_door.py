@@ -43,16 +43,18 @@ class PlainHandler(SessionHandler):
     def __init__(self, server: DoorContext, conn: Connection) -> None:
         session = server.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
         super().__init__(server, conn, session)
-        # Until it says who it is, the connection hears #lobby as the original client did.
-        lobby = self.hub.listen(self.session)
         self.room: Room | None = None
         self.original = False
+        self.heard: str | None = None
         server.start_nick_timer(conn)
         conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
-        # A listener hears #lobby from now on: it gets the history once, here, not again
-        # when its nick makes it a member.
-        self._replay(lobby)
-        self.heard: str | None = lobby.key
+        if server.settings.anonymous_listeners:
+            # Until it says who it is, the connection hears #lobby as the original client
+            # did. A listener gets the history once, here, not again when its nick makes it
+            # a member.
+            lobby = self.hub.listen(self.session)
+            self._replay(lobby)
+            self.heard = lobby.key
 
     # -- Handler --------------------------------------------------------------------------
 
@@ -194,6 +196,14 @@ class PlainHandler(SessionHandler):
     def cmd_who(self, arg: str) -> None:
         room = self.hub.room(normalize_room(arg)) if arg else self.hub.room(self._current())
         nicks = room.nicks()
+        listening = len(room.receivers) - len(room.members)
+        if listening:
+            # Plain connections that have not said a nick yet hear the room too: say so.
+            self._send_notice(
+                N_("{room} ({count}): {nicks}, and {listening} listening without a nick"),
+                room=room.name, count=len(nicks), nicks=" ".join(nicks), listening=listening,
+            )  # fmt: skip
+            return
         self._send_notice(
             N_("{room} ({count}): {nicks}"), room=room.name, count=len(nicks), nicks=" ".join(nicks)
         )
