@@ -3,9 +3,13 @@ clients, and 127.0.0.1 (exempt, as by default) for the operator's own machine.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
-from chatclient import LineClient
+import pytest
+
+from chatclient import TIMEOUT, LineClient
 from conftest import ServerFactory
 from ircclient import IrcClient, irc_port
 from webclient import http, web_port
@@ -80,3 +84,30 @@ async def test_a_flood_is_slowed_then_let_go_and_others_never_notice(
     assert server.stats.errors["flood"] == 1
     for client in (watcher, gentle):
         await client.close()
+
+
+async def test_a_websocket_flood_is_slowed_then_let_go(make_server: ServerFactory) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    server = await make_server(
+        flood_rate=5, flood_burst=5, flood_delay_max=2, limit_exempt=("127.0.0.1/32",)
+    )
+    watcher = await LineClient.connect(server.port, "vigia")
+    url = f"ws://127.0.0.1:{web_port(server)}/ws"
+    loop = asyncio.get_running_loop()
+    async with connect(url, local_addr=("127.0.0.2", 0)) as ws:
+        started = loop.time()
+        await ws.send(json.dumps({"type": "hello", "nick": "ruido", "id": 0}))
+        for i in range(40):
+            await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": f"f{i}"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        elapsed = loop.time() - started
+    seen = [line for line in await watcher.lines_until("ruido quit") if "[ruido]" in line]
+    # What reached others stayed within the bucket: the burst, then 5 a second.
+    assert len(seen) <= 5 + 5 * elapsed + 1
+    assert server.stats.errors["flood"] == 1
+    await watcher.close()

@@ -8,10 +8,12 @@ bounded, coalesced Connection as every other door, so the slow-consumer bound is
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -230,13 +232,19 @@ class WebConnection(Connection):
 class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
-    __slots__ = ("conn", "heard", "irc", "json", "parts", "pinged", "server", "timer")
+    __slots__ = (
+        "backlog", "conn", "flood_timer", "heard", "irc", "json", "parts", "pinged", "server",
+        "timer",
+    )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
         self.server = server
         self.conn = conn
         self.json: JsonHandler | None = None
         self.irc: IrcHandler | None = None  # an IRC client over WebSocket
+        # Flood control: messages past the connection's bucket wait here, reading paused.
+        self.backlog: deque[tuple[Opcode, bytes]] | None = None
+        self.flood_timer: asyncio.TimerHandle | None = None
         self.parts: list[Frame] = []  # a fragmented message so far
         # An HTTP request needs no thinking time: a socket that sends none is let go soon.
         self.watch(REQUEST_SECONDS)
@@ -275,6 +283,50 @@ class WebHandler(Pinged):
             return
         first, data = self.parts[0], b"".join(bytes(p.data) for p in self.parts)
         self.parts = []
+        message = (first.opcode, data)
+        if self.backlog is not None:
+            self.backlog.append(message)  # behind those already waiting their turn
+            return
+        bucket = self.conn.bucket
+        if bucket is not None:
+            delay = bucket.take()
+            if delay > 0:
+                self.backlog = deque((message,))
+                self._flood(delay)
+                return
+        self._message(*message)
+
+    def _flood(self, delay: float) -> None:
+        """Flood control for WebSocket messages, as the line doors have it (fakelag, then
+        let go past flood_delay_max of waiting)."""
+        settings = self.server.settings
+        waiting = len(self.backlog or ()) - 1
+        if delay + waiting / settings.flood_rate > settings.flood_delay_max:
+            self.server.stats.errors["flood"] += 1
+            log.info("closed: flooding", extra={"peer": self.conn.peer})
+            self.conn.reason = "flooding"
+            self.conn.close(code=CloseCode.POLICY_VIOLATION)
+            return
+        self.conn.pause_reading("flood")
+        self.flood_timer = self.server.loop.call_later(delay, self._after_flood)
+
+    def _after_flood(self) -> None:
+        self.flood_timer = None
+        backlog, bucket = self.backlog, self.conn.bucket
+        if backlog is None or bucket is None:
+            return
+        first = True
+        while backlog and not self.conn.closing:
+            delay = 0.0 if first else bucket.take()  # the first one's wait is over
+            first = False
+            if delay > 0:
+                self._flood(delay)
+                return
+            self._message(*backlog.popleft())
+        self.backlog = None
+        self.conn.resume_reading("flood")
+
+    def _message(self, opcode: Opcode, data: bytes) -> None:
         if self.irc is not None:
             # One IRC line per message, its CR LF optional (IRCv3 websocket).
             self.irc.on_line(data.removesuffix(b"\n").removesuffix(b"\r"))
@@ -282,7 +334,7 @@ class WebHandler(Pinged):
             return
         elif len(data) > self.server.settings.max_line_bytes:
             self.json.error(None, LineTooLong(limit=self.server.settings.max_line_bytes))
-        elif first.opcode is Opcode.TEXT:
+        elif opcode is Opcode.TEXT:
             self.json.on_line(data)
         else:
             self.json.error(None, BadRequest(reason=N_("send JSON objects as text frames")))
@@ -299,6 +351,8 @@ class WebHandler(Pinged):
 
     def on_close(self, reason: str) -> None:
         self.stop_watching()
+        if self.flood_timer is not None:
+            self.flood_timer.cancel()
         if self.json is not None:
             self.json.on_close(reason)
         if self.irc is not None:
