@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Protocol, cast
 
 from tertulia.core.errors import Flooding, TertuliaError
 from tertulia.core.limits import TokenBucket
 from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, LineFramer
+from tertulia.server.flood import Fakelag
 
 if TYPE_CHECKING:
     from tertulia.server.context import DoorContext
 
 log = logging.getLogger(__name__)
-
-BACKLOG_LINES = 1000  # lines a flooding client may have waiting before it is let go
 
 
 class Handler(Protocol):
@@ -69,10 +67,9 @@ class Connection(asyncio.Protocol):
     """The transport's write-buffer limit is the bound: past it, the client is dropped."""
 
     __slots__ = (
-        "_backlog",
         "_close_timer",
         "_closing",
-        "_flood_timer",
+        "_fakelag",
         "_held",
         "_idle_timer",
         "_newlines",
@@ -101,8 +98,7 @@ class Connection(asyncio.Protocol):
         # Flood control: lines past the bucket wait in the backlog (fakelag), reading paused;
         # None for exempt addresses.
         self.bucket: TokenBucket | None = None
-        self._backlog: deque[Item] | None = None
-        self._flood_timer: asyncio.TimerHandle | None = None
+        self._fakelag: Fakelag[Item] | None = None
         self._held: set[str] | None = None  # why reading is paused (several may hold it)
         self.reason = "connection closed"
         self._out: list[bytes] | None = None
@@ -128,8 +124,8 @@ class Connection(asyncio.Protocol):
         if not self._newlines and b"\n" in data:
             self._newlines = True
         items = iter(self.framer.feed(data))
-        if self._backlog is not None:
-            self._backlog.extend(items)  # behind the lines already waiting their turn
+        if self._fakelag is not None:
+            self._fakelag.backlog.extend(items)  # behind the lines already waiting their turn
             return
         try:
             for item in items:
@@ -138,9 +134,12 @@ class Connection(asyncio.Protocol):
                 if self.bucket is not None:
                     delay = self.bucket.take()
                     if delay > 0:
-                        self._backlog = deque((item,))
-                        self._backlog.extend(items)
-                        self._flood(delay)
+                        fakelag = self._fakelag = Fakelag(
+                            self, self.bucket, self._line, self._let_go, self._flood_over
+                        )
+                        fakelag.backlog.append(item)
+                        fakelag.backlog.extend(items)
+                        fakelag.hold(delay)
                         return
                 self.handler.on_line(item)  # type: ignore[union-attr]
         except Exception:
@@ -149,44 +148,21 @@ class Connection(asyncio.Protocol):
         self._arm_idle_flush()
         self._hold_if_congested()
 
-    def _flood(self, delay: float) -> None:
-        """Fakelag: a client past its bucket waits (reading paused) before its next line is
-        handled; one that keeps on until the wait passes flood_delay_max is let go."""
-        settings = self.server.settings
-        # What all the waiting lines will cost, at the bucket's rate: sending far ahead of
-        # it is what a flood is, and the bound is on the wait, not on the lines.
-        waiting = len(self._backlog or ()) - 1
-        wait = delay + waiting / settings.flood_rate
-        if wait > settings.flood_delay_max or waiting >= BACKLOG_LINES:
-            self.server.stats.errors["flood"] += 1
-            log.info("closed: flooding", extra={"peer": self.peer, "nick": self._nick()})
-            handler = self.handler
-            self.reason = "flooding"
-            self.close(handler.farewell(Flooding()) if handler is not None else None)
-            return
-        self.pause_reading("flood")
-        self._flood_timer = self.server.loop.call_later(delay, self._after_flood)
-
-    def _after_flood(self) -> None:
-        self._flood_timer = None
-        backlog, bucket = self._backlog, self.bucket
-        if backlog is None or bucket is None:
-            return
+    def _line(self, item: Item) -> None:
+        """One line that waited behind the flood bucket (Fakelag)."""
         try:
-            first = True
-            while backlog and not self._closing:
-                # The first line's token was taken when it was held: its wait is over.
-                delay = 0.0 if first else bucket.take()
-                first = False
-                if delay > 0:
-                    self._flood(delay)
-                    return
-                self.handler.on_line(backlog.popleft())  # type: ignore[union-attr]
+            self.handler.on_line(item)  # type: ignore[union-attr]
         except Exception:
             self._internal_error()
-            return
-        self._backlog = None
-        self.resume_reading("flood")
+
+    def _let_go(self) -> None:
+        log.info("closed: flooding", extra={"peer": self.peer, "nick": self._nick()})
+        handler = self.handler
+        self.reason = "flooding"
+        self.close(handler.farewell(Flooding()) if handler is not None else None)
+
+    def _flood_over(self) -> None:
+        self._fakelag = None
         self._arm_idle_flush()
 
     def eof_received(self) -> bool | None:
@@ -222,7 +198,9 @@ class Connection(asyncio.Protocol):
         pass
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._idle_timer, self._close_timer, self._flood_timer):
+        if self._fakelag is not None:
+            self._fakelag.cancel()
+        for timer in (self._idle_timer, self._close_timer):
             if timer is not None:
                 timer.cancel()
         self._closing = True
@@ -338,8 +316,8 @@ class Connection(asyncio.Protocol):
     def _idle_flush(self) -> None:
         self._idle_timer = None
         self.server.stats.reading(self.door)
-        if self._backlog is not None:
-            self._backlog.extend(self.framer.flush())  # its turn comes after the others
+        if self._fakelag is not None:
+            self._fakelag.backlog.extend(self.framer.flush())  # its turn comes after the others
             return
         try:
             for item in self.framer.flush():

@@ -8,12 +8,10 @@ bounded, coalesced Connection as every other door, so the slow-consumer bound is
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import ipaddress
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +32,7 @@ from tertulia.i18n import LANGUAGES, translator
 from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
 from tertulia.server.connection import Connection
+from tertulia.server.flood import Fakelag
 from tertulia.server.irc import IrcHandler
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.liveness import Pinged
@@ -233,8 +232,7 @@ class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
     __slots__ = (
-        "backlog", "conn", "flood_timer", "heard", "irc", "json", "parts", "pinged", "server",
-        "timer",
+        "conn", "fakelag", "heard", "irc", "json", "parts", "pinged", "server", "timer",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
@@ -242,9 +240,8 @@ class WebHandler(Pinged):
         self.conn = conn
         self.json: JsonHandler | None = None
         self.irc: IrcHandler | None = None  # an IRC client over WebSocket
-        # Flood control: messages past the connection's bucket wait here, reading paused.
-        self.backlog: deque[tuple[Opcode, bytes]] | None = None
-        self.flood_timer: asyncio.TimerHandle | None = None
+        # Flood control: messages past the connection's bucket wait their turn here.
+        self.fakelag: Fakelag[tuple[Opcode, bytes]] | None = None
         self.parts: list[Frame] = []  # a fragmented message so far
         # An HTTP request needs no thinking time: a socket that sends none is let go soon.
         self.watch(REQUEST_SECONDS)
@@ -284,47 +281,29 @@ class WebHandler(Pinged):
         first, data = self.parts[0], b"".join(bytes(p.data) for p in self.parts)
         self.parts = []
         message = (first.opcode, data)
-        if self.backlog is not None:
-            self.backlog.append(message)  # behind those already waiting their turn
+        if self.fakelag is not None:
+            self.fakelag.backlog.append(message)  # behind those already waiting their turn
             return
         bucket = self.conn.bucket
         if bucket is not None:
             delay = bucket.take()
             if delay > 0:
-                self.backlog = deque((message,))
-                self._flood(delay)
+                self.fakelag = Fakelag(self.conn, bucket, self._waited, self._let_go, self._calm)
+                self.fakelag.backlog.append(message)
+                self.fakelag.hold(delay)
                 return
         self._message(*message)
 
-    def _flood(self, delay: float) -> None:
-        """Flood control for WebSocket messages, as the line doors have it (fakelag, then
-        let go past flood_delay_max of waiting)."""
-        settings = self.server.settings
-        waiting = len(self.backlog or ()) - 1
-        if delay + waiting / settings.flood_rate > settings.flood_delay_max:
-            self.server.stats.errors["flood"] += 1
-            log.info("closed: flooding", extra={"peer": self.conn.peer})
-            self.conn.reason = "flooding"
-            self.conn.close(code=CloseCode.POLICY_VIOLATION)
-            return
-        self.conn.pause_reading("flood")
-        self.flood_timer = self.server.loop.call_later(delay, self._after_flood)
+    def _waited(self, message: tuple[Opcode, bytes]) -> None:
+        self._message(*message)
 
-    def _after_flood(self) -> None:
-        self.flood_timer = None
-        backlog, bucket = self.backlog, self.conn.bucket
-        if backlog is None or bucket is None:
-            return
-        first = True
-        while backlog and not self.conn.closing:
-            delay = 0.0 if first else bucket.take()  # the first one's wait is over
-            first = False
-            if delay > 0:
-                self._flood(delay)
-                return
-            self._message(*backlog.popleft())
-        self.backlog = None
-        self.conn.resume_reading("flood")
+    def _let_go(self) -> None:
+        log.info("closed: flooding", extra={"peer": self.conn.peer})
+        self.conn.reason = "flooding"
+        self.conn.close(code=CloseCode.POLICY_VIOLATION)
+
+    def _calm(self) -> None:
+        self.fakelag = None
 
     def _message(self, opcode: Opcode, data: bytes) -> None:
         if self.irc is not None:
@@ -351,8 +330,8 @@ class WebHandler(Pinged):
 
     def on_close(self, reason: str) -> None:
         self.stop_watching()
-        if self.flood_timer is not None:
-            self.flood_timer.cancel()
+        if self.fakelag is not None:
+            self.fakelag.cancel()
         if self.json is not None:
             self.json.on_close(reason)
         if self.irc is not None:
