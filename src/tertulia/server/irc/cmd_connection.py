@@ -60,15 +60,13 @@ def nick(h: IrcHandler, msg: Message) -> None:
         try:
             if h.hub.change_nick(h.session, wanted) is not None:
                 h.send(Message("NICK", (wanted,), old))
-        except NickInUse:
-            h.numeric("433", wanted, "Nickname is already in use")
-        except NickInvalid:
-            h.numeric("432", wanted, "Erroneous nickname")
+        except (NickInUse, NickInvalid) as err:
+            h.error(err)  # 433 or 432, through the numerics table
         return
     try:
         check_nick(wanted, h.hub.limits.nick_length)
-    except NickInvalid:
-        h.numeric("432", wanted, "Erroneous nickname")
+    except NickInvalid as err:
+        h.error(err)
         return
     key = fold(wanted)
     taken = key in h.hub.sessions and not _owner_takes_it(h, key)

@@ -31,8 +31,8 @@ def monitor(h: IrcHandler, msg: Message) -> None:
                 break
             try:
                 check_nick(nick, h.hub.limits.nick_length)
-            except NickInvalid:
-                h.numeric("432", nick, "Erroneous nickname")
+            except NickInvalid as err:
+                h.error(err)  # 432, through the numerics table
                 continue
             watched[fold(nick)] = nick
             registry.add(h, nick)
