@@ -148,6 +148,9 @@ async def _serve(settings: config.Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP reads the TLS certificate and key again (and never ends the server, as it
+    # would by default).
+    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     await stop.wait()
     log.info("shutting down")
     await server.shutdown()

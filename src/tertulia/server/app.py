@@ -100,6 +100,8 @@ class Server:
         self._history: History | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
+        # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
+        self._tls: ssl.SSLContext | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -144,7 +146,12 @@ class Server:
         doors = [(Door.PLAIN, s.port)]
         doors += [(Door.IRC, s.irc_port)] if s.irc else []
         doors += [(Door.WEB, s.web_port)] if s.web else []
-        tls = tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+        tls = self._tls = tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+        if tls is not None:
+            # Called on every handshake, with SNI or without: it hands the connection the
+            # newest context, so a reload needs no new listener and open connections keep
+            # the context they began with.
+            tls.sni_callback = self._newest_tls
         secure = (
             [(Door.PLAIN, s.plain_tls_port)]
             + ([(Door.IRC, s.irc_tls_port)] if s.irc else [])
@@ -176,6 +183,32 @@ class Server:
                 log.info("listening", extra={"door": name, "address": address})
         if s.history and (s.history_keep_days or s.history_keep_messages):
             self.spawn(self._prune_forever())
+
+    def _newest_tls(
+        self, conn: ssl.SSLObject | ssl.SSLSocket, _name: str | None, context: ssl.SSLContext
+    ) -> None:
+        if self._tls is not None and self._tls is not context:
+            conn.context = self._tls
+
+    def reload_tls(self) -> bool:
+        """Read tls_cert and tls_key again (SIGHUP): new connections get the new certificate,
+        open ones keep theirs. Files that cannot be used leave the old certificate in place,
+        with one error line in the log. Whether the new one was taken."""
+        s = self.settings
+        if self._tls is None:
+            log.info("reload: no TLS certificate to read again")
+            return False
+        try:
+            context = tls_context(s.tls_cert, s.tls_key)
+        except TlsUnusable as err:
+            log.error(
+                "tls reload failed: keeping the previous certificate",
+                extra={"cert": s.tls_cert, "reason": err.args_map["reason"]},
+            )
+            return False
+        self._tls = context
+        log.info("tls reloaded", extra={"cert": s.tls_cert})
+        return True
 
     async def _open_history(self) -> None:
         s = self.settings
