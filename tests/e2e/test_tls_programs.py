@@ -132,7 +132,7 @@ async def test_openssl_s_client_registers_on_the_irc_tls_port(tmp_path: Path) ->
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(b"NICK ossl\r\nUSER ossl 0 * :OpenSSL\r\nJOIN #lobby\r\n")
         await proc.stdin.drain()
-        irc = LineClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+        irc = LineClient(proc.stdout, proc.stdin)
         welcome = await irc.expect(" 001 ")
         assert welcome.startswith(":tertulia 001 ossl ")
         await irc.expect(" 366 ossl #lobby ")
