@@ -187,6 +187,7 @@ class Settings:
             persistent_rooms=tuple(dict.fromkeys((self.default_room, *self.persistent_rooms))),
             replay=self.history_replay if self.history else 0,
             rooms_per_session=self.max_rooms,
+            server_name=self.server_name,
         )
 
 

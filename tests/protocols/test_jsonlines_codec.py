@@ -34,6 +34,23 @@ def test_every_request_type_parses() -> None:
         "search": {"room": "#lobby", "words": "gatos negros", "before": None},
         "ping": {},
         "quit": {"reason": "bed"},
+        "kick": {"room": "#cats", "nick": "bob", "reason": "rude"},
+        "ban": {"room": "#cats", "target": "bob", "reason": "spam"},
+        "unban": {"room": "#cats", "target": "*!*@x"},
+        "mute": {"room": "#cats", "target": "bob"},
+        "unmute": {"room": "#cats", "target": "bob"},
+        "op": {"room": "#cats", "nick": "bob"},
+        "deop": {"room": "#cats", "nick": "bob"},
+        "voice": {"room": "#cats", "nick": "bob"},
+        "devoice": {"room": "#cats", "nick": "bob"},
+        "mode": {"room": "#cats", "modes": "+m"},
+        "claim": {"room": "#cats"},
+        "unclaim": {"room": "#cats"},
+        "oper": {"name": "root", "password": "s3cret"},
+        "kill": {"nick": "bob", "reason": "flood"},
+        "serverban": {"mask": "198.51.100.0/24", "duration": "1d", "reason": "spam"},
+        "serverunban": {"mask": "198.51.100.0/24"},
+        "serverbans": {},
     }
     assert set(cases) == set(jl.REQUESTS)
     for kind, body in cases.items():

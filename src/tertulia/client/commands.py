@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 from tertulia.client.connection import ChatClient, ClientError
-from tertulia.core.errors import N_
+from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate
+from tertulia.protocols import jsonlines as jl
 from tertulia.protocols import slash
 
 LEAVE = "leave"
@@ -34,6 +36,10 @@ class LineChat:
             "search": self._search, "register": self._register, "login": self._login,
             "password": self._password,
         }  # fmt: skip
+        # The commands that are one request each (moderation) share one handler.
+        for command in slash.commands(slash.Where.CLIENT):
+            if command.request is not None and command.name not in self.commands:
+                self.commands[command.name] = partial(self._request, command)
 
     async def handle(self, line: str) -> str | None:
         """Apply one typed line; returns LEAVE when the user is done."""
@@ -125,6 +131,23 @@ class LineChat:
         old, _, new = arg.partition(" ")
         await self.client.change_password(old, new.strip())
         self.out("* " + self.tr(N_("password changed")))
+
+    async def _request(self, command: slash.Slash, arg: str) -> None:
+        try:
+            request = jl.request_from(slash.fill(command, arg, self.room))
+        except TertuliaError as err:
+            self.out("! " + err.render(self.tr))
+            return
+        reply = await self.client.call(request)
+        data = reply.data
+        done = self.tr(N_("done"))
+        if "bans" in data and "room" not in data:
+            self.out(f"* {done}: {len(data['bans'])}")
+            for ban in data["bans"]:
+                self.out(f"* {ban['mask']} {ban['by']}: {ban['reason']}")
+            return
+        shown = [str(v) for v in data.values() if v not in ("", None) and not isinstance(v, list)]
+        self.out(f"* {done}" + (": " + " · ".join(shown) if shown else ""))
 
     async def _help(self, arg: str) -> None:
         for line in slash.help_lines(slash.Where.CLIENT, self.tr):

@@ -149,6 +149,10 @@ class ChatClient:
         finally:
             self._pending.pop(rid, None)
 
+    async def call(self, request: Any) -> ev.Reply:
+        """Any request; its reply, or ClientError with the server's one line."""
+        return await self._ok(request)
+
     async def _ok(self, request: Any) -> ev.Reply:
         reply = await self.request(request)
         assert isinstance(reply, ev.Reply)

@@ -247,6 +247,16 @@ class ListFull(TertuliaError):
     template = N_("the {mode} list of {room} is full")
 
 
+class NotRoomOwner(TertuliaError):
+    code = "not_room_owner"
+    template = N_("{room} is registered to another account")
+
+
+class WrongOperPassword(TertuliaError):
+    code = "wrong_oper_password"
+    template = N_("wrong operator name or password")
+
+
 class NoPrivileges(TertuliaError):
     code = "no_privileges"
     template = N_("only server operators may do that")

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Protocol
 
 from tertulia.core import masks
+from tertulia.core.bans import ServerBan, ServerBanned, ServerBans
 from tertulia.core.errors import (
     N_,
     AlreadyRegistered,
@@ -31,9 +32,11 @@ from tertulia.core.errors import (
     NoSuchNick,
     NoSuchRoom,
     NotInRoom,
+    NotLoggedIn,
     NotMember,
     NotOperator,
     NotRegistered,
+    NotRoomOwner,
     RedactForbidden,
     RoomFull,
     TertuliaError,
@@ -79,6 +82,7 @@ class Limits:
     persistent_rooms: tuple[str, ...] = ("#lobby",)
     replay: int = 0  # messages a room keeps for newcomers; 0 when there is no history
     rooms_per_session: int = 100  # rooms one session may be in at once
+    server_name: str = "tertulia"  # who the server's own mode changes come from
 
 
 # What becomes of a message, told to whoever sent it: None once it is stored and handed to
@@ -145,7 +149,7 @@ _MISSING = object()
 ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in memory
 
 # Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
-RESERVED = frozenset({"nickserv"})
+RESERVED = frozenset({"nickserv", "chanserv"})
 KEY_LENGTH = 23  # characters of a room key (+k), as most IRC servers allow
 REALNAME_LENGTH = 100  # characters of a real name (IRC's USER and SETNAME)
 KILLED = N_("you were put off the server by {by}: {reason}")
@@ -224,6 +228,11 @@ class Hub:
         self.followers: list[Callable[[Session], Iterable[Session]]] = []
         self.whowas: OrderedDict[str, deque[WhoWas]] = OrderedDict()
         self.peak = 0  # the most registered sessions at once
+        # Who may not use the server at all; the server loads and stores the entries.
+        self.bans = ServerBans(clock)
+        # Called with each session a server ban puts out, so that its door tells it why, in
+        # its own format, and closes it.
+        self.on_banned: Callable[[Session, ServerBan], None] | None = None
         self._session_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         for name in self.limits.persistent_rooms:
@@ -273,6 +282,7 @@ class Hub:
         key = fold(nick)
         if key in self.sessions or key in RESERVED:
             raise NickInUse(nick=nick)
+        self._check_banned(session, nick, session.account)
         session.nick, session.key = nick, key
         session.since = session.active = session.named = self.clock()
         self.sessions[key] = session
@@ -291,6 +301,7 @@ class Hub:
         other = self.sessions.get(key)
         if (other is not None and other is not session) or key in RESERVED:
             raise NickInUse(nick=nick)
+        self._check_banned(session, nick, session.account)
         old_key = session.key
         self._remember(session)
         del self.sessions[old_key]  # type: ignore[arg-type]
@@ -319,9 +330,16 @@ class Hub:
 
     def login(self, session: Session, account: str) -> None:
         """The session proved it owns `account` (or logged out: an empty one)."""
+        if account and session.nick is not None:
+            self._check_banned(session, session.nick, account)
         session.account = account
         event = AccountChanged(nick=self._nick_of(session), account=account)
         self._fanout(event, self._audience(session), exclude=session)
+        if account:
+            # The rooms registered to the account give their owner back its operator status.
+            for room in session.rooms.values():
+                if room.owner == fold(account) and session.key in room.members:
+                    self._set_op(room, session)
 
     def protected(self, nick: str) -> bool:
         """Whether `nick` is a registered account's name."""
@@ -405,6 +423,43 @@ class Hub:
         self._fanout(event, [s for s in self.sessions.values() if "w" in s.modes], exclude=None)
         return event
 
+    # -- server bans ----------------------------------------------------------------------
+
+    def ban(self, session: Session, entry: ServerBan) -> list[Session]:
+        """A server operator bans a mask from the server; those it matches are put out, and
+        returned so that their doors close them."""
+        self._nick_of(session)
+        if "o" not in session.modes:
+            raise NoPrivileges()
+        self.bans.add(entry)
+        out = [
+            s for s in list(self.sessions.values())
+            if s is not session and self.bans.for_user(s.mask, s.account, s.address) is entry
+        ]  # fmt: skip
+        for victim in out:
+            self._put_out(victim, entry)
+        return out
+
+    def unban(self, session: Session, mask: str) -> ServerBan:
+        self._nick_of(session)
+        if "o" not in session.modes:
+            raise NoPrivileges()
+        return self.bans.remove(mask)
+
+    def _check_banned(self, session: Session, nick: str, account: str) -> None:
+        if not len(self.bans):
+            return
+        user = session.user or nick
+        entry = self.bans.for_user(f"{nick}!{user}@tertulia", account, session.address)
+        if entry is not None:
+            self._put_out(session, entry)
+            raise ServerBanned(reason=entry.reason)
+
+    def _put_out(self, session: Session, entry: ServerBan) -> None:
+        self.disconnect(session, "Banned")
+        if self.on_banned is not None:
+            self.on_banned(session, entry)
+
     def session(self, nick: str) -> Session:
         found = self.sessions.get(fold(nick))
         if found is None:
@@ -434,7 +489,11 @@ class Hub:
         if target.limit and len(target.members) >= target.limit and not invited:
             raise RoomFull(room=target.name)
         target.invited.pop(session.id, None)
-        if not target.members and not target.persistent:
+        if target.owner:
+            # A registered room is run by its owner's account, whenever it comes back.
+            if session.account and fold(session.account) == target.owner:
+                target.operators.add(session.key)  # type: ignore[arg-type]
+        elif not target.members and not target.persistent:
             # Whoever makes a room runs it; the rooms that always exist (#lobby) are run by
             # nobody but the server's operators, so no passer-by can kick there.
             target.operators.add(session.key)  # type: ignore[arg-type]
@@ -620,6 +679,50 @@ class Hub:
         if self.gate is not None:
             self.gate.forget(found)
         return event
+
+    # -- registered rooms -----------------------------------------------------------------
+
+    def claim(self, session: Session, room: str) -> Room:
+        """Register a room to the session's account: the room stays when empty and its
+        owner is its operator whenever it joins. Its operators (or a server operator) may."""
+        self._nick_of(session)
+        if not session.account:
+            raise NotLoggedIn()
+        target = self._member_room(session, room)
+        if not _operates(session, target):
+            raise NotOperator(room=target.name)
+        if target.owner and target.owner != fold(session.account) and "o" not in session.modes:
+            raise NotRoomOwner(room=target.name)
+        target.owner = fold(session.account)
+        target.persistent = True
+        return target
+
+    def unclaim(self, session: Session, room: str) -> Room:
+        """The owner (or a server operator) gives a room back: it goes once empty again."""
+        self._nick_of(session)
+        target = self.room(room)
+        owner = bool(session.account) and target.owner == fold(session.account)
+        if not target.owner or (not owner and "o" not in session.modes):
+            raise NotRoomOwner(room=target.name)
+        target.owner = ""
+        target.persistent = target.key in {fold(r) for r in self.limits.persistent_rooms}
+        if target.empty and not target.persistent:
+            del self.rooms[target.key]
+            self._orphan(target.key)
+        return target
+
+    def restore_rooms(self, registered: Mapping[str, tuple[str, str]]) -> None:
+        """The rooms registered in the store exist from the start, empty, with their owner."""
+        for name, owner in registered.values():
+            room = self._room(name, create=True)
+            room.owner, room.persistent = owner, True
+
+    def _set_op(self, room: Room, session: Session) -> None:
+        if session.key in room.operators:
+            return
+        room.operators.add(session.key)  # type: ignore[arg-type]
+        event = ModeChanged(room.name, self.limits.server_name, "+o", (session.nick or "",))
+        self._fanout(event, room.receivers, exclude=None)
 
     def is_operator(self, room: Room, session: Session) -> bool:
         return session.key in room.operators

@@ -30,6 +30,7 @@ class Room:
         "modes",
         "name",
         "operators",
+        "owner",
         "password",
         "persistent",
         "receivers",
@@ -44,6 +45,7 @@ class Room:
         self.key = key
         self.created = created
         self.persistent = persistent
+        self.owner = ""  # the account it is registered to, folded; empty if none
         self.topic = ""
         self.topic_by = ""
         self.topic_ts = 0.0

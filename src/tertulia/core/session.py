@@ -98,5 +98,10 @@ class Session:
         """nick!user@host, what ban, exception and invite masks are matched against."""
         return f"{self.nick}!{self.user or self.nick}@tertulia"
 
+    @property
+    def address(self) -> str:
+        """The peer's IP address, without its port (what server bans match)."""
+        return self.peer.rsplit(":", 1)[0].strip("[]") if ":" in self.peer else self.peer
+
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.door} {self.nick or '(anonymous)'} {self.peer}>"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
+from tertulia.core import bans
 from tertulia.core import events as ev
 from tertulia.core.errors import N_, BadRequest, BadUnicode, TertuliaError
 
@@ -144,6 +145,151 @@ class Search:
     id: RequestId = None
 
 
+# -- moderation: a room's operators, then the server's ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    type: ClassVar[str] = "kick"
+    room: str
+    nick: str
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """Ban a nick (`bob` is `bob!*@*`) or a mask from a room, and put out those it matches."""
+
+    type: ClassVar[str] = "ban"
+    room: str
+    target: str
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    type: ClassVar[str] = "unban"
+    room: str
+    target: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    type: ClassVar[str] = "mute"
+    room: str
+    target: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    type: ClassVar[str] = "unmute"
+    room: str
+    target: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    type: ClassVar[str] = "op"
+    room: str
+    nick: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deop:
+    type: ClassVar[str] = "deop"
+    room: str
+    nick: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    type: ClassVar[str] = "voice"
+    room: str
+    nick: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Devoice:
+    type: ClassVar[str] = "devoice"
+    room: str
+    nick: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Without `modes`, asks for the room's modes; with them (`+m`, `+b-v mask nick`),
+    changes them as IRC's MODE does."""
+
+    type: ClassVar[str] = "mode"
+    room: str
+    modes: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    type: ClassVar[str] = "claim"
+    room: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unclaim:
+    type: ClassVar[str] = "unclaim"
+    room: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    type: ClassVar[str] = "oper"
+    name: str
+    password: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    type: ClassVar[str] = "kill"
+    nick: str
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBan:
+    """Ban an address, a network, a nick!user@host mask or `$a:account` from the server,
+    for `duration` (`30m`, `2h`, `7d`; empty or `0`: for ever)."""
+
+    type: ClassVar[str] = "serverban"
+    mask: str
+    duration: str = ""
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUnban:
+    type: ClassVar[str] = "serverunban"
+    mask: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBans:
+    type: ClassVar[str] = "serverbans"
+    id: RequestId = None
+
+
 @dataclass(frozen=True, slots=True)
 class Ping:
     type: ClassVar[str] = "ping"
@@ -159,14 +305,17 @@ class Disconnect:
 
 Request = (
     Hello | Register | Login | Password | Say | Tell | Join | Part | Nick | Who | Rooms | Topic
-    | History | Search | Ping | Disconnect
+    | History | Search | Ping | Disconnect | Kick | Ban | Unban | Mute | Unmute | Op | Deop
+    | Voice | Devoice | Mode | Claim | Unclaim | Oper | Kill | ServerBan | ServerUnban
+    | ServerBans
 )  # fmt: skip
 
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls
     for cls in (
         Hello, Register, Login, Password, Say, Tell, Join, Part, Nick, Who, Rooms, Topic,
-        History, Search, Ping, Disconnect,
+        History, Search, Ping, Disconnect, Kick, Ban, Unban, Mute, Unmute, Op, Deop, Voice,
+        Devoice, Mode, Claim, Unclaim, Oper, Kill, ServerBan, ServerUnban, ServerBans,
     )
 }  # fmt: skip
 _KINDS = frozenset(k.value for k in ev.Kind)
@@ -175,6 +324,14 @@ _OPTIONAL_INT = frozenset({("History", "before"), ("Search", "before")})
 # JSON's \uXXXX escapes can spell a lone surrogate, which is no text: no encoder can write
 # it, so a string holding one is refused here, before any door or store sees it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def ban_data(entry: bans.ServerBan) -> dict[str, Any]:
+    """A server ban as a reply carries it (expires 0: never)."""
+    return {
+        "mask": entry.mask, "reason": entry.reason, "by": entry.by,
+        "created": entry.created, "expires": entry.expires,
+    }  # fmt: skip
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -207,6 +364,12 @@ def refused_id(err: TertuliaError) -> RequestId:
     """The id of the request that parse_request refused with `err`, if it had a sound one."""
     rid: RequestId = getattr(err, "request_id", None)
     return rid
+
+
+def request_from(obj: dict[str, Any]) -> Request:
+    """A request built by a client from an object (a typed command), checked as the server
+    checks one: BadRequest says what is missing."""
+    return _request(obj)
 
 
 def _request(obj: dict[str, Any]) -> Request:

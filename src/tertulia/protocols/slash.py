@@ -37,6 +37,10 @@ class Slash:
     help: str  # one line, a msgid
     where: frozenset[Where] = ALL
     aliases: tuple[str, ...] = ()
+    # For commands that are one JSON request of the same type: its fields, in the order the
+    # typed words fill them ("room" is the room on screen and takes no word; the last field
+    # takes the rest of the line). Clients need no handler of their own for these.
+    request: tuple[str, ...] | None = None
 
     def synopsis(self, tr: Translate | None = None) -> str:
         """`/name args` in the reader's language."""
@@ -60,8 +64,56 @@ COMMANDS: tuple[Slash, ...] = (
         "kick",
         N_("NICK [reason]"),
         N_("put someone out of the room (operators)"),
-        frozenset({Where.PLAIN}),
+        request=("room", "nick", "reason"),
     ),
+    Slash(
+        "ban",
+        N_("NICK|MASK [reason]"),
+        N_("ban from the room, and put out (operators)"),
+        request=("room", "target", "reason"),
+    ),
+    Slash("unban", N_("NICK|MASK"), N_("lift a ban of the room"), request=("room", "target")),
+    Slash(
+        "mute",
+        N_("NICK|MASK"),
+        N_("keep someone from speaking in the room"),
+        request=("room", "target"),
+    ),
+    Slash("unmute", N_("NICK|MASK"), N_("let them speak again"), request=("room", "target")),
+    Slash("op", N_("NICK"), N_("make a member an operator of the room"), request=("room", "nick")),
+    Slash("deop", N_("NICK"), N_("take a member's operator status"), request=("room", "nick")),
+    Slash(
+        "voice",
+        N_("NICK"),
+        N_("let a member speak when the room is moderated (+m)"),
+        request=("room", "nick"),
+    ),
+    Slash("devoice", N_("NICK"), N_("take a member's voice"), request=("room", "nick")),
+    Slash(
+        "mode",
+        N_("[+-MODES [ARGS]]"),
+        N_("show or change the room's modes (m moderated, i invite only, k key, l limit)"),
+        request=("room", "modes"),
+    ),
+    Slash("claim", "", N_("register the room to your account"), request=("room",)),
+    Slash("unclaim", "", N_("give the room back (its owner)"), request=("room",)),
+    Slash(
+        "oper", N_("NAME PASSWORD"), N_("become a server operator"), request=("name", "password")
+    ),
+    Slash(
+        "kill",
+        N_("NICK [reason]"),
+        N_("put someone off the server (server operators)"),
+        request=("nick", "reason"),
+    ),
+    Slash(
+        "serverban",
+        N_("MASK [DURATION] [reason]"),
+        N_("ban an address, network, nick!user@host or $a:account (server operators)"),
+        request=("mask", "duration", "reason"),
+    ),
+    Slash("serverunban", N_("MASK"), N_("lift a server ban"), request=("mask",)),
+    Slash("serverbans", "", N_("the server's bans"), request=()),
     Slash("history", N_("[N]"), N_("the room's last N messages")),
     Slash("search", N_("WORDS"), N_("messages of the room with every word")),
     Slash("register", N_("PASSWORD"), N_("register your nick with a password")),
@@ -107,9 +159,22 @@ def as_data(translators: Mapping[str, Translate]) -> list[dict[str, Any]]:
             "args": each(c.args),
             "help": each(c.help),
             "where": sorted(c.where),
+            "request": None if c.request is None else list(c.request),
         }
         for c in COMMANDS
     ]
+
+
+def fill(command: Slash, arg: str, room: str) -> dict[str, str]:
+    """The JSON request a typed `/command arg` makes, for commands with `request` fields:
+    "room" is the room on screen, each other field one word, the last the rest."""
+    assert command.request is not None
+    words = [f for f in command.request if f != "room"]
+    parts = arg.split(None, max(len(words) - 1, 0)) if words else []
+    obj = {"type": command.name, **dict(zip(words, parts, strict=False))}
+    if "room" in command.request:
+        obj["room"] = room
+    return obj
 
 
 def names(where: Where, aliases: bool = True) -> Iterable[str]:

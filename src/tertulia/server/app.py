@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
+from tertulia.core.bans import ServerBanned
 from tertulia.core.errors import (
     N_,
     NickTimeout,
@@ -38,6 +39,7 @@ from tertulia.server.irc import IrcHandler
 from tertulia.server.irc.monitor import Monitor
 from tertulia.server.json_door import JsonHandler
 from tertulia.server.metrics import Stats
+from tertulia.server.moderation import Moderation
 from tertulia.server.plain_door import PlainHandler
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 from tertulia.store import HistoryUnavailable, StoreError
@@ -77,6 +79,7 @@ class Server:
         self.web_encoder = WebEncoder(self.json_encoder)
         self.stats = Stats(self.hub)
         self.accounts = Accounts(self)
+        self.moderation = Moderation(self, lambda: self.connections)
         self.hub.on_nick = self.accounts.arrived
         self.hub.on_encode_failure = self._encode_failed
         self.assets = load_assets() if self.settings.web else {}
@@ -227,6 +230,7 @@ class Server:
             self.hub.restore(last, recent)
             history.start_checkpoints()
             await self.accounts.load()
+            await self.moderation.load()
             log.info("history open", extra={"path": str(store.path), "last_id": last})
         self.hub.gate = history
 
@@ -344,6 +348,12 @@ class Server:
             self.stats.errors["refused_" + refusal.reason] += 1
             log.warning("refused: " + refusal.reason, extra={"peer": conn.peer})
             self._refuse(conn, TooManyConnections())
+            return
+        banned = self.hub.bans.for_address(address)
+        if banned is not None:
+            self.stats.errors["refused_banned"] += 1
+            log.warning("refused: banned", extra={"peer": conn.peer, "mask": banned.mask})
+            self._refuse(conn, ServerBanned(reason=banned.reason))
             return
         conn.address = address
         if not self.address_limits.exempt(address):

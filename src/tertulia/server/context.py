@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tertulia.server.history import History
     from tertulia.server.irc.monitor import Monitor
     from tertulia.server.metrics import Stats
+    from tertulia.server.moderation import Moderation
     from tertulia.server.web_door import Asset
 
 
@@ -42,6 +43,7 @@ class DoorContext(Protocol):
     hub: Hub
     stats: Stats
     accounts: Accounts
+    moderation: Moderation
     assets: dict[str, Asset]
     plain_encoder: PlainEncoder
     json_encoder: JsonEncoder

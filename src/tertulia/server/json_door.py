@@ -268,6 +268,102 @@ class JsonHandler(SessionHandler):
         room = self.hub.room(name)
         return jl.reply(req.id, room=room.name, topic=room.topic, by=room.topic_by)
 
+    # -- moderation -----------------------------------------------------------------------
+
+    def on_kick(self, req: jl.Kick) -> bytes:
+        self.hub.kick(self.session, normalize_room(req.room), req.nick, req.reason)
+        return jl.reply(req.id, room=normalize_room(req.room), nick=req.nick)
+
+    def on_ban(self, req: jl.Ban) -> bytes:
+        mask = self.server.moderation.ban(self.session, self._room(req), req.target, req.reason)
+        return jl.reply(req.id, room=self._room(req), mask=mask)
+
+    def on_unban(self, req: jl.Unban) -> bytes:
+        mask = self.server.moderation.unban(self.session, self._room(req), req.target)
+        return jl.reply(req.id, room=self._room(req), mask=mask)
+
+    def on_mute(self, req: jl.Mute | jl.Unmute) -> bytes:
+        on = isinstance(req, jl.Mute)
+        mask = self.server.moderation.mute(self.session, self._room(req), req.target, on)
+        return jl.reply(req.id, room=self._room(req), mask=mask)
+
+    on_unmute = on_mute
+
+    def on_op(self, req: jl.Op | jl.Deop | jl.Voice | jl.Devoice) -> bytes:
+        mode = "v" if isinstance(req, jl.Voice | jl.Devoice) else "o"
+        on = isinstance(req, jl.Op | jl.Voice)
+        self.server.moderation.privilege(self.session, self._room(req), req.nick, mode, on)
+        return jl.reply(req.id, room=self._room(req), nick=req.nick)
+
+    on_deop = on_voice = on_devoice = on_op
+
+    def on_mode(self, req: jl.Mode) -> bytes:
+        name = self._room(req)
+        if req.modes.strip():
+            self.server.moderation.modes(self.session, name, req.modes)
+        room = self.hub.room(name)
+        if self.session.key not in room.members:
+            raise NotInRoom(room=room.name)
+        return jl.reply(
+            req.id,
+            room=room.name,
+            modes=" ".join(room.mode_string()),
+            bans=list(room.bans),
+            owner=room.owner,
+        )
+
+    def on_claim(self, req: jl.Claim | jl.Unclaim) -> bytes:
+        moderation = self.server.moderation
+        name = self._room(req)
+        claim = isinstance(req, jl.Claim)
+
+        async def run() -> None:
+            room = await (moderation.claim if claim else moderation.unclaim)(self.session, name)
+            self.send(jl.reply(req.id, room=room.name, owner=room.owner))
+
+        self._later(req.id, run())
+        return b""
+
+    on_unclaim = on_claim
+
+    def on_oper(self, req: jl.Oper) -> bytes:
+        async def run() -> None:
+            await self.server.moderation.oper(self.session, req.name, req.password)
+            self.send(jl.reply(req.id, oper=req.name))
+
+        self._later(req.id, run())
+        return b""
+
+    def on_kill(self, req: jl.Kill) -> bytes:
+        victim = self.server.moderation.kill(self.session, req.nick, req.reason)
+        return jl.reply(req.id, nick=victim.nick)
+
+    def on_serverban(self, req: jl.ServerBan) -> bytes:
+        async def run() -> None:
+            entry = await self.server.moderation.server_ban(
+                self.session, req.mask, req.duration, req.reason
+            )
+            self.send(jl.reply(req.id, **jl.ban_data(entry)))
+
+        self._later(req.id, run())
+        return b""
+
+    def on_serverunban(self, req: jl.ServerUnban) -> bytes:
+        async def run() -> None:
+            entry = await self.server.moderation.server_unban(self.session, req.mask)
+            self.send(jl.reply(req.id, mask=entry.mask))
+
+        self._later(req.id, run())
+        return b""
+
+    def on_serverbans(self, req: jl.ServerBans) -> bytes:
+        entries = self.server.moderation.server_bans(self.session)
+        return jl.reply(req.id, bans=[jl.ban_data(e) for e in entries])
+
+    @staticmethod
+    def _room(req: Any) -> str:
+        return normalize_room(req.room)
+
     def on_ping(self, req: jl.Ping) -> bytes:
         return jl.reply(req.id, "pong")
 

@@ -150,6 +150,22 @@ class PlainHandler(SessionHandler):
             "rooms": self.cmd_rooms,
             "topic": self.cmd_topic,
             "kick": self.cmd_kick,
+            "ban": self.cmd_ban,
+            "unban": self.cmd_unban,
+            "mute": self.cmd_mute,
+            "unmute": self.cmd_unmute,
+            "op": self.cmd_op,
+            "deop": self.cmd_deop,
+            "voice": self.cmd_voice,
+            "devoice": self.cmd_devoice,
+            "mode": self.cmd_mode,
+            "claim": self.cmd_claim,
+            "unclaim": self.cmd_unclaim,
+            "oper": self.cmd_oper,
+            "kill": self.cmd_kill,
+            "serverban": self.cmd_serverban,
+            "serverunban": self.cmd_serverunban,
+            "serverbans": self.cmd_serverbans,
             "register": self.cmd_register,
             "login": self.cmd_login,
             "password": self.cmd_password,
@@ -232,6 +248,132 @@ class PlainHandler(SessionHandler):
         if not nick:
             raise Usage(usage="/kick NICK [reason]")
         self.hub.kick(self.session, self._current(), nick, reason.strip())
+
+    # -- moderation: the room's operators ----------------------------------------------------
+
+    def cmd_ban(self, arg: str) -> None:
+        target, _, reason = arg.partition(" ")
+        if not target:
+            raise Usage(usage="/ban NICK|MASK [reason]")
+        mask = self.server.moderation.ban(self.session, self._current(), target, reason.strip())
+        self._send_notice(N_("{mask} is banned from {room}"), mask=mask, room=self._current())
+
+    def cmd_unban(self, arg: str) -> None:
+        if not arg.strip():
+            raise Usage(usage="/unban NICK|MASK")
+        mask = self.server.moderation.unban(self.session, self._current(), arg.split()[0])
+        self._send_notice(
+            N_("{mask} is no longer banned from {room}"), mask=mask, room=self._current()
+        )
+
+    def cmd_mute(self, arg: str, on: bool = True) -> None:
+        if not arg.strip():
+            raise Usage(usage="/mute NICK|MASK" if on else "/unmute NICK|MASK")
+        self.server.moderation.mute(self.session, self._current(), arg.split()[0], on)
+
+    def cmd_unmute(self, arg: str) -> None:
+        self.cmd_mute(arg, on=False)
+
+    def cmd_op(self, arg: str, mode: str = "o", on: bool = True) -> None:
+        if not arg.strip():
+            raise Usage(usage="/" + {"o": "op", "v": "voice"}[mode] + " NICK")
+        self.server.moderation.privilege(self.session, self._current(), arg.split()[0], mode, on)
+
+    def cmd_deop(self, arg: str) -> None:
+        self.cmd_op(arg, "o", on=False)
+
+    def cmd_voice(self, arg: str) -> None:
+        self.cmd_op(arg, "v")
+
+    def cmd_devoice(self, arg: str) -> None:
+        self.cmd_op(arg, "v", on=False)
+
+    def cmd_mode(self, arg: str) -> None:
+        room = self._current()
+        if arg.strip():
+            self.server.moderation.modes(self.session, room, arg)
+            return
+        found = self.hub.room(room)
+        self._send_notice(
+            N_("modes of {room}: {modes}"), room=found.name, modes=" ".join(found.mode_string())
+        )
+        if found.bans:
+            self._send_notice(N_("banned: {masks}"), masks=" ".join(found.bans))
+
+    def cmd_claim(self, arg: str) -> None:
+        room = self._current()
+
+        async def run() -> None:
+            await self.server.moderation.claim(self.session, room)
+            self._send_notice(N_("{room} is registered to {account}"), room=room,
+                              account=self.session.account)  # fmt: skip
+
+        self._later(run())
+
+    def cmd_unclaim(self, arg: str) -> None:
+        room = self._current()
+
+        async def run() -> None:
+            await self.server.moderation.unclaim(self.session, room)
+            self._send_notice(N_("{room} is no longer registered"), room=room)
+
+        self._later(run())
+
+    # -- moderation: the server's operators --------------------------------------------------
+
+    def cmd_oper(self, arg: str) -> None:
+        name, _, password = arg.strip().partition(" ")
+        if not name or not password.strip():
+            raise Usage(usage="/oper NAME PASSWORD")
+
+        async def run() -> None:
+            await self.server.moderation.oper(self.session, name, password.strip())
+            self._send_notice(N_("you are a server operator now"))
+
+        self._later(run())
+
+    def cmd_kill(self, arg: str) -> None:
+        nick, _, reason = arg.partition(" ")
+        if not nick:
+            raise Usage(usage="/kill NICK [reason]")
+        self.server.moderation.kill(self.session, nick, reason.strip())
+
+    def cmd_serverban(self, arg: str) -> None:
+        mask, _, rest = arg.strip().partition(" ")
+        if not mask:
+            raise Usage(usage="/serverban MASK [DURATION] [reason]")
+        duration, _, reason = rest.strip().partition(" ")
+
+        async def run() -> None:
+            entry = await self.server.moderation.server_ban(self.session, mask, duration, reason)
+            self._send_notice(N_("{mask} is banned from the server ({until})"), mask=entry.mask,
+                              until=self._until(entry.expires))  # fmt: skip
+
+        self._later(run())
+
+    def cmd_serverunban(self, arg: str) -> None:
+        if not arg.strip():
+            raise Usage(usage="/serverunban MASK")
+
+        async def run() -> None:
+            entry = await self.server.moderation.server_unban(self.session, arg.split()[0])
+            self._send_notice(N_("{mask} is no longer banned from the server"), mask=entry.mask)
+
+        self._later(run())
+
+    def cmd_serverbans(self, arg: str) -> None:
+        entries = self.server.moderation.server_bans(self.session)
+        self._send_notice(N_("server bans: {count}"), count=len(entries))
+        for e in entries:
+            self.conn.deliver(
+                plain.notice(f"{e.mask} ({self._until(e.expires)}) {e.by}: {e.reason}")
+            )
+
+    def _until(self, expires: float) -> str:
+        if not expires:
+            return self.tr(N_("for ever"))
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires))
+        return self.tr(N_("until {when}")).format(when=when)
 
     def cmd_help(self, arg: str) -> None:
         self._help()

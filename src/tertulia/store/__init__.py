@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.core.events import PrivateMessage, RoomMessage
 
@@ -101,7 +102,31 @@ class AccountStore(Protocol):
         ...
 
 
-class Store(HistoryStore, AccountStore, Protocol):
+class ModerationStore(Protocol):
+    """Server bans and rooms registered to accounts; called like HistoryStore, off the loop."""
+
+    def bans(self) -> list[ServerBan]:
+        """Every server ban stored, lapsed ones included (the server drops those)."""
+        ...
+
+    def add_ban(self, ban: ServerBan) -> None:
+        """Add a ban, or replace the one on the same mask."""
+        ...
+
+    def remove_ban(self, mask: str) -> None: ...
+
+    def registered_rooms(self) -> dict[str, tuple[str, str]]:
+        """Folded room name -> (name, owner account, folded) for every registered room."""
+        ...
+
+    def register_room(self, name: str, owner: str, created: float) -> bool:
+        """Register a room to an account; False if it is registered already."""
+        ...
+
+    def unregister_room(self, name: str) -> None: ...
+
+
+class Store(HistoryStore, AccountStore, ModerationStore, Protocol):
     """Everything the server keeps: what SqliteStore implements."""
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import Message, StoreError
@@ -67,6 +68,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta (key, value) SELECT 'last_id', coalesce(max(id), 0) FROM messages;
+    """,
+    # 5: server bans (with their expiry) and rooms registered to an account.
+    """
+    CREATE TABLE server_bans (
+        mask_key TEXT PRIMARY KEY,     -- the mask folded
+        mask     TEXT NOT NULL,
+        reason   TEXT NOT NULL,
+        by       TEXT NOT NULL,
+        created  REAL NOT NULL,
+        expires  REAL NOT NULL         -- 0: never
+    );
+    CREATE TABLE rooms (
+        room_key TEXT PRIMARY KEY,     -- the name folded
+        name     TEXT NOT NULL,
+        owner    TEXT NOT NULL,        -- the account it is registered to, folded
+        created  REAL NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -316,6 +334,40 @@ class SqliteStore:
             "DELETE FROM offline WHERE account = ? AND message_id = ?",
             [(fold(account), i) for i in ids],
         )
+
+    # -- server bans and registered rooms ----------------------------------------------------
+
+    def bans(self) -> list[ServerBan]:
+        rows = self.reader.execute(
+            "SELECT mask, reason, by, created, expires FROM server_bans ORDER BY created"
+        ).fetchall()
+        return [ServerBan(*row) for row in rows]
+
+    def add_ban(self, ban: ServerBan) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO server_bans (mask_key, mask, reason, by, created, expires)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (fold(ban.mask), ban.mask, ban.reason, ban.by, ban.created, ban.expires),
+        )
+
+    def remove_ban(self, mask: str) -> None:
+        self.db.execute("DELETE FROM server_bans WHERE mask_key = ?", (fold(mask),))
+
+    def registered_rooms(self) -> dict[str, tuple[str, str]]:
+        """Folded room name -> (name, owner account) for every registered room."""
+        rows = self.reader.execute("SELECT room_key, name, owner FROM rooms").fetchall()
+        return {key: (name, owner) for key, name, owner in rows}
+
+    def register_room(self, name: str, owner: str, created: float) -> bool:
+        """False if the room is registered already."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO rooms (room_key, name, owner, created) VALUES (?, ?, ?, ?)",
+            (fold(name), name, fold(owner), created),
+        )
+        return cursor.rowcount == 1
+
+    def unregister_room(self, name: str) -> None:
+        self.db.execute("DELETE FROM rooms WHERE room_key = ?", (fold(name),))
 
     def forget(self, message_id: int) -> None:
         # The delete trigger takes it out of the search index too; ids never go back.

@@ -15,7 +15,7 @@ const STRINGS = {
     kicked: "{nick} was put out of {room} by {by}", away: "{nick} is away: {message}",
     back: "{nick} is back", invited: "{by} invites you to {room}",
     mode: "{by} sets mode {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
-    you_are: "You are {nick}", unknown: "Unknown command /{cmd}: try /help",
+    you_are: "You are {nick}", unknown: "Unknown command /{cmd}: try /help", done: "Done",
     usage: "Usage: {usage}", unread: "{n} unread", private_with: "private with {nick}",
     reason: "({reason})", older: "Earlier messages", search: "Search this room",
     password_label: "Password (for a registered nick)", registered: "{nick} is registered to you",
@@ -35,7 +35,7 @@ const STRINGS = {
     kicked: "{by} echó a {nick} de {room}", away: "{nick} está ausente: {message}",
     back: "{nick} ha vuelto", invited: "{by} te invita a {room}",
     mode: "{by} pone el modo {modes}", who: "{room} ({n}): {names}", rooms_line: "{room} ({n}) {topic}",
-    you_are: "Eres {nick}", unknown: "Orden desconocida /{cmd}: prueba /help",
+    you_are: "Eres {nick}", unknown: "Orden desconocida /{cmd}: prueba /help", done: "Hecho",
     usage: "Uso: {usage}", unread: "{n} sin leer", private_with: "privado con {nick}",
     reason: "({reason})", older: "Mensajes anteriores", search: "Buscar en esta sala",
     password_label: "Contraseña (si tu apodo está registrado)", registered: "{nick} queda registrado a tu nombre",
@@ -733,12 +733,44 @@ function submit(line) {
     const [cmd, ...rest] = line.slice(1).split(" ");
     const name = chat.aliases.get(cmd.toLowerCase()) ?? cmd.toLowerCase();
     const handler = COMMANDS[name];
+    const known = chat.commands.find((c) => c.name === name);
     if (handler && Object.hasOwn(COMMANDS, name)) handler(rest.join(" ").trim());
+    else if (known?.request) moderate(known, rest.join(" ").trim());
     else problem(t("unknown", { cmd }));
     return;
   }
   if (line === "#LOGOUT") { COMMANDS.quit(""); return; }
   say(line.startsWith("//") ? line.slice(1) : line);
+}
+
+// Commands that are one request of their own type (moderation) need no handler here: the
+// registry names the request's fields; "room" is the room on screen, the last field takes
+// the rest of the line. The reply is shown as it comes.
+function moderate(command, arg) {
+  const words = command.request.filter((f) => f !== "room");
+  const parts = arg ? arg.split(/\s+/) : [];
+  const req = { type: command.name };
+  words.forEach((field, i) => {
+    const value = i === words.length - 1 ? parts.slice(i).join(" ") : parts[i];
+    if (value) req[field] = value;
+  });
+  const tab = chat.current;
+  if (command.request.includes("room")) {
+    if (!tab?.isRoom) return;
+    req.room = tab.name;
+  }
+  request(req, (reply) => {
+    if (reply.type === "error") { problem(reply.text, tab); return; }
+    if (reply.bans && !reply.room) {
+      info(`${t("done")}: ${reply.bans.length}`, tab);
+      for (const b of reply.bans) info(`${b.mask} · ${b.by}: ${b.reason}`, tab);
+      return;
+    }
+    const shown = Object.entries(reply)
+      .filter(([k, v]) => !["type", "id"].includes(k) && v !== "" && typeof v !== "object")
+      .map(([, v]) => v);
+    info(`${t("done")}${shown.length ? ": " + shown.join(" · ") : ""}`, tab);
+  });
 }
 
 function complete(input) {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tertulia.core import bans
 from tertulia.core import errors as e
 
 
@@ -62,6 +63,8 @@ ERRORS: dict[type[e.TertuliaError], Numeric] = {
     e.BadKey: Numeric("475", _room, "Cannot join channel (+k)"),
     e.ListFull: Numeric("478", _room, "Channel list is full"),
     e.NoPrivileges: Numeric("481", _none, "Permission Denied- You're not an IRC operator"),
+    e.WrongOperPassword: Numeric("464", _none, "Password incorrect"),
+    bans.ServerBanned: Numeric("465", _none, "You are banned from this server"),
     e.NotOperator: Numeric("482", _room, "You're not channel operator"),
 }
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
 
 NICKSERV = "NickServ!NickServ@tertulia"
+CHANSERV = "ChanServ!ChanServ@tertulia"
 SASL_LIMIT = 2048  # base64 bytes of PLAIN credentials; a nick and a password fit easily
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in chunks of 400; "+" ends an exact multiple
 
@@ -118,6 +119,31 @@ def nickserv(h: IrcHandler, text: str) -> None:
                 reply(f"{account} is registered to you, and you are logged in")
             else:
                 reply("Commands: IDENTIFY [account] password, REGISTER password")
+        except TertuliaError as err:
+            reply(err.render(h.tr))
+
+    h.slow(run())
+
+
+def chanserv(h: IrcHandler, text: str) -> None:
+    """`/msg ChanServ REGISTER #room` and `UNREGISTER #room`: a room kept for an account."""
+    words = text.split()
+    command = words[0].upper() if words else ""
+    moderation = h.server.moderation
+
+    def reply(line: str) -> None:
+        h.send(Message("NOTICE", (h.nick, line), CHANSERV))
+
+    async def run() -> None:
+        try:
+            if command == "REGISTER" and len(words) == 2:
+                room = await moderation.claim(h.session, words[1])
+                reply(f"{room.name} is registered to {h.session.account}")
+            elif command in ("UNREGISTER", "DROP") and len(words) >= 2:
+                room = await moderation.unclaim(h.session, words[1])
+                reply(f"{room.name} is no longer registered")
+            else:
+                reply("Commands: REGISTER #room, UNREGISTER #room")
         except TertuliaError as err:
             reply(err.render(h.tr))
 

@@ -11,6 +11,9 @@ from tertulia.protocols.irc import BODY_LIMIT, Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.server.irc import cmd_account
 
+# Pseudo-users that answer commands sent as private messages, as IRC services do.
+SERVICES = {"nickserv": cmd_account.nickserv, "chanserv": cmd_account.chanserv}
+
 if TYPE_CHECKING:
     from tertulia.server.irc.handler import IrcHandler
 
@@ -53,8 +56,8 @@ def _message(h: IrcHandler, msg: Message, kind: ev.Kind) -> None:
         if len(target) > room:
             h.numeric("417", "Input line was too long")
             continue
-        if fold(target) == "nickserv" and kind is ev.Kind.MESSAGE:
-            cmd_account.nickserv(h, text)
+        if fold(target) in SERVICES and kind is ev.Kind.MESSAGE:
+            SERVICES[fold(target)](h, text)
             continue
         try:
             event: ev.Event

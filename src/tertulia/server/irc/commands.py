@@ -89,6 +89,11 @@ COMMANDS: dict[str, Command] = _table(
         "OPER": (cmd_oper.oper, 2, "OPER <name> <password>"),
         "KILL": (cmd_oper.kill, 1, "KILL <nickname> [:<reason>]"),
         "WALLOPS": (cmd_oper.wallops, 1, "WALLOPS :<text>"),
+        "KLINE": (cmd_oper.kline, 1, "KLINE [<duration>] <mask> [:<reason>]"),
+        "DLINE": (cmd_oper.kline, 1, "DLINE [<duration>] <address>[/<bits>] [:<reason>]"),
+        "UNKLINE": (cmd_oper.unkline, 1, "UNKLINE <mask>"),
+        "UNDLINE": (cmd_oper.unkline, 1, "UNDLINE <address>[/<bits>]"),
+        "STATS": (cmd_oper.stats, 0, "STATS [K]"),
         # history (IRCv3 draft/chathistory; SEARCH is tertulia's own)
         "CHATHISTORY": (
             cmd_history.chathistory,
