@@ -89,9 +89,7 @@ async def test_unusable_certificate_files_are_one_clear_error(
 
 async def secure_client(port: int, ca: trustme.CA, nick: str | None = None) -> LineClient:
     """A plain client over TLS that trusts `ca` alone, connecting by address (no SNI)."""
-    return await LineClient.connect(
-        port, nick, ssl=client_context(ca), server_hostname="127.0.0.1"
-    )
+    return await LineClient.connect(port, nick, ssl=client_context(ca), server_hostname="127.0.0.1")
 
 
 async def test_a_reload_serves_the_new_certificate_and_open_connections_stay(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from typing import Any
 
 from tertulia.chat.lines import run_lines
-from tertulia.client.connection import ChatClient, ClientError
+from tertulia.client.connection import ChatClient, ClientError, tls_context
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate, translator
 from tertulia.runtime import run
 
 DEFAULT_PORT = 5000
+DEFAULT_TLS_PORT = 5443  # the server's plain door over TLS
 QUIT_WORDS = frozenset({"salir", "exit", "quit"})
 
 
@@ -25,6 +27,21 @@ def add_parser(sub: Any, tr: Translate) -> None:
     p.add_argument("--room", help=tr(N_("room to join after connecting")))
     p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
     p.add_argument("--plain", action="store_true", help=tr(N_("line mode even on a terminal")))
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help=tr(N_("connect over TLS, checking the server's certificate (port 5443 if asked)")),
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help=tr(
+            N_(
+                "trust only the CA in FILE (a private CA, or a self-signed server's own "
+                "certificate) instead of the system's; implies --tls"
+            )
+        ),
+    )
     p.set_defaults(func=cmd_chat)
 
 
@@ -49,11 +66,11 @@ class Prompter:
             raise Leave
         return answer
 
-    def port(self) -> int:
+    def port(self, default: int = DEFAULT_PORT) -> int:
         while True:
-            answer = self.ask(self.tr(N_("Port (Enter for {port}): ")).format(port=DEFAULT_PORT))
+            answer = self.ask(self.tr(N_("Port (Enter for {port}): ")).format(port=default))
             if not answer:
-                return DEFAULT_PORT
+                return default
             if answer.isdigit() and 1 <= int(answer) <= 65535:
                 return int(answer)
             print(self.tr(N_("A port is a number from 1 to 65535; try again.")), flush=True)
@@ -65,15 +82,41 @@ class Prompter:
                 return answer
 
 
+def _why_not(exc: OSError | TimeoutError, tr: Translate) -> str:
+    """Why a connection failed, in one line without a traceback."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return tr(N_("the server's certificate is not trusted: {reason}")).format(
+            reason=exc.verify_message or exc.reason
+        )
+    if isinstance(exc, ssl.SSLError):
+        return tr(N_("TLS failed ({reason}): is this the server's TLS port?")).format(
+            reason=exc.reason or exc
+        )
+    return exc.strerror or str(exc) or tr(N_("timed out"))
+
+
 async def _chat(args: argparse.Namespace, tr: Translate) -> int:
     ask = Prompter(tr)
     loop = asyncio.get_running_loop()
     try:
-        port = args.port if args.port is not None else await loop.run_in_executor(None, ask.port)
+        tls = tls_context(args.ca_file) if args.tls or args.ca_file else None
+    except OSError as exc:
+        if isinstance(exc, ssl.SSLError):
+            reason = tr(N_("it holds no certificate"))
+        else:
+            reason = exc.strerror or str(exc)
+        line = tr(N_("cannot use the CA file {path}: {reason}"))
+        print("tertulia: " + line.format(path=args.ca_file, reason=reason), file=sys.stderr)
+        return 1
+    default = DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+    try:
+        port = args.port
+        if port is None:
+            port = await loop.run_in_executor(None, ask.port, default)
         try:
-            client = await ChatClient.open(args.host, port)
+            client = await ChatClient.open(args.host, port, tls)
         except (OSError, TimeoutError) as exc:
-            reason = exc.strerror or str(exc) or tr(N_("timed out"))
+            reason = _why_not(exc, tr)
             line = tr(N_("cannot connect to {host}:{port}: {reason}"))
             print(
                 "tertulia: " + line.format(host=args.host, port=port, reason=reason),
@@ -108,7 +151,7 @@ async def _chat(args: argparse.Namespace, tr: Translate) -> int:
         return await run_lines(client, room, tr)
     from tertulia.tui.app import ChatApp  # Textual loads only for the full-screen client
 
-    app = ChatApp(client, (args.host, port), room, tr)
+    app = ChatApp(client, (args.host, port), room, tr, tls=tls)
     code = await app.run_async()
     await app.client.close()  # the app's client: a new one after a reconnection
     return code or 0

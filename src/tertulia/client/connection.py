@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,6 +32,13 @@ class Disconnected(ClientError):
     pass
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A client's TLS, checking the server's certificate and name: against the system's
+    trusted CAs, or only against `ca_file` (a private CA, or a self-signed server's own
+    certificate). OSError or ssl.SSLError if that file cannot be read."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
 class ChatClient:
     """`ChatClient.open`, then `hello`; read `events()`; every request awaits its reply."""
 
@@ -46,9 +54,16 @@ class ChatClient:
         self.closed = asyncio.Event()
 
     @classmethod
-    async def open(cls, host: str, port: int) -> ChatClient:
+    async def open(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> ChatClient:
+        """Connect; with `tls` (see tls_context), over TLS to a certificate for `host`.
+
+        OSError or TimeoutError if that fails: ssl.SSLCertVerificationError when the
+        certificate is not trusted, another ssl.SSLError when the port does not speak TLS.
+        """
         async with asyncio.timeout(CONNECT_SECONDS):
-            reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+            reader, writer = await asyncio.open_connection(
+                host, port, limit=LINE_LIMIT, ssl=tls, server_hostname=host if tls else None
+            )
         return cls(reader, writer)
 
     @property

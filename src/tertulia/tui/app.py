@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -145,11 +146,13 @@ class ChatApp(App[int]):
         room: str,
         tr: Translate,
         clock: Callable[[], str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.address = address
-        self.server_name = f"{address[0]}:{address[1]}"
+        self.tls = tls  # reconnections go over TLS too
+        self.server_name = f"{address[0]}:{address[1]}" + (" TLS" if tls else "")
         self.clock = clock or (lambda: time.strftime("%H:%M"))
         self.leaving = False
         self.tr = tr
@@ -211,7 +214,7 @@ class ChatApp(App[int]):
                 seconds=delay))  # fmt: skip
             await asyncio.sleep(delay)  # the backoff itself, not a synchronisation
             try:
-                client = await ChatClient.open(*self.address)
+                client = await ChatClient.open(*self.address, tls=self.tls)
             except (OSError, TimeoutError):
                 continue
             try:
