@@ -235,3 +235,21 @@ async def test_a_registered_room_keeps_its_owner(make_server: ServerFactory) -> 
     assert "@ana" in await ana_irc.expect(" 353 ")
     await ana_irc.send("PRIVMSG ChanServ :UNREGISTER #club")
     assert "#club is no longer registered" in await ana_irc.expect("ChanServ")
+
+
+async def test_a_kicked_plain_user_can_walk_back_in(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    await ana.send("/join #club")
+    await ana.expect("you are ana, in #club")
+    bo = await LineClient.connect(server.port, "bo")
+    await bo.send("/join #club")
+    await bo.expect("you are bo, in #club")
+    await ana.send("/kick bo calm down")
+    await bo.expect("bo was put out of #club by ana")
+    # Not "you are already in #club", and no stray "you are not in" on the way back.
+    await bo.send("/join #club")
+    assert (await bo.line()).startswith("* you are bo, in #club with 1 more: ana")
+    await bo.send("/join #lobby")
+    await bo.expect("you are bo, in #lobby")
+    await bo.send("/who")
+    assert "! " not in "".join(await bo.lines_until("#lobby ("))

@@ -253,7 +253,32 @@ async def test_the_page_serves_completes_and_lists_the_registry_commands(
     await expect(line(page, "/query APODO · abre una conversación privada")).to_be_visible()
     await say(page, "/list")  # an alias, from the registry too
     await expect(line(page, "#lobby (1)")).to_be_visible()
-    await expect(line(page, "/kick")).to_have_count(0)  # plain-only
+    await expect(line(page, "/query")).to_have_count(1)
+    await expect(line(page, "/kick APODO [motivo]")).to_be_visible()
+
+
+async def test_moderation_from_the_page(browser: Browser, make_server: ServerFactory) -> None:
+    server = await make_server()
+    page = await open_page(browser, server)
+    await log_in(page, "ana")
+    await say(page, "/join #club")
+    await expect(page.locator("#member-list li")).to_have_text(["ana"])
+    bo = await LineClient.connect(server.port, "bo")
+    await bo.send("/join #club")
+    await bo.expect("you are bo, in #club")
+    await say(page, "/mute bo")
+    await expect(line(page, "Done: #club · m:bo!*@*")).to_be_visible()
+    await bo.send("anyone?")
+    assert "you cannot speak in #club" in await bo.expect("! ")
+    await say(page, "/unmute bo")
+    await bo.send("thanks")
+    await expect(line(page, "<bo> thanks")).to_be_visible()
+    await say(page, "/ban bo enough")
+    await bo.expect("bo was put out of #club by ana")
+    await bo.send("/join #club")
+    assert "you are banned from #club" in await bo.expect("! ")
+    await say(page, "/serverbans")
+    await expect(line(page, "only server operators may do that")).to_be_visible()
 
 
 async def test_a_newcomer_sees_history_pages_back_and_searches(

@@ -183,7 +183,8 @@ class PlainHandler(SessionHandler):
         room = normalize_room(arg.split(" ")[0] if arg else "")
         if not room:
             raise Usage(usage="/join #room")
-        previous = self.room
+        # After a kick the room on screen is one the user is no longer in.
+        previous = self.room if self.room and self.room.key in self.session.rooms else None
         if previous is not None and fold(room) == previous.key:
             self._send_notice(N_("you are already in {room}"), room=previous.name)
             return

@@ -874,6 +874,11 @@ function start() {
 }
 
 // Tests and curious readers can reach the palette function and the command handlers.
-window.tertulia = { nickColour, PALETTE, handles: (name) => Object.hasOwn(COMMANDS, name) };
+window.tertulia = {
+  nickColour,
+  PALETTE,
+  handles: (name) =>
+    Object.hasOwn(COMMANDS, name) || chat.commands.some((c) => c.name === name && c.request),
+};
 start();
 loadCommands();
