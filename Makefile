@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest i18n clean irctest
+.PHONY: run test lint types pytest i18n clean irctest fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,12 @@ run: $(STAMP)
 test: lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests fuzz
+	$(BIN)/ruff format --check src tests fuzz
 
 types: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy fuzz
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -46,3 +47,22 @@ irctest: $(STAMP)
 	cd $(IRCTEST_DIR) && PYTHONPATH=$(CURDIR)/tools/irctest:. TERTULIA_BIN=$(CURDIR)/$(BIN)/tertulia \
 		$(CURDIR)/$(BIN)/pytest -q -p no:cacheprovider --controller tertulia_irctest \
 		-m "$(IRCTEST_MARKERS)" -k "$(IRCTEST_SELECT)" $(IRCTEST_FILES) $(IRCTEST_ARGS)
+
+# Fuzzing with atheris (docs/security.md, "Fuzzing"): each target in fuzz/ runs for FUZZ_RUNS
+# inputs, one after another, from its committed corpus. New inputs, crashes and logs go to
+# a fresh temporary directory, never into the repository; copy an input into
+# fuzz/corpus/<target>/ only when it is small and worth replaying in `make test`
+# (tests/fuzz/test_corpus.py). atheris is installed for this alone, not by `make test`.
+FUZZ_RUNS ?= 1000000
+FUZZ_TARGETS ?= $(patsubst fuzz/fuzz_%.py,%,$(wildcard fuzz/fuzz_*.py))
+fuzz: $(STAMP)
+	@$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/tertulia-fuzz.XXXXXX"); echo "fuzz output: $$out"; \
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p "$$out/$$target/new"; echo "== $$target ($(FUZZ_RUNS) inputs)"; \
+		( cd fuzz && ../$(BIN)/python fuzz_$$target.py -atheris_runs=$(FUZZ_RUNS) \
+			-artifact_prefix="$$out/$$target/" $(FUZZ_ARGS) \
+			"$$out/$$target/new" "corpus/$$target" ) > "$$out/$$target.log" 2>&1; \
+		status=$$?; grep -E "^Done|Uncaught|Error" "$$out/$$target.log"; \
+		if [ $$status -ne 0 ]; then echo "$$target failed: $$out/$$target.log" >&2; exit $$status; fi; \
+	done
