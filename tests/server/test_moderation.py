@@ -5,6 +5,7 @@ clients."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chatclient import JsonClient, LineClient
@@ -253,3 +254,21 @@ async def test_a_kicked_plain_user_can_walk_back_in(server: Server) -> None:
     await bo.expect("you are bo, in #lobby")
     await bo.send("/who")
     assert "! " not in "".join(await bo.lines_until("#lobby ("))
+
+
+async def test_one_client_cannot_hold_every_history_slot(server: Server) -> None:
+    hog = await JsonClient.connect(server.port, "hog", **at("127.0.0.2"))
+    other = await JsonClient.connect(server.port, "other", **at("127.0.0.3"))
+    await other.request({"type": "say", "room": "#lobby", "text": "worth reading"})
+    asks = [{"type": "history", "room": "#lobby", "limit": 50, "id": i} for i in range(10)]
+    # Ten reads in one write: they start together, so only the client's own slots run.
+    await hog.send("\n".join(json.dumps(a) for a in asks))
+    kinds: list[str] = []
+    while len(kinds) < 10:  # the refusals come first, the pages once read
+        reply = await hog.obj()
+        if reply.get("id") in range(10):
+            kinds.append(reply["type"] if reply["type"] != "error" else reply["code"])
+    assert kinds.count("history") == 2 and kinds.count("history_busy") == 8, kinds
+    # Meanwhile the server's other slots were free for everyone else.
+    page = await other.request({"type": "history", "room": "#lobby", "limit": 5})
+    assert [m["text"] for m in page["messages"]] == ["worth reading"]

@@ -36,6 +36,12 @@ class SessionHandler:
         later must leave it alone."""
         return self.session.gone
 
+    @property
+    def reader(self) -> object:
+        """Who holds this client's history slots: its address, or, for an exempt address
+        (the course's shared machine), the connection alone."""
+        return self.conn if self.conn.bucket is None else self.conn.address
+
     def on_close(self, reason: str) -> None:
         # Once is enough: the hub ignores a session that is already gone (a quit, a kill).
         self.hub.disconnect(self.session, reason)

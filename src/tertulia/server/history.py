@@ -11,8 +11,9 @@ the disk and the store sees its calls in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -35,6 +36,7 @@ T = TypeVar("T")
 BACKLOG_HIGH = 10_000
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoints, when something was committed
 READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
+READS_PER_CLIENT = 2  # of those, what one client (one address, unless exempt) may hold
 
 
 class Pausable(Protocol):
@@ -94,6 +96,7 @@ class History:
             else None
         )
         self._reading = 0
+        self._readers: dict[Hashable, int] = {}  # reads each client holds now
         self._checkpointed = 0  # the commit count at the last checkpoint
         self._checkpoint_timer: asyncio.TimerHandle | None = None
         self._checkpointing: Future[None] | None = None
@@ -186,17 +189,40 @@ class History:
             self.after(wake)
             await done
 
-    async def before(self, room: Room, before: int | None, limit: int) -> list[RoomMessage]:
+    async def before(
+        self, room: Room, before: int | None, limit: int, reader: Hashable = None
+    ) -> list[RoomMessage]:
+        """A page of a room's history; `reader` (who asks) holds one of its few slots."""
         store = self.readable()
-        await self.caught_up()
-        return await self._read(store.before, room.name, before, limit, room.created)
+        with self._slot(reader):
+            await self.caught_up()
+            return await self._read(store.before, room.name, before, limit, room.created)
 
     async def search(
-        self, room: Room, words: str, before: int | None, limit: int
+        self, room: Room, words: str, before: int | None, limit: int, reader: Hashable = None
     ) -> list[RoomMessage]:
         store = self.readable()
-        await self.caught_up()
-        return await self._read(store.search, room.name, words, before, limit, room.created)
+        with self._slot(reader):
+            await self.caught_up()
+            return await self._read(store.search, room.name, words, before, limit, room.created)
+
+    @contextlib.contextmanager
+    def _slot(self, reader: Hashable) -> Iterator[None]:
+        """Reads are few at once (READS_AT_ONCE) and one client may hold only some of them,
+        so one client asking in a loop cannot keep everyone else's history away."""
+        if reader is None:
+            yield
+            return
+        held = self._readers.get(reader, 0)
+        if held >= READS_PER_CLIENT:
+            raise HistoryBusy()
+        self._readers[reader] = held + 1
+        try:
+            yield
+        finally:
+            left = self._readers.pop(reader) - 1
+            if left:
+                self._readers[reader] = left
 
     def readable(self) -> Store:
         """The store, or HistoryOff for a server that keeps no history."""

@@ -206,12 +206,14 @@ class JsonHandler(SessionHandler):
         return b""
 
     def on_history(self, req: jl.History) -> bytes:
-        self._stored(req, lambda room, h: h.before(room, req.before, self._limit(req.limit)))
+        self._stored(
+            req, lambda room, h: h.before(room, req.before, self._limit(req.limit), self.reader)
+        )
         return b""
 
     def on_search(self, req: jl.Search) -> bytes:
         limit = self._limit(req.limit, self.server.settings.search_results)
-        self._stored(req, lambda room, h: h.search(room, req.words, req.before, limit))
+        self._stored(req, lambda room, h: h.search(room, req.words, req.before, limit, self.reader))
         return b""
 
     # -- history --------------------------------------------------------------------------

@@ -431,7 +431,9 @@ class PlainHandler(SessionHandler):
             raise Usage(usage=f"/history [1-{page}]")
         room = self.hub.room(self._current())
         self.server.history.readable()
-        self._stored(room, self.server.history.before(room, None, count), newest_first=False)
+        self._stored(
+            room, self.server.history.before(room, None, count, self.reader), newest_first=False
+        )
 
     def cmd_search(self, arg: str) -> None:
         if not arg.strip():
@@ -441,7 +443,7 @@ class PlainHandler(SessionHandler):
         self._stored(
             room,
             self.server.history.search(
-                room, arg, None, min(20, self.server.settings.search_results)
+                room, arg, None, min(20, self.server.settings.search_results), self.reader
             ),
             newest_first=True,
         )

@@ -45,7 +45,7 @@ def chathistory(h: IrcHandler, msg: Message) -> None:
     limit = max(1, min(limit, h.server.settings.history_page))
 
     async def answer() -> None:
-        messages = await h.server.history.before(room, before, limit)
+        messages = await h.server.history.before(room, before, limit, h.reader)
         if after is not None:
             messages = [m for m in messages if m.id > after]
         batch(h, "chathistory", room.name, messages)
@@ -64,7 +64,9 @@ def search(h: IrcHandler, msg: Message) -> None:
         return
 
     async def answer() -> None:
-        found = await h.server.history.search(room, words, None, h.server.settings.search_results)
+        found = await h.server.history.search(
+            room, words, None, h.server.settings.search_results, h.reader
+        )
         if "batch" in h.caps.enabled:
             batch(h, "tertulia/search", room.name, found)
             return
