@@ -52,6 +52,17 @@ class Settings:
     )
     irc_tls_port: int = field(default=6697, metadata={"help": "IRC door over TLS (0: any)"})
     web_tls_port: int = field(default=8443, metadata={"help": "HTTPS and WSS (0: any)"})
+    sts: bool = field(
+        default=False,
+        metadata={
+            "help": "IRCv3 STS: IRC clients that know it move to the IRC TLS port and keep to "
+            "it (only with a certificate they trust)"
+        },
+    )
+    sts_duration: int = field(
+        default=0,
+        metadata={"help": "seconds STS clients keep to TLS after seeing it there (0: this time)"},
+    )
     web_origins: tuple[str, ...] = field(
         default=(),
         metadata={"help": "origins allowed on /ws, comma-separated (empty: same origin only)"},
@@ -306,6 +317,10 @@ def load(
 def _validate(s: Settings) -> None:
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError(reason=N_("tls_cert and tls_key go together"))
+    if s.sts and not (s.tls_cert and s.irc):
+        raise ConfigError(reason=N_("sts needs the IRC door and tls_cert and tls_key"))
+    if s.sts_duration < 0:
+        raise ConfigError(reason=N_("sts_duration must not be negative"))
     ports = (s.port, s.irc_port, s.web_port, s.plain_tls_port, s.irc_tls_port, s.web_tls_port)
     if not all(0 <= port <= 65535 for port in ports):
         raise ConfigError(reason=N_("the port must be between 0 and 65535"))

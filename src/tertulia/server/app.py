@@ -193,6 +193,17 @@ class Server:
         if self._tls is not None and self._tls is not context:
             conn.context = self._tls
 
+    def sts_policy(self, secure: bool) -> str:
+        """The value of IRCv3 `sts` for an IRC client, or "" with the setting `sts` off:
+        on a clear connection the upgrade policy (the IRC TLS port to move to), on a TLS
+        one the persistence policy (how many seconds to keep to TLS)."""
+        tls = self.addresses("irc-tls")
+        if not (self.settings.sts and tls):
+            return ""
+        if secure:
+            return f"duration={self.settings.sts_duration}"
+        return "port=" + tls[0].rsplit(":", 1)[1]
+
     def reload_tls(self) -> bool:
         """Read tls_cert and tls_key again (SIGHUP): new connections get the new certificate,
         open ones keep theirs. Files that cannot be used leave the old certificate in place,

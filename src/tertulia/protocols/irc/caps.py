@@ -41,10 +41,18 @@ class CapState:
     version: int = 0  # 302 once the client said CAP LS 302
 
     def handle(
-        self, sub: str, arg: str, available: tuple[str, ...], registered: bool
+        self,
+        sub: str,
+        arg: str,
+        available: tuple[str, ...],
+        registered: bool,
+        policies: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[str, ...]]:
         """Apply `CAP sub arg`; the replies' parameters after the client's nick, in order.
 
+        `policies` are (name, value) pairs CAP LS 302 lists that no client may request,
+        such as IRCv3 `sts`: older clients never see them, since a policy without its
+        value says nothing (InspIRCd does the same), and a REQ for one gets NAK.
         An unknown subcommand gets ("410", sub, text) as its only reply.
         """
         sub = sub.upper()
@@ -56,6 +64,7 @@ class CapState:
                 self.enabled |= {"cap-notify"}
             values = self.version >= 302
             listed = [f"{c}={VALUES[c]}" if c in VALUES and values else c for c in available]
+            listed += [f"{name}={value}" for name, value in policies if values]
             return [("CAP", "LS", " ".join(listed))]
         if sub == "LIST":
             return [("CAP", "LIST", " ".join(sorted(self.enabled)))]

@@ -28,7 +28,9 @@ def cap(h: IrcHandler, msg: Message) -> None:
     registered = h.reg.registered
     was_negotiating = h.caps.negotiating
     available = offered(h.server.history.store is not None)
-    for params in h.caps.handle(msg.param(0), msg.param(1), available, registered):
+    sts = h.server.sts_policy(h.secure) if h.frame is None else ""  # not over WebSocket
+    policies = (("sts", sts),) if sts else ()
+    for params in h.caps.handle(msg.param(0), msg.param(1), available, registered, policies):
         if params[0] == "410":
             h.numeric(*params)
         else:

@@ -71,6 +71,12 @@ class IrcHandler(SessionHandler, Pinged):
         return self.session.nick or self.reg.nick or "*"
 
     @property
+    def secure(self) -> bool:
+        """Whether this client came in over TLS."""
+        transport = self.conn.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+    @property
     def me(self) -> str:
         """This client's own mask, as others see it."""
         return mask(self.nick, self.session.user)
