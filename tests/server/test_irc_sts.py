@@ -127,3 +127,24 @@ def test_policies_in_cap_ls_302_only_and_never_requested() -> None:
         ("CAP", "NAK", "sts server-time")
     ]
     assert caps.enabled == frozenset({"cap-notify"})
+
+
+async def test_whois_says_who_came_in_over_tls(make_server: ServerFactory, tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server = await sts_server(make_server, tmp_path, ca)
+    secure = await LineClient.connect(
+        port_of(server, "plain-tls"), "cifrada", ssl=client_context(ca),
+        server_hostname="127.0.0.1",
+    )  # fmt: skip
+    clear = await LineClient.connect(server.port, "clara")
+    asks = await clear_client(server)
+    await asks.send("NICK quien\r\nUSER quien 0 * :q\r")
+    await asks.expect(" 001 ")
+    await asks.send("WHOIS cifrada\r")
+    replies = await asks.lines_until(" 318 quien cifrada ")
+    assert any(" 671 quien cifrada :is using a secure connection" in r for r in replies)
+    await asks.send("WHOIS clara\r")
+    replies = await asks.lines_until(" 318 quien clara ")
+    assert not any(" 671 " in r for r in replies) and any(" 311 " in r for r in replies)
+    for client in (secure, clear, asks):
+        await client.close()

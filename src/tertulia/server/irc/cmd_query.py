@@ -170,6 +170,8 @@ def whois(h: IrcHandler, msg: Message) -> None:
         h.numeric("313", nick, "is an IRC operator")
     if "B" in s.modes:
         h.numeric("335", nick, "is a bot")
+    if _over_tls(s):
+        h.numeric("671", nick, "is using a secure connection")
     for key, value in (s.metadata or {}).items():
         h.numeric("760", nick, key, "*", value)
     if s.account:
@@ -179,6 +181,12 @@ def whois(h: IrcHandler, msg: Message) -> None:
     if s.away:
         h.numeric("301", nick, s.away)
     h.numeric("318", nick, "End of /WHOIS list")
+
+
+def _over_tls(s: Session) -> bool:
+    """Whether a session's connection, on any door, came in over TLS (WHOIS 671)."""
+    transport = getattr(s.sink, "transport", None)
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 def whowas(h: IrcHandler, msg: Message) -> None:
