@@ -11,7 +11,6 @@ from typing import Any
 from _harness import chunkings, fuzz, instrumented
 
 with instrumented(__name__):
-    from websockets.frames import CloseCode
     from websockets.http11 import Response
     from websockets.protocol import SEND_EOF
 
@@ -22,6 +21,7 @@ with instrumented(__name__):
 SETTINGS = dataclasses.replace(Settings(), web_hosts=("chat.example",))
 ASSETS = web_door.load_assets()
 STATUS = re.compile(rb"^HTTP/1\.1 (\d{3}) ", re.MULTILINE)
+NO_IRC = b"\x88\x2e\x03\xeaIRC needs"  # the close frame (1002) of an IRC path without IRC
 QUIET: tuple[bytes, str, int | None, Counter[str]] = (
     b"",
     "",
@@ -108,6 +108,8 @@ def serve(chunks: list[bytes]) -> tuple[bytes, str, int | None, Counter[str]]:
 
     def send() -> bool:
         nonlocal sent
+        if conn.closed is not None:
+            return False  # Connection.deliver drops what comes after close()
         for out in ws.data_to_send():
             if out is SEND_EOF or out == SEND_EOF:
                 return False
@@ -137,12 +139,12 @@ def serve(chunks: list[bytes]) -> tuple[bytes, str, int | None, Counter[str]]:
 
 def test_one_input(data: bytes) -> None:
     whole, byte_by_byte, cut = (serve(chunks) for chunks in chunkings(data))
-    sent, opened, closed, _ = byte_by_byte
+    sent, opened, _, _ = byte_by_byte
     statuses = STATUS.findall(sent)
     assert len(statuses) <= 1  # one request, one response: nothing pipelined is answered
     assert b"500" not in statuses, sent  # a 500 is an exception caught inside websockets
     # An upgrade opens a session, or closes at once on an IRC path without IRC's protocol.
-    assert (statuses == [b"101"]) == bool(opened or closed == CloseCode.PROTOCOL_ERROR)
+    assert (statuses == [b"101"]) == bool(opened or NO_IRC in sent)
     # Byte by byte, the request is handled before anything behind it is read. Bytes that
     # arrive with the request and are no WebSocket frame fail the protocol before the door
     # sees the request: it closes quietly (docs/security.md, "a request pipelined").

@@ -128,7 +128,10 @@ def trusted_host(host: str | None, names: tuple[str, ...]) -> bool:
     same-origin with that name, so the Origin check alone lets them in."""
     if host is None:
         return False
-    name = urlsplit("//" + host).hostname or ""
+    try:
+        name = urlsplit("//" + host).hostname or ""
+    except ValueError:  # an unclosed '[': no address, and no name either
+        return False
     if name in ("localhost", *(n.lower() for n in names)) or name.endswith(".localhost"):
         return True
     try:
@@ -140,14 +143,42 @@ def trusted_host(host: str | None, names: tuple[str, ...]) -> bool:
 
 def same_origin(origin: str, host: str | None) -> bool:
     """Whether a page's Origin is the host it asks (`http(s)://` + the Host header)."""
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # `http://[` is no origin a browser sends
+        return False
     return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
 
 
+def request_path(target: str) -> str | None:
+    """The path of a request's target, or None for one no URL parser reads (`//[`)."""
+    try:
+        return urlsplit(target).path
+    except ValueError:
+        return None
+
+
 class WebProtocol(ServerProtocol):
-    """websockets' server protocol, offering IRC's subprotocols on IRC paths only."""
+    """websockets' server protocol, offering IRC's subprotocols on IRC paths only, and
+    answering no frame before the handshake's response."""
 
     irc_wanted = False  # set for an upgrade on an IRC path
+    # Frames sent before the response: websockets reads the frames that came with the
+    # upgrade request at once, and its pong to a ping among them would precede the 101.
+    early: list[Frame] | None = None
+
+    def send_frame(self, frame: Frame) -> None:
+        if self.state is CONNECTING:
+            self.early = [*(self.early or ()), frame]
+            return
+        super().send_frame(frame)
+
+    def send_response(self, response: Response) -> None:
+        super().send_response(response)
+        early, self.early = self.early, None
+        if early and response.status_code == 101:  # after any other, no WebSocket: dropped
+            for frame in early:
+                super().send_frame(frame)
 
     def select_subprotocol(self, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
         # IRCv3 websocket: the client's order decides between binary and text; the JSON
@@ -340,7 +371,11 @@ class WebHandler(Pinged):
     # -- HTTP -----------------------------------------------------------------------------
 
     def _request(self, request: Request) -> None:
-        ws, path = self.conn.ws, urlsplit(request.path).path
+        ws, path = self.conn.ws, request_path(request.path)
+        if path is None:
+            self.server.stats.errors["bad_request"] += 1
+            ws.send_response(text_response(400, "Bad Request", "the request target is no URL"))
+            return
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if path == "/ws" or (path in IRC_PATHS and upgrade):
             self.conn.ws.irc_wanted = path in IRC_PATHS
@@ -399,8 +434,9 @@ class WebHandler(Pinged):
             if frame is not None:
                 self._open_irc(frame)
             elif self.conn.ws.irc_wanted:
-                # An IRC path without an IRC subprotocol: nothing to speak.
-                self.conn.close(code=CloseCode.PROTOCOL_ERROR)
+                # An IRC path without an IRC subprotocol: nothing to speak. The protocol
+                # closes, so that its close frame follows the 101 still queued in it.
+                ws.fail(CloseCode.PROTOCOL_ERROR, "IRC needs text.ircv3.net or binary.ircv3.net")
             else:
                 self._open()
 
