@@ -304,7 +304,12 @@ async def test_a_big_batch_is_written_in_pieces(make_server: ServerFactory) -> N
     # A flood's group commit can hold thousands of messages; written to each client in one
     # piece, a stalled client's queue took megabytes before its bound could drop it.
     server = await make_server(send_buffer_bytes=65536)
-    reader = await LineClient.connect(server.port, "lector")
+    # The reader shares the server's event loop, so it reads nothing while a batch is
+    # written: a receive buffer that holds the whole flood stands in for a client reading
+    # on another machine meanwhile (the bound counts the server's kernel buffer, not its).
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    reader = await LineClient.connect(server.port, "lector", sock=sock)
     stalled = await LineClient.connect(server.port, "quieto")
     stalled.writer.transport.pause_reading()  # type: ignore[attr-defined]
     sender = await LineClient.connect(server.port, "fuente")

@@ -11,6 +11,7 @@ from tertulia.core.limits import TokenBucket
 from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, LineFramer
 from tertulia.server.flood import Fakelag
+from tertulia.server.sendbuf import cap_send_buffer, kernel_queue
 
 if TYPE_CHECKING:
     from tertulia.server.context import DoorContext
@@ -64,16 +65,21 @@ class WriteFlusher:
 
 
 class Connection(asyncio.Protocol):
-    """The transport's write-buffer limit is the bound: past it, the client is dropped."""
+    """Unsent output is bounded by send_buffer_bytes, counting what the transport and the
+    kernel hold: a write that would pass the bound drops the client instead."""
 
     __slots__ = (
+        "_budget",
         "_close_timer",
         "_closing",
         "_fakelag",
+        "_fd",
         "_held",
         "_idle_timer",
+        "_kernel",
         "_newlines",
         "_out",
+        "_room",
         "address",
         "bucket",
         "door",
@@ -106,6 +112,10 @@ class Connection(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._newlines = False  # has this client ever ended a line with LF?
         self._close_timer: asyncio.TimerHandle | None = None
+        # The bound on unsent bytes (set in connection_made): what the kernel may hold of
+        # it, the socket to ask, and how far the transport may fill before we must ask.
+        self._budget = self._kernel = self._room = server.settings.send_buffer_bytes
+        self._fd = -1
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -115,7 +125,7 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
-        transport.set_write_buffer_limits(high=self.server.settings.send_buffer_bytes)
+        self._bound_output(transport)
         self.server.accept(self)
 
     def data_received(self, data: bytes) -> None:
@@ -184,15 +194,9 @@ class Connection(asyncio.Protocol):
         return True  # keep the transport open for writing until then
 
     def pause_writing(self) -> None:
-        # The write buffer passed the bound: this client does not read. Drop it so that
-        # nobody else waits and memory stays bounded.
-        size = self.transport.get_write_buffer_size() if self.transport else 0
-        self.server.stats.slow_consumers[self.door] += 1
-        log.warning(
-            "slow consumer disconnected",
-            extra={"peer": self.peer, "buffered": size, "nick": self._nick()},
-        )
-        self.abort("slow consumer: too much unread data")
+        # Only a write that bypassed flush() can get here (flush() checks first): the
+        # transport's buffer alone passed the bound.
+        self._slow(self.transport.get_write_buffer_size() if self.transport else 0)
 
     def resume_writing(self) -> None:
         pass
@@ -229,14 +233,21 @@ class Connection(asyncio.Protocol):
 
     def flush(self) -> None:
         out, self._out = self._out, None
-        if out and self.transport is not None and not self.transport.is_closing():
+        transport = self.transport
+        if out and transport is not None and not transport.is_closing():
             data = out[0] if len(out) == 1 else b"".join(out)
-            stats = self.server.stats
             size = len(data)
+            # The hot path asks the kernel nothing: a client that keeps up leaves nothing
+            # in its transport, and then its kernel buffer has room. Only a client that is
+            # behind, or one write bigger than the room, costs a system call.
+            queued = transport.get_write_buffer_size() + size
+            if (queued > size or size > self._room) and self._over_bound(queued):
+                return
+            stats = self.server.stats
             stats.bytes_out[self.door] += size
             if size > stats.largest_write:
                 stats.largest_write = size
-            self.transport.write(data)
+            transport.write(data)
 
     def close(self, data: bytes | None = None) -> None:
         """Send what is queued and `data`, then close; drop the client if it will not drain."""
@@ -262,6 +273,41 @@ class Connection(asyncio.Protocol):
         return self._closing
 
     # -- internals ------------------------------------------------------------------------
+
+    def _bound_output(self, transport: asyncio.Transport) -> None:
+        """Cap the kernel's share of this client's unsent output and set the bound."""
+        budget = self.server.settings.send_buffer_bytes
+        if transport.get_extra_info("ssl_object") is not None:
+            # TLS hands what it has encrypted to a socket transport of its own, whose buffer
+            # we cannot see; it never holds more than we let through, so each gets half.
+            budget //= 2
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._kernel = cap_send_buffer(sock, budget)
+            self._fd = sock.fileno()
+        self._budget = budget
+        self._room = budget - self._kernel  # what the transport may hold without asking
+        # A backstop: flush() drops the client before its transport's buffer gets here.
+        transport.set_write_buffer_limits(high=budget)
+
+    def _over_bound(self, queued: int) -> bool:
+        """Whether `queued` bytes in the transport and what the kernel holds pass the
+        bound; if so the client is dropped."""
+        total = queued + kernel_queue(self._fd, self._kernel)
+        if total <= self._budget:
+            return False
+        self._slow(total)
+        return True
+
+    def _slow(self, unsent: int) -> None:
+        # This client does not read: drop it, so that nobody else waits and memory stays
+        # bounded.
+        self.server.stats.slow_consumers[self.door] += 1
+        log.warning(
+            "slow consumer disconnected",
+            extra={"peer": self.peer, "buffered": unsent, "nick": self._nick()},
+        )
+        self.abort("slow consumer: too much unread data")
 
     def _hold_if_congested(self) -> None:
         history = self.server.history
