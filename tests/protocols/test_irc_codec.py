@@ -151,3 +151,27 @@ def test_casemapping_is_ascii() -> None:
     assert fold("Ana[m]") == "ana[m]"
     assert fold("ana[m]") != fold("ana{m}")
     assert fold("ÁNA") == "Ána"
+
+
+_irc_bytes = st.lists(
+    st.one_of(
+        st.binary(max_size=30),
+        st.sampled_from([b"@", b";", b"=", b" ", b":", b"\\", b"\r\n", b"\0", b"\xc3", b"PRIVMSG"]),
+    ),
+    max_size=20,
+).map(b"".join)
+
+
+@given(_irc_bytes)
+def test_any_bytes_parse_or_say_why(line: bytes) -> None:
+    # What the fuzzer checks (fuzz/fuzz_irc_message.py), in every `make test`.
+    try:
+        msg = parse(line)
+    except IrcParseError as err:
+        assert err.reason and " " not in err.command
+        return
+    assert msg.command and " " not in msg.command and len(msg.params) <= 15
+    if msg.command.isalnum() and not any(c in p for p in msg.params for c in "\r\n"):
+        again = serialize(msg)
+        if len(again) <= BODY_LIMIT and not msg.tags:
+            assert parse(again) == msg

@@ -7,10 +7,13 @@ import asyncio
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import SEND_EOF
+from websockets.protocol import OPEN, SEND_EOF
 
 from chatclient import TIMEOUT
 from tertulia.server.app import Server
@@ -103,3 +106,60 @@ async def test_an_irc_path_without_an_irc_subprotocol_opens_and_closes_with_1002
             await asyncio.wait_for(ws.recv(), TIMEOUT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1002
     assert "text.ircv3.net" in closed.value.rcvd.reason
+
+
+# A client's frames: data (text, binary, fragments in continuations) and pings, masked as
+# clients must; pongs go unanswered.
+client_frames = st.lists(
+    st.one_of(
+        st.builds(Frame, st.just(Opcode.TEXT), st.text(max_size=200).map(str.encode)),
+        st.builds(Frame, st.just(Opcode.BINARY), st.binary(max_size=300)),
+        st.builds(Frame, st.just(Opcode.PING), st.binary(max_size=125)),
+        st.builds(Frame, st.just(Opcode.PONG), st.binary(max_size=125)),
+        st.tuples(st.binary(max_size=50), st.binary(max_size=50)).map(
+            lambda parts: [
+                Frame(Opcode.BINARY, parts[0], fin=False),
+                Frame(Opcode.CONT, parts[1]),
+            ]
+        ),
+    ),
+    max_size=8,
+)
+
+
+def receive(chunks: list[bytes]) -> tuple[list[tuple[Opcode, bytes, bool]], bytes]:
+    """The frames an opened WebProtocol reads from `chunks`, and the bytes it answers."""
+    ws = WebProtocol()
+    ws.receive_data(UPGRADE.format("").encode())
+    [request] = ws.events_received()
+    assert isinstance(request, Request)
+    ws.send_response(ws.accept(request))
+    ws.data_to_send()
+    assert ws.state is OPEN
+    frames: list[tuple[Opcode, bytes, bool]] = []
+    sent = b""
+    for chunk in chunks:
+        ws.receive_data(chunk)
+        for frame in ws.events_received():
+            assert isinstance(frame, Frame)
+            frames.append((frame.opcode, bytes(frame.data), frame.fin))
+        sent += b"".join(out for out in ws.data_to_send() if out != SEND_EOF)
+    return frames, sent
+
+
+@settings(max_examples=200)
+@given(client_frames, st.data())
+def test_client_frames_read_the_same_under_any_split(
+    built: list[Frame | list[Frame]], data: st.DataObject
+) -> None:
+    frames = [f for item in built for f in (item if isinstance(item, list) else [item])]
+    stream = b"".join(f.serialize(mask=True) for f in frames)
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(stream)), max_size=10))))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    whole = receive([stream])
+    assert whole[0] == [(f.opcode, f.data, f.fin) for f in frames]
+    assert whole[1] == b"".join(
+        Frame(Opcode.PONG, f.data).serialize(mask=False) for f in frames if f.opcode is Opcode.PING
+    )
+    assert receive(chunks) == whole
+    assert receive([stream[i : i + 1] for i in range(len(stream))]) == whole
