@@ -52,7 +52,7 @@ if sys.platform == "linux":
         which is TIOCOUTQ's number); `assumed` if the kernel will not say."""
         try:
             return int(_INT.unpack(fcntl.ioctl(fd, termios.TIOCOUTQ, _ZERO))[0])
-        except OSError:
+        except (OSError, ValueError):  # not a socket (any more), or no descriptor at all
             return assumed
 
 else:  # pragma: no cover - only Linux answers SIOCOUTQ
