@@ -1,0 +1,71 @@
+"""The server under attack as a subprocess (`tertulia serve`, on uvloop as in production):
+its own process, so that its memory can be read and the attackers' own work, in the test's
+process, never stalls its event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from webclient import http, samples
+
+LISTENING = re.compile(r"^(\w+) door listening on 127\.0\.0\.1:(\d+)$")
+
+
+class Served:
+    """A running `tertulia serve`: its ports by door, its memory and its metrics."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
+        self.proc = proc
+        self.ports = ports
+
+    def status(self, field: str) -> int:
+        """A figure from /proc/PID/status in bytes (VmRSS: resident now; VmHWM: its peak)."""
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError(f"no {field} in /proc/{self.proc.pid}/status")
+
+    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        reply = await http(self.ports["web"], "/metrics")
+        assert reply.status == 200, reply
+        return samples(reply.body.decode())
+
+
+@asynccontextmanager
+async def serving(**settings: Any) -> AsyncIterator[Served]:
+    """Run `tertulia serve` on port 0 for every door, with settings given as TERTULIA_*
+    variables; killed on the way out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
+    env.update(LANG="C.UTF-8", LC_ALL="", LANGUAGE="")
+    env["TERTULIA_DATA_DIR"] = tempfile.mkdtemp(prefix="tertulia-test-")
+    env["TERTULIA_LOG_LEVEL"] = "warning"  # a flood of join lines would fill the pipe
+    for name, value in settings.items():
+        text = ",".join(value) if isinstance(value, tuple) else str(value)
+        env["TERTULIA_" + name.upper()] = text
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "serve",
+        "--port", "0", "--irc-port", "0", "--web-port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        ports: dict[str, int] = {}
+        async with asyncio.timeout(20):
+            while len(ports) < 3:
+                line = (await proc.stdout.readline()).decode()
+                match = LISTENING.match(line.strip())
+                assert match, line
+                ports[match[1]] = int(match[2])
+        yield Served(proc, ports)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
