@@ -15,11 +15,12 @@ from typing import Any
 
 from webclient import http, samples
 
-LISTENING = re.compile(r"^(\w+) door listening on 127\.0\.0\.1:(\d+)$")
+LISTENING = re.compile(r"^(\w+) door listening on 127\.0\.0\.1:(\d+)( with tls)?$")
 
 
 class Served:
-    """A running `tertulia serve`: its ports by door, its memory and its metrics."""
+    """A running `tertulia serve`: its ports by door ("plain", "irc", "web", and with TLS
+    "plain-tls", "irc-tls", "web-tls"), its memory and its metrics."""
 
     def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
         self.proc = proc
@@ -41,8 +42,9 @@ class Served:
 
 @asynccontextmanager
 async def serving(**settings: Any) -> AsyncIterator[Served]:
-    """Run `tertulia serve` on port 0 for every door, with settings given as TERTULIA_*
-    variables; killed on the way out."""
+    """Run `tertulia serve` on port 0 for every door (and every TLS door when given
+    tls_cert and tls_key), with settings given as TERTULIA_* variables; killed on the way
+    out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     env.update(LANG="C.UTF-8", LC_ALL="", LANGUAGE="")
     env["TERTULIA_DATA_DIR"] = tempfile.mkdtemp(prefix="tertulia-test-")
@@ -50,6 +52,10 @@ async def serving(**settings: Any) -> AsyncIterator[Served]:
     for name, value in settings.items():
         text = ",".join(value) if isinstance(value, tuple) else str(value)
         env["TERTULIA_" + name.upper()] = text
+    tls = "tls_cert" in settings
+    if tls:
+        for door in ("plain", "irc", "web"):
+            env[f"TERTULIA_{door.upper()}_TLS_PORT"] = "0"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tertulia", "serve",
         "--port", "0", "--irc-port", "0", "--web-port", "0",
@@ -59,11 +65,11 @@ async def serving(**settings: Any) -> AsyncIterator[Served]:
     try:
         ports: dict[str, int] = {}
         async with asyncio.timeout(20):
-            while len(ports) < 3:
+            while len(ports) < (6 if tls else 3):
                 line = (await proc.stdout.readline()).decode()
                 match = LISTENING.match(line.strip())
                 assert match, line
-                ports[match[1]] = int(match[2])
+                ports[match[1] + ("-tls" if match[3] else "")] = int(match[2])
         yield Served(proc, ports)
     finally:
         if proc.returncode is None:

@@ -1,6 +1,6 @@
-"""150 listeners that never read, on every door, during a flood from an exempt sender: each
-is dropped as a slow consumer, and the server's memory stays within what send_buffer_bytes
-allows them, its kernel buffers too.
+"""150 listeners that never read, on every door (in the clear, and again over TLS), during a
+flood from an exempt sender: each is dropped as a slow consumer, and the server's memory
+stays within what send_buffer_bytes allows them, its kernel buffers too.
 
 The server runs as its own process (served.py) so that its memory is its own: the peak
 resident size (VmHWM) is read from /proc, and what the kernel holds for each client from
@@ -16,13 +16,17 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
+from pathlib import Path
 
 import pytest
+import trustme
 
 from chatclient import TIMEOUT, LineClient
 from served import Served, serving
 from tertulia.config import Settings
+from tlscerts import client_context, write_cert
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 
@@ -72,10 +76,22 @@ def greeting(door: str, nick: str, port: int) -> bytes:
     return upgrade.encode() + masked({"type": "hello", "nick": nick})
 
 
-async def stalled(door: str, nick: str, port: int) -> socket.socket:
+async def stalled(
+    door: str, nick: str, port: int, tls: ssl.SSLContext | None = None
+) -> socket.socket:
     """A listener with a tiny receive buffer that says hello and never reads."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting
+    if tls is not None:
+
+        def handshake() -> socket.socket:
+            sock.settimeout(TIMEOUT)
+            sock.connect(("127.0.0.1", port))
+            secure = tls.wrap_socket(sock, server_hostname="127.0.0.1")
+            secure.sendall(greeting(door, nick, port))
+            return secure
+
+        return await asyncio.to_thread(handshake)
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, ("127.0.0.1", port))
@@ -115,12 +131,23 @@ class Flood:
             await self.hear()
 
 
-async def test_listeners_that_never_read_cost_no_more_than_their_bound() -> None:
-    async with serving() as served:
-        await asyncio.wait_for(stall_them(served), 50)
+@pytest.mark.parametrize("tls", [False, True], ids=["clear", "tls"])
+async def test_listeners_that_never_read_cost_no_more_than_their_bound(
+    tls: bool, tmp_path: Path
+) -> None:
+    if not tls:
+        async with serving() as served:
+            await asyncio.wait_for(stall_them(served), 50)
+        return
+    # Over TLS the TLS layer keeps a buffer of its own, out of the server's sight: the bound
+    # must hold with it.
+    ca = trustme.CA()
+    chain, key = write_cert(ca, tmp_path)
+    async with serving(tls_cert=chain, tls_key=key) as served:
+        await asyncio.wait_for(stall_them(served, client_context(ca)), 50)
 
 
-async def stall_them(served: Served) -> None:
+async def stall_them(served: Served, tls: ssl.SSLContext | None = None) -> None:
     reader = await LineClient.connect(served.ports["plain"], "lector")
     sender = await LineClient.connect(served.ports["plain"], "fuente")
     flood = Flood(sender, reader)
@@ -131,8 +158,10 @@ async def stall_them(served: Served) -> None:
     baseline = served.status("VmHWM")
 
     doors = ("plain", "irc", "web")
+    suffix = "-tls" if tls else ""
     listeners = [
-        await stalled(doors[i % 3], f"l{i}", served.ports[doors[i % 3]]) for i in range(LISTENERS)
+        await stalled(doors[i % 3], f"l{i}", served.ports[doors[i % 3] + suffix], tls)
+        for i in range(LISTENERS)
     ]
     try:
         joined = re.compile(r"^\* l\d+ joined #lobby")
@@ -161,7 +190,8 @@ async def stall_them(served: Served) -> None:
     # for its clients at their fullest (counted together although they need not coincide).
     kept = peak + most_for_all
     print(
-        f"{LISTENERS} stalled listeners, send_buffer_bytes {BUDGET // KIB} KiB: peak RSS "
+        f"{LISTENERS} stalled listeners{' over TLS' if tls else ''}, "
+        f"send_buffer_bytes {BUDGET // KIB} KiB: peak RSS "
         f"{peak / MB:.0f} MB ({baseline / MB:.0f} MB before they came) and at most "
         f"{most_for_all / MB:.1f} MB in kernel buffers ({most_for_one / KIB:.0f} KiB for one "
         f"client): {kept / MB:.0f} MB against a bound of "
