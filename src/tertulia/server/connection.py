@@ -113,8 +113,10 @@ class Connection(asyncio.Protocol):
         self._newlines = False  # has this client ever ended a line with LF?
         self._close_timer: asyncio.TimerHandle | None = None
         # The bound on unsent bytes (set in connection_made): what the kernel may hold of
-        # it, the socket to ask, and how far the transport may fill before we must ask.
-        self._budget = self._kernel = self._room = server.settings.send_buffer_bytes
+        # it, the socket to ask, and how far the transport may fill before we must ask. A
+        # transport without a socket has no kernel buffer to count.
+        self._budget = self._room = server.settings.send_buffer_bytes
+        self._kernel = 0
         self._fd = -1
 
     # -- asyncio.Protocol -----------------------------------------------------------------

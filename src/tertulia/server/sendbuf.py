@@ -27,8 +27,7 @@ def cap_send_buffer(sock: Any, budget: int) -> int:
     kernel may then hold for it (its own figure, doubled on Linux).
 
     `sock` is whatever the transport gives as its "socket" (asyncio's TransportSocket,
-    uvloop's PseudoSocket); without one, or where the option fails, the kernel's current
-    size is returned, or `budget` when even that is unknown.
+    uvloop's PseudoSocket). Where the kernel will not say, the size asked for is taken.
     """
     wanted = max(SMALLEST, min(KERNEL_SEND_BUFFER, budget // 4))
     with contextlib.suppress(AttributeError, OSError):
@@ -36,7 +35,7 @@ def cap_send_buffer(sock: Any, budget: int) -> int:
     try:
         size: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
     except (AttributeError, OSError):
-        return budget
+        return wanted
     return size
 
 
