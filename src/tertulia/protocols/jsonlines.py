@@ -169,59 +169,56 @@ class Ban:
 
 
 @dataclass(frozen=True, slots=True)
-class Unban:
+class _RoomTarget:
+    """The shape of the requests that name a room and a nick or mask in it."""
+
+    room: str
+    target: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unban(_RoomTarget):
     type: ClassVar[str] = "unban"
-    room: str
-    target: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Mute:
+class Mute(_RoomTarget):
     type: ClassVar[str] = "mute"
-    room: str
-    target: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Unmute:
+class Unmute(_RoomTarget):
     type: ClassVar[str] = "unmute"
+
+
+@dataclass(frozen=True, slots=True)
+class _RoomNick:
+    """The shape of the requests that give or take a member's privilege."""
+
     room: str
-    target: str
+    nick: str
     id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Op:
+class Op(_RoomNick):
     type: ClassVar[str] = "op"
-    room: str
-    nick: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Deop:
+class Deop(_RoomNick):
     type: ClassVar[str] = "deop"
-    room: str
-    nick: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Voice:
+class Voice(_RoomNick):
     type: ClassVar[str] = "voice"
-    room: str
-    nick: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
-class Devoice:
+class Devoice(_RoomNick):
     type: ClassVar[str] = "devoice"
-    room: str
-    nick: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +240,8 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
-class Unclaim:
+class Unclaim(Claim):
     type: ClassVar[str] = "unclaim"
-    room: str
-    id: RequestId = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -285,15 +285,15 @@ class JsonHandler(SessionHandler):
         return jl.reply(req.id, room=self._room(req), mask=mask)
 
     def on_mute(self, req: jl.Mute | jl.Unmute) -> bytes:
-        on = isinstance(req, jl.Mute)
+        on = req.type == "mute"
         mask = self.server.moderation.mute(self.session, self._room(req), req.target, on)
         return jl.reply(req.id, room=self._room(req), mask=mask)
 
     on_unmute = on_mute
 
     def on_op(self, req: jl.Op | jl.Deop | jl.Voice | jl.Devoice) -> bytes:
-        mode = "v" if isinstance(req, jl.Voice | jl.Devoice) else "o"
-        on = isinstance(req, jl.Op | jl.Voice)
+        mode = "v" if req.type in ("voice", "devoice") else "o"
+        on = req.type in ("op", "voice")
         self.server.moderation.privilege(self.session, self._room(req), req.nick, mode, on)
         return jl.reply(req.id, room=self._room(req), nick=req.nick)
 
@@ -317,7 +317,7 @@ class JsonHandler(SessionHandler):
     def on_claim(self, req: jl.Claim | jl.Unclaim) -> bytes:
         moderation = self.server.moderation
         name = self._room(req)
-        claim = isinstance(req, jl.Claim)
+        claim = req.type == "claim"
 
         async def run() -> None:
             room = await (moderation.claim if claim else moderation.unclaim)(self.session, name)
