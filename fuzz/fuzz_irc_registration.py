@@ -12,6 +12,7 @@ with instrumented(__name__):
     from tertulia.protocols.irc import IrcParseError, Message, parse
     from tertulia.protocols.irc.caps import CapState, offered
     from tertulia.protocols.irc.isupport import USER_LENGTH
+    from tertulia.protocols.irc.numerics import reply_for
     from tertulia.protocols.irc.registration import (
         REALNAME_LENGTH,
         Phase,
@@ -28,10 +29,11 @@ LINE_LIMIT = 8191 + 512
 
 
 def sent(*params: str) -> str:
-    """A reply as the door writes it; every reply must be writable."""
+    """A reply as the door writes it; every reply must be writable, as one line. (One that
+    quotes a long parameter back to its sender may pass 512 bytes: it is not parsed again.)"""
     line = _sendable(Message(params[0], ("*", *params[1:]), "tertulia"))
     assert line is not None, params
-    parse(line)
+    assert line.endswith(b"\r\n") and not any(c in line[:-2] for c in b"\r\n\0"), line
     return " ".join(params)
 
 
@@ -76,7 +78,9 @@ def command(reg: Registration, caps: CapState, msg: Message) -> list[str]:
     except RegistrationError as err:
         out.append(sent(err.numeric, *err.params))
     except NickInvalid as err:
-        out.append(sent("432", msg.param(0), err.render()))
+        found = reply_for(err)  # as IrcHandler.error answers it
+        assert found is not None and found[0] == "432"
+        out.append(sent(found[0], *found[1]))
     return out
 
 
