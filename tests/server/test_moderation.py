@@ -82,6 +82,8 @@ async def test_mute_and_moderated_rooms_over_json(server: Server) -> None:
     ok = await bo.request({"type": "say", "room": "#club", "text": "voiced"})
     assert ok["type"] == "ok"
     assert "[bo] voiced" in await cy.expect("[bo]")
+    who = await ana.request({"type": "who", "room": "#club"})
+    assert (who["operators"], who["voiced"], who["away"]) == (["ana"], ["bo"], [])
     # A member who is not an operator cannot change modes.
     refused = await bo.request({"type": "mode", "room": "#club", "modes": "-m"})
     assert refused["code"] == "not_operator"

@@ -34,7 +34,21 @@ log = logging.getLogger(__name__)
 
 
 def room_state(room: Room) -> dict[str, Any]:
-    return {"room": room.name, "topic": room.topic, "members": room.nicks()}
+    """A room as join, who and welcome show it: members, and who among them runs it, has a
+    voice or is away, so that clients can mark them."""
+    members = room.members
+    return {
+        "room": room.name,
+        "topic": room.topic,
+        "members": room.nicks(),
+        "operators": sorted(
+            (members[k].nick or "" for k in room.operators if k in members), key=str.lower
+        ),
+        "voiced": sorted(
+            (members[k].nick or "" for k in room.voiced if k in members), key=str.lower
+        ),
+        "away": sorted((s.nick or "" for s in members.values() if s.away), key=str.lower),
+    }
 
 
 class JsonHandler(SessionHandler):
