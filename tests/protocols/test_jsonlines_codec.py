@@ -22,7 +22,7 @@ def test_every_request_type_parses() -> None:
         "register": {"password": "s3creto"},
         "login": {"nick": "ana", "password": "s3creto"},
         "password": {"old": "s3creto", "new": "otro"},
-        "say": {"room": "#lobby", "text": "hola"},
+        "say": {"room": "#lobby", "text": "hola", "reply_to": 40},
         "tell": {"to": "bob", "text": "psst", "kind": "action"},
         "join": {"room": "#cats"},
         "part": {"room": "#cats", "reason": "bye"},
@@ -51,6 +51,10 @@ def test_every_request_type_parses() -> None:
         "serverban": {"mask": "198.51.100.0/24", "duration": "1d", "reason": "spam"},
         "serverunban": {"mask": "198.51.100.0/24"},
         "serverbans": {},
+        "react": {"target": "#cats", "msgid": 41, "emoji": "🐈"},
+        "typing": {"target": "bob", "state": "paused"},
+        "redact": {"room": "#cats", "msgid": 41, "reason": "typo"},
+        "away": {"message": "lunch"},
     }
     assert set(cases) == set(jl.REQUESTS)
     for kind, body in cases.items():

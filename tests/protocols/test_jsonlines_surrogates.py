@@ -15,7 +15,8 @@ from tertulia.protocols import jsonlines as jl
 def test_a_lone_surrogate_in_any_string_field_is_refused_with_the_request_id(kind: str) -> None:
     cls = jl.REQUESTS[kind]
     texts = [f.name for f in fields(cls) if f.name != "id" and f.type in ("str", "str | None")]
-    sound = {name: "#ok" for name in texts}
+    numbers = {f.name: 1 for f in fields(cls) if f.type == "int"}  # msgid, limit
+    sound = {**numbers, **{name: "#ok" for name in texts}}
     for name in texts:
         # json.dumps writes "\ud800" as the six characters \ud800, as an attacker would.
         line = json.dumps({"type": kind, "id": 7, **sound, name: "\ud800"})

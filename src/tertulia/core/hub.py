@@ -150,6 +150,12 @@ ORPHAN_RINGS = 1000  # rooms that are gone whose last messages are still kept in
 
 # Nicks of the server's own services (IRC users /msg NickServ to log in): nobody takes them.
 RESERVED = frozenset({"nickserv", "chanserv"})
+# Client tags that carry words others read (IRCv3 draft/reply and draft/react): checked like
+# text, so that no terminal control or bidi override rides in a tag.
+REACT, REPLY = "+draft/react", "+draft/reply"
+TEXT_TAGS = frozenset({REACT})
+REACTED_KEPT = 10_000  # recent messages whose reactions are kept in memory
+REACTIONS_PER_MESSAGE = 100
 KEY_LENGTH = 23  # characters of a room key (+k), as most IRC servers allow
 REALNAME_LENGTH = 100  # characters of a real name (IRC's USER and SETNAME)
 KILLED = N_("you were put off the server by {by}: {reason}")
@@ -216,6 +222,10 @@ class Hub:
         # The last messages delivered in each room, by folded name: what a newcomer is shown.
         self.recent: dict[str, deque[RoomMessage]] = {}
         self._orphans: OrderedDict[str, None] = OrderedDict()  # rings of rooms that are gone
+        # Reactions to recent messages, by message id: (emoji, sender), oldest first. What
+        # a newcomer's replay shows; the store keeps them all (on_reaction).
+        self.reactions: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
+        self.on_reaction: Callable[[int, str, str, float], None] | None = None
         # Registered nicks (accounts), folded: only their owner may keep them.
         self.accounts: set[str] = set()
         # Called whenever a session takes a nick (the server checks registered ones).
@@ -674,6 +684,7 @@ class Hub:
         self.recent[target.key] = deque(
             (m for m in ring or () if m is not found), ring.maxlen if ring else None
         )
+        self.reactions.pop(message_id, None)
         event = Redacted(target.name, message_id, nick, self._clean(reason))
         self._fanout(event, target.receivers, exclude=None)
         if self.gate is not None:
@@ -807,8 +818,12 @@ class Hub:
         return target
 
     def tag(self, session: Session, target: str, tags: tuple[tuple[str, str], ...]) -> TagMessage:
-        """Client tags without text to a room or a nick: delivered at once, never stored."""
+        """Client tags without text to a room or a nick: delivered at once, never stored
+        (a reaction to a message, `+draft/react` with `+draft/reply`, is also remembered)."""
         nick = self._nick_of(session)
+        for name, value in tags:
+            if name in TEXT_TAGS:
+                _check_fit(value, "tag")
         event: TagMessage
         if target.startswith("#"):
             room = self._speakable(session, target)
@@ -820,7 +835,29 @@ class Hub:
                 next(self._message_ids), nick, recipient.nick or target, tags, session.account
             )
             self._fanout(event, (recipient,), exclude=None if recipient is session else session)
+        found = dict(tags)
+        emoji, msgid = found.get(REACT), found.get(REPLY, "")
+        if emoji and msgid.isdecimal():
+            self._react(int(msgid), nick, emoji)
         return event
+
+    def _react(self, msgid: int, nick: str, emoji: str) -> None:
+        kept = self.reactions.get(msgid)
+        if kept is None:
+            kept = self.reactions[msgid] = []
+            while len(self.reactions) > REACTED_KEPT:
+                self.reactions.popitem(last=False)
+        if (emoji, nick) not in kept and len(kept) < REACTIONS_PER_MESSAGE:
+            kept.append((emoji, nick))
+            if self.on_reaction is not None:
+                self.on_reaction(msgid, nick, emoji, self.clock())
+
+    def find(self, room: str, msgid: int) -> RoomMessage | None:
+        """A recent message of a room (one a newcomer would be shown), by id."""
+        for message in self.recent.get(fold(room), ()):
+            if message.id == msgid:
+                return message
+        return None
 
     def tell(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
@@ -61,10 +61,13 @@ class Password:
 
 @dataclass(frozen=True, slots=True)
 class Say:
+    """A message to a room; `reply_to`, the msgid of the message it answers."""
+
     type: ClassVar[str] = "say"
     room: str
     text: str
     kind: str = ev.Kind.MESSAGE.value
+    reply_to: int | None = None
     id: RequestId = None
 
 
@@ -74,6 +77,48 @@ class Tell:
     to: str
     text: str
     kind: str = ev.Kind.MESSAGE.value
+    reply_to: int | None = None
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class React:
+    """An emoji on a message of a room or of a private conversation (IRCv3 draft/react)."""
+
+    type: ClassVar[str] = "react"
+    target: str
+    msgid: int
+    emoji: str
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """`active` while typing (at most every 3 s), `paused`, `done` (IRCv3 typing)."""
+
+    type: ClassVar[str] = "typing"
+    target: str
+    state: str = "active"
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redact:
+    """Take back a message of a room: its sender or one of the room's operators."""
+
+    type: ClassVar[str] = "redact"
+    room: str
+    msgid: int
+    reason: str = ""
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """Away with a message; an empty one is back."""
+
+    type: ClassVar[str] = "away"
+    message: str = ""
     id: RequestId = None
 
 
@@ -302,7 +347,7 @@ Request = (
     Hello | Register | Login | Password | Say | Tell | Join | Part | Nick | Who | Rooms | Topic
     | History | Search | Ping | Disconnect | Kick | Ban | Unban | Mute | Unmute | Op | Deop
     | Voice | Devoice | Mode | Claim | Unclaim | Oper | Kill | ServerBan | ServerUnban
-    | ServerBans
+    | ServerBans | React | Typing | Redact | Away
 )  # fmt: skip
 
 REQUESTS: dict[str, type[Request]] = {
@@ -310,12 +355,19 @@ REQUESTS: dict[str, type[Request]] = {
     for cls in (
         Hello, Register, Login, Password, Say, Tell, Join, Part, Nick, Who, Rooms, Topic,
         History, Search, Ping, Disconnect, Kick, Ban, Unban, Mute, Unmute, Op, Deop, Voice,
-        Devoice, Mode, Claim, Unclaim, Oper, Kill, ServerBan, ServerUnban, ServerBans,
+        Devoice, Mode, Claim, Unclaim, Oper, Kill, ServerBan, ServerUnban, ServerBans, React,
+        Typing, Redact, Away,
     )
 }  # fmt: skip
 _KINDS = frozenset(k.value for k in ev.Kind)
 _OPTIONAL_STR = frozenset({("Topic", "topic"), ("Hello", "password")})
-_OPTIONAL_INT = frozenset({("History", "before"), ("Search", "before")})
+_OPTIONAL_INT = frozenset(
+    {("History", "before"), ("Search", "before"), ("Say", "reply_to"), ("Tell", "reply_to")}
+)
+_INT = frozenset({("React", "msgid"), ("Redact", "msgid")})
+TYPING_STATES = frozenset({"active", "paused", "done"})
+# The IRCv3 client tags the JSON protocol speaks of in its own words.
+REPLY_TAG, REACT_TAG, TYPING_TAG = "+draft/reply", "+draft/react", "+typing"
 # JSON's \uXXXX escapes can spell a lone surrogate, which is no text: no encoder can write
 # it, so a string holding one is refused here, before any door or store sees it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -394,7 +446,7 @@ def _type_ok(cls_name: str, name: str, value: object, default: object) -> bool:
         return value is None or isinstance(value, str)
     if (cls_name, name) in _OPTIONAL_INT:
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
-    if isinstance(default, int) and not isinstance(default, bool):
+    if (cls_name, name) in _INT or (isinstance(default, int) and not isinstance(default, bool)):
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, str)
 
@@ -423,22 +475,50 @@ def error_reply(rid: RequestId, err: TertuliaError, translate: Translate) -> byt
     return reply(rid, "error", code=err.code, text=err.render(translate))
 
 
-def stored_object(message: ev.RoomMessage) -> dict[str, Any]:
-    """A message from history, inside a `history` or `search` object (the room is outside)."""
-    return {
+Reactions = Mapping[int, list[tuple[str, str]]]  # msgid -> (emoji, sender), oldest first
+
+
+def stored_object(message: ev.RoomMessage, reactions: Reactions | None = None) -> dict[str, Any]:
+    """A message from history, inside a `history` or `search` object (the room is outside):
+    what it answers, and its reactions grouped by emoji."""
+    obj: dict[str, Any] = {
         "msgid": message.id,
         "ts": message.ts,
         "from": message.sender,
         "text": message.text,
         "kind": message.kind.value,
     }
+    reply_to = reply_of(message)
+    if reply_to is not None:
+        obj["reply_to"] = reply_to
+    found = reactions.get(message.id) if reactions else None
+    if found:
+        grouped: dict[str, list[str]] = {}
+        for emoji, sender in found:
+            grouped.setdefault(emoji, []).append(sender)
+        obj["reactions"] = [{"emoji": e, "from": who} for e, who in grouped.items()]
+    return obj
+
+
+def reply_of(message: ev.RoomMessage | ev.PrivateMessage) -> int | None:
+    """The msgid a message answers (its `+draft/reply` tag), if it answers one."""
+    for name, value in message.tags:
+        if name == REPLY_TAG and value.isdecimal():
+            return int(value)
+    return None
 
 
 def history(
-    rid: RequestId, kind: str, room: str, messages: list[ev.RoomMessage], more: bool
+    rid: RequestId,
+    kind: str,
+    room: str,
+    messages: list[ev.RoomMessage],
+    more: bool,
+    reactions: Reactions | None = None,
 ) -> bytes:
     """Stored messages of a room: on joining (no id), or the reply to history and search."""
-    return reply(rid, kind, room=room, messages=[stored_object(m) for m in messages], more=more)
+    shown = [stored_object(m, reactions) for m in messages]
+    return reply(rid, kind, room=room, messages=shown, more=more)
 
 
 def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
@@ -456,6 +536,8 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
             }
             if event.account:
                 obj["account"] = event.account
+            if event.tags and (reply_to := reply_of(event)) is not None:
+                obj["reply_to"] = reply_to
             return obj
         case ev.PrivateMessage():
             obj = {
@@ -469,6 +551,8 @@ def event_object(event: ev.Event, translate: Translate) -> dict[str, Any]:
             }
             if event.account:
                 obj["account"] = event.account
+            if event.tags and (reply_to := reply_of(event)) is not None:
+                obj["reply_to"] = reply_to
             return obj
         case ev.AccountChanged():
             return {"type": "account", "nick": event.nick, "account": event.account}
@@ -515,6 +599,23 @@ class JsonEncoder:
         self._tr = translate
 
     def encode(self, event: ev.Event) -> bytes | None:
-        if isinstance(event, ev.TagMessage | ev.RealnameChanged):
-            return None  # client tags and real names are for IRC clients that asked for them
+        if isinstance(event, ev.RealnameChanged):
+            return None  # real names are for IRC clients that asked for them
+        if isinstance(event, ev.TagMessage):
+            obj = tag_object(event)
+            return None if obj is None else dumps(obj)  # other client tags are IRC's
         return dumps(event_object(event, self._tr))
+
+
+def tag_object(event: ev.TagMessage) -> dict[str, Any] | None:
+    """A reaction or a typing notice as its JSON event; None for other client tags."""
+    tags = dict(event.tags)
+    where = {"room": event.target} if event.target.startswith("#") else {"to": event.target}
+    react, msgid = tags.get(REACT_TAG), tags.get(REPLY_TAG, "")
+    if react and msgid.isdecimal():
+        return {"type": "react", **where, "from": event.sender, "msgid": int(msgid),
+                "emoji": react}  # fmt: skip
+    state = tags.get(TYPING_TAG)
+    if state in TYPING_STATES:
+        return {"type": "typing", **where, "from": event.sender, "state": state}
+    return None

@@ -61,6 +61,9 @@ def parse_line(text: str) -> Line | None:
     return Say(text)
 
 
+REPLY, REACT = "+draft/reply", "+draft/react"
+
+
 def notice(text: str) -> bytes:
     return f"* {text}\n".encode()
 
@@ -78,17 +81,50 @@ def history_line(stamp: str, message: ev.RoomMessage) -> bytes:
     return f"{stamp} [{message.sender}] {message.text}\n".encode()
 
 
+# A room's recent message by id, for the lines that quote what a reply or reaction is about.
+Lookup = Callable[[str, int], ev.RoomMessage | None]
+QUOTED = 40  # characters of a message quoted in a reply's or a reaction's line
+
+
+def quote(message: ev.RoomMessage) -> str:
+    """`bo: «the first words…»`, what a reply or reaction line shows of its message."""
+    text = message.text if len(message.text) <= QUOTED else message.text[: QUOTED - 1] + "…"
+    return f"{message.sender}: «{text}»"
+
+
+def _tag(event: ev.RoomMessage | ev.TagMessage, name: str) -> str:
+    for key, value in event.tags:
+        if key == name:
+            return value
+    return ""
+
+
 class PlainEncoder:
-    """Events as the lines the original clients printed; notices in the server's language."""
+    """Events as the lines the original clients printed; notices in the server's language.
 
-    __slots__ = ("_tr",)
+    A reply reads `[ana] ↪ bo: «what bo said» and the answer`; a reaction is a notice;
+    typing notices and other client tags are not shown."""
 
-    def __init__(self, translate: Translate) -> None:
+    __slots__ = ("_find", "_tr")
+
+    def __init__(self, translate: Translate, find: Lookup | None = None) -> None:
         self._tr = translate
+        self._find = find
+
+    def _replied(self, event: ev.RoomMessage | ev.TagMessage, room: str) -> ev.RoomMessage | None:
+        msgid = _tag(event, REPLY)
+        if self._find is None or not msgid.isdecimal():
+            return None
+        return self._find(room, int(msgid))
 
     def encode(self, event: ev.Event) -> bytes | None:
         tr = self._tr
         match event:
+            case ev.RoomMessage(sender=nick, text=text, kind=ev.Kind.MESSAGE, tags=tags) if tags:
+                answered = self._replied(event, event.room)
+                if answered is None:
+                    return f"[{nick}] {text}\n".encode()
+                return f"[{nick}] ↪ {quote(answered)} {text}\n".encode()
             case ev.RoomMessage(sender=nick, text=text, kind=ev.Kind.MESSAGE):
                 return f"[{nick}] {text}\n".encode()
             case ev.RoomMessage(sender=nick, text=text, kind=ev.Kind.ACTION):
@@ -128,4 +164,11 @@ class PlainEncoder:
                 )
             case ev.ServerNotice():
                 return notice(event.render(tr))
+            case ev.TagMessage(sender=nick, target=target) if target.startswith("#"):
+                emoji = _tag(event, REACT)
+                answered = self._replied(event, target) if emoji else None
+                if answered is None:
+                    return None  # typing notices, and reactions to what nobody here saw
+                return notice(tr(N_("{nick} reacted {emoji} to {message}")).format(
+                    nick=nick, emoji=emoji, message=quote(answered)))  # fmt: skip
         return None

@@ -74,7 +74,7 @@ class Server:
         self.name = self.settings.server_name
         self.translate = translator(self.settings.lang)
         self.hub = Hub(self.settings.limits())
-        self.plain_encoder = PlainEncoder(self.translate)
+        self.plain_encoder = PlainEncoder(self.translate, self.hub.find)
         self.json_encoder = JsonEncoder(self.translate)
         self.web_encoder = WebEncoder(self.json_encoder)
         self.stats = Stats(self.hub)
@@ -235,10 +235,14 @@ class Server:
                 await self._prune()  # before the rooms' last messages are loaded
                 last = await history.run(store.last_id)
                 recent = await history.run(store.recent, s.history_replay)
+                shown = [m.id for ring in recent.values() for m in ring]
+                reacted = await history.run(store.reactions, shown)
             except (OSError, sqlite3.Error, StoreError) as exc:
                 await history.close()
                 raise HistoryUnavailable(path=str(store.path), reason=str(exc)) from exc
             self.hub.restore(last, recent)
+            self.hub.reactions.update(reacted)
+            self.hub.on_reaction = history.keep_reaction
             history.start_checkpoints()
             await self.accounts.load()
             await self.moderation.load()

@@ -59,6 +59,11 @@ FLUSH_EVERY = 256  # messages of a batch delivered between two writes to the cli
 TAKEN_BACK = 1000  # redacted ids reads leave out while their deletes may be under way
 
 
+def _log_failure(future: Future[Any]) -> None:
+    if future.exception() is not None:
+        log.error("a reaction could not be stored", exc_info=future.exception())
+
+
 class History:
     """The Gate of core.hub, over a store; without a store it only keeps events in order."""
 
@@ -223,6 +228,24 @@ class History:
             left = self._readers.pop(reader) - 1
             if left:
                 self._readers[reader] = left
+
+    async def reactions(self, messages: list[RoomMessage]) -> dict[int, list[tuple[str, str]]]:
+        """The reactions kept for these messages, by id (none without a store)."""
+        if self.store is None or not messages:
+            return {}
+        try:
+            return await self.read(self.store.reactions, [m.id for m in messages])
+        except Exception as exc:
+            log.exception("history read failed")
+            raise HistoryFailed() from exc
+
+    def keep_reaction(self, msgid: int, sender: str, emoji: str, ts: float) -> None:
+        """Store a reaction in the store's thread, behind the messages queued before it
+        (the message it is on is stored first); a failure is logged, nobody waits."""
+        if self.store is None or self._executor is None:
+            return
+        future = self._executor.submit(self.store.add_reaction, msgid, sender, emoji, ts)
+        future.add_done_callback(_log_failure)
 
     def readable(self) -> Store:
         """The store, or HistoryOff for a server that keeps no history."""

@@ -33,6 +33,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+EMOJI_LENGTH = 32  # code points of a reaction: a flag or a family is a dozen
+
+
+def _reply_tags(reply_to: int | None) -> tuple[tuple[str, str], ...]:
+    if reply_to is None:
+        return ()
+    if reply_to < 1:
+        raise BadRequest(reason=N_("reply_to must be a message's id"))
+    return ((jl.REPLY_TAG, str(reply_to)),)
+
+
+def _target(target: str) -> str:
+    """A room (`#` optional, as elsewhere in requests) or a nick: a nick never has `#`,
+    so only names that look like rooms are read as rooms."""
+    return normalize_room(target) if target.startswith("#") else target
+
+
 def room_state(room: Room) -> dict[str, Any]:
     """A room as join, who and welcome show it: members, and who among them runs it, has a
     voice or is away, so that clients can mark them."""
@@ -191,12 +208,42 @@ class JsonHandler(SessionHandler):
     # the reply is an error instead and nobody got the message.
 
     def on_say(self, req: jl.Say) -> bytes:
-        self.hub.say(self.session, req.room, req.text, Kind(req.kind), settled=self._settled(req))
+        tags = _reply_tags(req.reply_to)
+        self.hub.say(
+            self.session, req.room, req.text, Kind(req.kind), tags, settled=self._settled(req)
+        )
         return b""
 
     def on_tell(self, req: jl.Tell) -> bytes:
-        self.hub.tell(self.session, req.to, req.text, Kind(req.kind), settled=self._settled(req))
+        tags = _reply_tags(req.reply_to)
+        self.hub.tell(
+            self.session, req.to, req.text, Kind(req.kind), tags, settled=self._settled(req)
+        )
         return b""
+
+    def on_react(self, req: jl.React) -> bytes:
+        emoji = req.emoji.strip()
+        if not emoji or len(emoji) > EMOJI_LENGTH or any(c.isspace() for c in emoji):
+            raise BadRequest(reason=N_("an emoji is one short symbol"))
+        if req.msgid < 1:
+            raise BadRequest(reason=N_("msgid must be a message's id"))
+        tags = ((jl.REACT_TAG, emoji), (jl.REPLY_TAG, str(req.msgid)))
+        self.hub.tag(self.session, _target(req.target), tags)
+        return jl.reply(req.id)
+
+    def on_typing(self, req: jl.Typing) -> bytes:
+        if req.state not in jl.TYPING_STATES:
+            raise BadRequest(reason=N_("state is active, paused or done"))
+        self.hub.tag(self.session, _target(req.target), ((jl.TYPING_TAG, req.state),))
+        return jl.reply(req.id)
+
+    def on_redact(self, req: jl.Redact) -> bytes:
+        self.hub.redact(self.session, normalize_room(req.room), req.msgid, req.reason)
+        return jl.reply(req.id, room=normalize_room(req.room), msgid=req.msgid)
+
+    def on_away(self, req: jl.Away) -> bytes:
+        self.hub.set_away(self.session, req.message)
+        return jl.reply(req.id, message=self.session.away)
 
     def _settled(self, req: jl.Say | jl.Tell) -> Settled:
         rid = req.id
@@ -236,7 +283,8 @@ class JsonHandler(SessionHandler):
         messages = self.hub.replay(room)
         if messages:
             more = len(messages) >= self.server.settings.history_replay
-            self.send(jl.history(None, "history", room.name, messages, more))
+            reactions = self.hub.reactions
+            self.send(jl.history(None, "history", room.name, messages, more, reactions))
 
     def _limit(self, limit: int, most: int | None = None) -> int:
         most = most or self.server.settings.history_page
@@ -255,8 +303,11 @@ class JsonHandler(SessionHandler):
         limit = req.limit
 
         async def answer() -> None:
-            messages = await read(room, self.server.history)
-            self.send(jl.history(req.id, req.type, room.name, messages, len(messages) >= limit))
+            history = self.server.history
+            messages = await read(room, history)
+            reactions = await history.reactions(messages)
+            more = len(messages) >= limit
+            self.send(jl.history(req.id, req.type, room.name, messages, more, reactions))
 
         self._later(req.id, answer())
 

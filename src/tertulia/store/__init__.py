@@ -64,6 +64,14 @@ class HistoryStore(Protocol):
         `opened` as for `before`."""
         ...
 
+    def add_reaction(self, message_id: int, sender: str, emoji: str, ts: float) -> None:
+        """Keep a reaction to a stored message (nothing if the message is not stored)."""
+        ...
+
+    def reactions(self, message_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """(emoji, sender) of each message's reactions, oldest first, by message id."""
+        ...
+
     def forget(self, message_id: int) -> None:
         """Delete one message (redacted by its sender or an operator), search index too."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -86,28 +87,52 @@ MIGRATIONS: tuple[str, ...] = (
         created  REAL NOT NULL
     );
     """,
+    # 6: client tags on messages (replies), and reactions to messages.
+    """
+    ALTER TABLE messages ADD COLUMN tags TEXT;  -- JSON [[name, value], ...]; NULL for none
+    CREATE TABLE reactions (
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        sender     TEXT NOT NULL,
+        emoji      TEXT NOT NULL,
+        ts         REAL NOT NULL,
+        PRIMARY KEY (message_id, sender, emoji)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
 OFFLINE_LIMIT = 100  # private messages kept per offline account
 PRUNE_BATCH = 500  # messages deleted per transaction when pruning
 
-_COLUMNS = "id, ts, room, sender, kind, text, account, restricted"
+_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 # A closed room's messages older than the room now of that name are not shown.
 _VISIBLE = "NOT (restricted AND ts < ?)"
 _WORD = re.compile(r"\w+")
 _INSERT = (
     "INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,"
-    " restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " restricted, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # What one bad row raises (text that cannot be encoded, a duplicate id...), as opposed to
 # the database failing (a full disk, a lost file), which fails the whole batch.
 _ROW_ERRORS = (UnicodeError, OverflowError, sqlite3.IntegrityError)
 
 
-def _room_message(row: tuple[int, float, str, str, str, str, str | None, int]) -> RoomMessage:
-    id_, ts, room, sender, kind, text, account, restricted = row
-    return RoomMessage(id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted))
+def _room_message(
+    row: tuple[int, float, str, str, str, str, str | None, int, str | None],
+) -> RoomMessage:
+    id_, ts, room, sender, kind, text, account, restricted, tags = row
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
+    )
+
+
+def _tags(stored: str | None) -> tuple[tuple[str, str], ...]:
+    if not stored:
+        return ()
+    try:
+        return tuple((str(k), str(v)) for k, v in json.loads(stored))
+    except (ValueError, TypeError):
+        return ()  # a row written by hand: its message still reads
 
 
 def _private(path: Path, mode: int) -> None:
@@ -241,12 +266,12 @@ class SqliteStore:
         rows = [
             (
                 m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text,
-                m.account, m.restricted,
+                m.account, m.restricted, json.dumps(m.tags) if m.tags else None,
             )
             if isinstance(m, RoomMessage)
             else (
                 m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text, m.account,
-                False,
+                False, json.dumps(m.tags) if m.tags else None,
             )
             for m in messages
         ]  # fmt: skip
@@ -368,6 +393,32 @@ class SqliteStore:
 
     def unregister_room(self, name: str) -> None:
         self.db.execute("DELETE FROM rooms WHERE room_key = ?", (fold(name),))
+
+    # -- reactions ----------------------------------------------------------------------------
+
+    def add_reaction(self, message_id: int, sender: str, emoji: str, ts: float) -> None:
+        """Keep a reaction to a stored message (one per sender and emoji); nothing if the
+        message is not stored (a private one to nobody's account, or gone)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO reactions (message_id, sender, emoji, ts)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
+            (message_id, sender, emoji, ts, message_id),
+        )
+
+    def reactions(self, message_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """(emoji, sender) of each message's reactions, oldest first, by message id."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        ids = list(message_ids)
+        for start in range(0, len(ids), 500):  # SQLite's limit on parameters is far above
+            chunk = ids[start : start + 500]
+            rows = self.reader.execute(
+                "SELECT message_id, emoji, sender FROM reactions WHERE message_id IN"
+                f" ({', '.join('?' * len(chunk))}) ORDER BY ts",
+                chunk,
+            ).fetchall()
+            for mid, emoji, sender in rows:
+                found.setdefault(mid, []).append((emoji, sender))
+        return found
 
     def forget(self, message_id: int) -> None:
         # The delete trigger takes it out of the search index too; ids never go back.
