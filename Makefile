@@ -2,34 +2,45 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Serving needs only the package and its run-time dependencies; the tests add the dev extra
+# (the benchmark's plots, Playwright, the linters) to the same .venv.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint types pytest i18n clean irctest fuzz
+.PHONY: run chat test lint types pytest i18n clean irctest fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/tertulia serve $(ARGS)
 
+# The terminal client, from the same .venv: `make chat ARGS="--port 5000 --nick ana"`.
+chat: $(STAMP)
+	$(BIN)/tertulia chat $(ARGS)
+
 test: lint types pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests fuzz
 	$(BIN)/ruff format --check src tests fuzz
 
-types: $(STAMP)
+types: $(DEV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy fuzz
 
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Re-extract the message catalog and compile the translations.
-i18n: $(STAMP)
+i18n: $(DEV_STAMP)
 	$(BIN)/python tools/i18n.py
 
 clean:
@@ -41,7 +52,7 @@ clean:
 IRCTEST_MARKERS ?= not Ergo and not Sable and not implementation-specific and not deprecated and not strict and not services
 IRCTEST_SELECT ?= not Faketime
 IRCTEST_FILES ?= irctest/server_tests/
-irctest: $(STAMP)
+irctest: $(DEV_STAMP)
 	@test -n "$(IRCTEST_DIR)" || { echo "IRCTEST_DIR must name a checkout of progval/irctest" >&2; exit 2; }
 	$(BIN)/python -m pip install --quiet -r $(IRCTEST_DIR)/requirements.txt
 	cd $(IRCTEST_DIR) && PYTHONPATH=$(CURDIR)/tools/irctest:. TERTULIA_BIN=$(CURDIR)/$(BIN)/tertulia \
@@ -55,7 +66,7 @@ irctest: $(STAMP)
 # (tests/fuzz/test_corpus.py). atheris is installed for this alone, not by `make test`.
 FUZZ_RUNS ?= 1000000
 FUZZ_TARGETS ?= $(patsubst fuzz/fuzz_%.py,%,$(wildcard fuzz/fuzz_*.py))
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	@$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
 	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/tertulia-fuzz.XXXXXX"); echo "fuzz output: $$out"; \
 	for target in $(FUZZ_TARGETS); do \
