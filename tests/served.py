@@ -15,7 +15,10 @@ from typing import Any
 
 from webclient import http, samples
 
-LISTENING = re.compile(r"^(\w+) door listening on 127\.0\.0\.1:(\d+)( with tls)?$")
+# The web door's line is a URL (http:// or https://); the others say "with tls" under TLS.
+LISTENING = re.compile(
+    r"^(\w+) door listening on (?:http://|(https://))?127\.0\.0\.1:(\d+)/?( with tls)?$"
+)
 
 
 class Served:
@@ -69,7 +72,7 @@ async def serving(**settings: Any) -> AsyncIterator[Served]:
                 line = (await proc.stdout.readline()).decode()
                 match = LISTENING.match(line.strip())
                 assert match, line
-                ports[match[1] + ("-tls" if match[3] else "")] = int(match[2])
+                ports[match[1] + ("-tls" if match[2] or match[4] else "")] = int(match[3])
         yield Served(proc, ports)
     finally:
         if proc.returncode is None:

@@ -138,11 +138,9 @@ async def _serve(settings: config.Settings) -> int:
     except TertuliaError as err:
         print(f"tertulia: {err.render(tr)}", file=sys.stderr)
         return 1
-    # Untranslated on purpose: scripts and tests look for `listening` and the address.
     for name in ("plain", "irc", "web", "plain-tls", "irc-tls", "web-tls"):
-        door, _, tls = name.partition("-")
         for address in server.addresses(name):
-            print(f"{door} door listening on {address}{' with tls' if tls else ''}", flush=True)
+            print(listening_line(name, address), flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,6 +153,18 @@ async def _serve(settings: config.Settings) -> int:
     log.info("shutting down")
     await server.shutdown()
     return 0
+
+
+def listening_line(name: str, address: str) -> str:
+    """The one line that says a door is ready: `listening` and its address, the web door's
+    as a URL a terminal makes clickable. Untranslated on purpose: scripts and tests look for
+    `listening` and read the address from it."""
+    door, _, tls = name.partition("-")
+    if door != "web":
+        return f"{door} door listening on {address}{' with tls' if tls else ''}"
+    host, _, port = address.rpartition(":")
+    host = f"[{host}]" if ":" in host else host
+    return f"web door listening on {'https' if tls else 'http'}://{host}:{port}/"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -159,3 +159,36 @@ async def test_help_speaks_the_users_language() -> None:
     assert code == 0 and "archivo de configuración TOML" in out
     code, out, _ = await _run("serve", "--lang", "en", "--help", env=_env(LANG="es_AR.UTF-8"))
     assert code == 0 and "TOML configuration file" in out
+
+
+async def test_each_door_is_announced_once_and_the_web_door_as_a_url() -> None:
+    async with serving() as (proc, _):
+        assert proc.stdout is not None and proc.stderr is not None
+        rest = [(await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(2)]
+        assert re.fullmatch(r"irc door listening on 127\.0\.0\.1:\d+\n", rest[0]), rest
+        url = re.fullmatch(r"web door listening on http://127\.0\.0\.1:(\d+)/\n", rest[1])
+        assert url, rest
+        # The URL is the page itself: a browser opened on it gets the chat.
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(url[1]))
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+        writer.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
+        out, err = await proc.stdout.read(), await proc.stderr.read()
+    # Nothing else says it again: not stdout, not the log on stderr.
+    assert b"listening" not in out and b"listening" not in err, (out, err)
+
+
+def test_a_tls_web_door_is_an_https_url() -> None:
+    from tertulia.cli import listening_line
+
+    assert (
+        listening_line("web-tls", "127.0.0.1:8443")
+        == "web door listening on https://127.0.0.1:8443/"
+    )
+    assert listening_line("web", "::1:8080") == "web door listening on http://[::1]:8080/"
+    assert (
+        listening_line("irc-tls", "127.0.0.1:6697")
+        == "irc door listening on 127.0.0.1:6697 with tls"
+    )

@@ -20,7 +20,10 @@ from tlscerts import ca_file, client_context, write_cert
 
 pytestmark = pytest.mark.timeout(60)
 
-LISTENING = re.compile(r"^(\w+) door listening on 127\.0\.0\.1:(\d+)( with tls)?$")
+# The web door's line is a URL (http:// or https://); the others say "with tls" under TLS.
+LISTENING = re.compile(
+    r"^(\w+) door listening on (?:http://|(https://))?127\.0\.0\.1:(\d+)/?( with tls)?$"
+)
 
 
 class Served:
@@ -70,7 +73,7 @@ async def serving_tls(chain: Path, key: Path) -> AsyncIterator[Served]:
                 line = (await proc.stdout.readline()).decode()
                 match = LISTENING.match(line.strip())
                 assert match, line
-                ports[match[1] + ("-tls" if match[3] else "")] = int(match[2])
+                ports[match[1] + ("-tls" if match[2] or match[4] else "")] = int(match[3])
         yield Served(proc, ports)
     finally:
         if proc.returncode is None:

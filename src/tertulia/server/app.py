@@ -183,7 +183,8 @@ class Server:
             await listener.start_serving()
         for name in self._listeners:
             for address in self.addresses(name):
-                log.info("listening", extra={"door": name, "address": address})
+                # The CLI prints each door's line on stdout; the log keeps it out of sight.
+                log.debug("listening", extra={"door": name, "address": address})
         if s.history and (s.history_keep_days or s.history_keep_messages):
             self.spawn(self._prune_forever())
 
