@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from rich.text import Text
+from textual.widgets import RichLog, Static
 
 from conftest import ServerFactory
 from tertulia.client import events as ev
@@ -28,6 +33,22 @@ async def until(pilot_pause: Callable[[], object], check: Callable[[], bool]) ->
 
 def plain(app: ChatApp, room: str) -> list[str]:
     return [line.plain for line in app.rooms[room].lines]
+
+
+def status_of(app: ChatApp) -> str:
+    content = app.query_one("#status", Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+E = TypeVar("E")
+
+
+async def next_of(client: ChatClient, kind: type[E]) -> E:
+    async with asyncio.timeout(10):
+        async for event in client.events():
+            if isinstance(event, kind):
+                return event
+    raise AssertionError(f"connection closed before a {kind.__name__}")
 
 
 async def test_send_receive_switch_rooms_and_a_mention(server: Server) -> None:
@@ -84,8 +105,11 @@ async def test_reconnects_with_the_same_nick_and_rooms(make_server: ServerFactor
         await until(pilot.pause, lambda: app.current == "#otra")
         await first.shutdown()
         await until(pilot.pause, lambda: app.client.closed.is_set())
+        box = app.query_one("#input", HistoryInput)
         await pilot.press(*"lost?", "enter")
-        assert any("not sent" in line for line in plain(app, "#otra"))
+        # Refused on screen, and kept in the input to send once the connection is back.
+        assert any("stays in the input" in line for line in plain(app, "#otra"))
+        assert box.value == "lost?"
 
         second: Server = await make_server(port=port)
         await until(pilot.pause, lambda: not app.client.closed.is_set())
@@ -96,8 +120,73 @@ async def test_reconnects_with_the_same_nick_and_rooms(make_server: ServerFactor
         assert sorted(joined.data["members"]) == ["ana", "bo"]
         await bo.say("#otra", "welcome back")
         await until(pilot.pause, lambda: any("welcome back" in x for x in plain(app, "#otra")))
+        await pilot.press("enter")  # what was kept goes now
+        heard = await next_of(bo, ev.Message)
+        assert (heard.sender, heard.text) == ("ana", "lost?") and box.value == ""
         await bo.quit()
     await app.client.close()
+
+
+async def test_a_reconnection_shows_no_line_twice(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    data = str(tmp_path / "data")
+    first: Server = await make_server(data_dir=data)
+    port = first.port
+    ana = await connected(first, "ana")
+    bo = await connected(first, "bo")
+    await bo.say("#lobby", "uno")
+    app = ChatApp(ana, ("127.0.0.1", port), "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        await until(pilot.pause, lambda: any(x.endswith("<bo> uno") for x in plain(app, "#lobby")))
+        await pilot.press(*"dos", "enter")
+        assert (await next_of(bo, ev.Message)).text == "dos"
+        await bo.quit()
+        await first.shutdown()
+        await until(pilot.pause, lambda: app.client.closed.is_set())
+        # The same history: the server replays #lobby's last messages on the way back in.
+        second: Server = await make_server(port=port, data_dir=data)
+        await until(pilot.pause, lambda: not app.client.closed.is_set())
+        eva = await connected(second, "eva")
+        await eva.say("#lobby", "tres")
+        await until(pilot.pause, lambda: plain(app, "#lobby")[-1].endswith("<eva> tres"))
+        said = [x for x in plain(app, "#lobby") if "<" in x]
+        assert [x.split(" ", 1)[1] for x in said] == ["<bo> uno", "<ana> dos", "<eva> tres"]
+        # And on screen: each once.
+        log = ["".join(s.text for s in strip) for strip in app.query_one("#log", RichLog).lines]
+        assert [sum(w in x for x in log) for w in ("<bo> uno", "<ana> dos")] == [1, 1]
+        await eva.quit()
+    await app.client.close()
+
+
+async def test_retries_update_one_status_instead_of_adding_lines(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server()
+    ana = await connected(server, "ana")
+    app = ChatApp(ana, ("127.0.0.1", server.port), "#lobby", translator("en"))
+    app.backoff_first = 0.01  # nobody will answer: let the attempts come quickly
+    async with app.run_test() as pilot:
+        await server.shutdown()
+        await until(pilot.pause, lambda: app.attempts >= 4)
+        lines = plain(app, "#lobby")
+        assert [x for x in lines if "reconnecting" in x] == []
+        assert sum("the server closed the connection" in x for x in lines) == 1
+        status = status_of(app)
+        assert "disconnected" in status and "reconnecting in" in status, status
+
+
+async def test_quit_while_disconnected_leaves(make_server: ServerFactory) -> None:
+    server: Server = await make_server()
+    ana = await connected(server, "ana")
+    app = ChatApp(ana, ("127.0.0.1", server.port), "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        await server.shutdown()
+        await until(pilot.pause, lambda: app.client.closed.is_set())
+        await pilot.press(*"/quit", "enter")
+        await until(pilot.pause, lambda: not app.is_running)
+    assert app.return_value == 0
+    assert not any("not sent" in x for x in plain(app, "#lobby"))
 
 
 async def test_tab_completes_nicks_commands_and_rooms(server: Server) -> None:

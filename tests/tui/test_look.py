@@ -24,6 +24,7 @@ async def test_the_look_of_a_conversation(server: Server, tmp_path: Path) -> Non
     await ana.hello("ana")
     bea = await ChatClient.open("127.0.0.1", server.port)
     await bea.hello("bea")
+    await bea.topic("#lobby", "pruebas de tertulia · sé amable")
     app = ChatApp(ana, ("127.0.0.1", 5000), "#lobby", translator("en"), clock=lambda: "12:00")
     async with app.run_test(size=(90, 16)) as pilot:
         await bea.say("#lobby", "¡hola! ¿alguien para probar tertulia?")
@@ -31,7 +32,7 @@ async def test_the_look_of_a_conversation(server: Server, tmp_path: Path) -> Non
         await pilot.press(*"yes, all green", "enter")
         await pilot.press(*"/me waves", "enter")
         async with asyncio.timeout(10):
-            while len(app.rooms["#lobby"].lines) < 5:
+            while len(app.rooms["#lobby"].lines) < 6:
                 await pilot.pause()
         app.rtt_ms = 1.0  # measured live; pinned for the picture
         app.refresh_status()

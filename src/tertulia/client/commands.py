@@ -7,19 +7,46 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
-from tertulia.client.connection import ChatClient, ClientError
+from tertulia.client import events as ev
+from tertulia.client.connection import ChatClient, ClientError, Disconnected
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate
 from tertulia.protocols import jsonlines as jl
 from tertulia.protocols import slash
 
 LEAVE = "leave"
+UNSENT = "unsent"  # the line could not go out: the connection is down
+
+# What a line said through the client was, once the server took it: the conversation (a
+# room, or a nick for a private message), the text, its kind and the server's reply (its
+# msgid and time).
+Sent = Callable[[str, str, str, ev.Reply], None]
+
+
+def is_room(name: str) -> bool:
+    """A room's name, as opposed to a nick (a private conversation): rooms start with '#'."""
+    return name.startswith("#")
+
+
+def is_quit(line: str) -> bool:
+    """The line leaves (`/quit`, `#LOGOUT`): it needs no connection."""
+    line = line.strip()
+    if line == "#LOGOUT":
+        return True
+    if not line.startswith("/") or line.startswith("//"):
+        return False
+    known = slash.find(line[1:].split(" ", 1)[0], slash.Where.CLIENT)
+    return known is not None and known.name == "quit"
 
 
 class LineChat:
     """Applies typed lines to a connected client; what it has to say goes to `out`.
 
-    The line mode prints it; the Textual app shows it in the current room's log.
+    The line mode prints it; the Textual app shows it in the current room's log. Text goes
+    to `target`: the room on screen, or a nick in a private conversation (the Textual app
+    has those); commands about a room use `room`, the last room on screen. Hooks tell the
+    caller what changed: `sent` (a message went out), `joined` (a join's reply: the room,
+    its topic and members) and `closed` (a room was left, or a conversation closed).
     """
 
     def __init__(
@@ -27,8 +54,12 @@ class LineChat:
     ) -> None:
         self.client = client
         self.room = room
+        self.target = room
         self.tr = tr
         self.out = out or _print
+        self.sent: Sent | None = None
+        self.joined: Callable[[ev.Reply], None] | None = None
+        self.closed: Callable[[str], None] | None = None
         self.commands: dict[str, Callable[[str], Awaitable[str | None]]] = {
             "join": self._join, "part": self._part, "msg": self._msg, "me": self._me,
             "nick": self._nick, "who": self._who, "rooms": self._rooms, "topic": self._topic,
@@ -42,7 +73,8 @@ class LineChat:
                 self.commands[command.name] = partial(self._request, command)
 
     async def handle(self, line: str) -> str | None:
-        """Apply one typed line; returns LEAVE when the user is done."""
+        """Apply one typed line; returns LEAVE when the user is done, UNSENT when the
+        connection was down (the caller may keep the line to send it again)."""
         line = line.rstrip("\r\n")
         if not line.strip():
             return None
@@ -58,27 +90,46 @@ class LineChat:
                     self.out("! " + self.tr(N_("unknown command /{name}")).format(name=name))
                     return None
                 return await command(rest.strip())
-            await self.client.say(self.room, line.removeprefix("/"))
+            await self._send(self.target, line.removeprefix("/"))
+        except Disconnected:
+            self.out("! " + self.tr(N_("not connected: not sent")))
+            return UNSENT
         except ClientError as err:
             self.out(f"! {err}")
         return None
 
+    async def _send(self, target: str, text: str, action: bool = False) -> None:
+        if is_room(target):
+            reply = await self.client.say(target, text, action=action)
+        else:
+            reply = await self.client.tell(target, text, action=action)
+            target = str(reply.data.get("to") or target)
+        if self.sent is not None:
+            self.sent(target, text, "action" if action else "message", reply)
+
     async def _join(self, arg: str) -> None:
         reply = await self.client.join(arg or self.room)
-        self.room = str(reply.data.get("room", arg))
+        self.room = self.target = str(reply.data.get("room", arg))
+        if self.joined is not None:
+            self.joined(reply)
+            return
         members = ", ".join(reply.data.get("members", ()))
         self.out("* " + self.tr(N_("you are in {room}: {members}")).format(
             room=self.room, members=members))  # fmt: skip
 
     async def _part(self, arg: str) -> None:
-        await self.client.part(self.room, arg)
+        left = self.target
+        if is_room(left):  # a private conversation is only closed, nobody is told
+            await self.client.part(left, arg)
+        if self.closed is not None:
+            self.closed(left)
 
     async def _msg(self, arg: str) -> None:
         to, _, text = arg.partition(" ")
-        await self.client.tell(to, text)
+        await self._send(to, text)
 
     async def _me(self, arg: str) -> None:
-        await self.client.say(self.room, arg, action=True)
+        await self._send(self.target, arg, action=True)
 
     async def _nick(self, arg: str) -> None:
         await self.client.change_nick(arg)

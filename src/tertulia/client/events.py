@@ -8,6 +8,7 @@ from typing import Any
 
 # Joins, parts, quits, nick and topic changes reach a client with the core's own shape.
 from tertulia.core.events import (
+    AwayChanged,
     Invited,
     Joined,
     Kicked,
@@ -24,6 +25,10 @@ class RoomState:
     room: str
     topic: str
     members: tuple[str, ...]
+    # Who among the members runs the room, has a voice, is away (newer servers say so).
+    operators: tuple[str, ...] = ()
+    voiced: tuple[str, ...] = ()
+    away: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,14 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Reactions:
+    """Who reacted to a stored message with one emoji, in the order they did."""
+
+    emoji: str
+    senders: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     room: str
     sender: str
@@ -43,6 +56,8 @@ class Message:
     kind: str  # "message" or "action" (/me)
     msgid: str
     ts: float
+    reply_to: str = ""  # the msgid this message answers, if it is a reply
+    reactions: tuple[Reactions, ...] = ()  # only from history: live ones come as Reaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,38 @@ class Private:
     kind: str
     msgid: str
     ts: float
+    reply_to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """`sender` reacted with `emoji` to message `msgid`, in `room` or privately (to `to`)."""
+
+    sender: str
+    msgid: str
+    emoji: str
+    room: str = ""
+    to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """`sender` is typing (`active`), stopped (`paused`) or is done, in `room` or to `to`."""
+
+    sender: str
+    state: str
+    room: str = ""
+    to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """Message `msgid` of `room` was taken back by `by`: hide it."""
+
+    room: str
+    msgid: str
+    by: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +135,16 @@ class History:
 
 Event = (
     Welcome | Message | Private | Joined | Parted | Quit | NickChanged | TopicChanged | Kicked
-    | ModeChanged | Invited | Notice | History
+    | ModeChanged | Invited | Notice | History | AwayChanged | Reaction | Typing | Redaction
 )  # fmt: skip
 Incoming = Event | Reply | ErrorReply
 
 
 __all__ = [
-    "BadLine", "ErrorReply", "Event", "History", "Incoming", "Invited", "Joined", "Kicked",
-    "Message", "ModeChanged", "NickChanged",
-    "Notice", "Parted", "Private", "Quit", "Reply", "RoomState", "TopicChanged", "Welcome",
-    "parse",
+    "AwayChanged", "BadLine", "ErrorReply", "Event", "History", "Incoming", "Invited", "Joined",
+    "Kicked", "Message", "ModeChanged", "NickChanged", "Notice", "Parted", "Private", "Quit",
+    "Reaction", "Reactions", "Redaction", "Reply", "RoomState", "TopicChanged", "Typing",
+    "Welcome", "parse",
 ]  # fmt: skip
 
 
@@ -105,13 +152,28 @@ class BadLine(ValueError):
     """A line from the server that is not one of the protocol's objects."""
 
 
-def _room_state(obj: dict[str, Any]) -> RoomState:
-    return RoomState(str(obj["room"]), str(obj.get("topic") or ""), tuple(obj.get("members", ())))
+def room_state(obj: dict[str, Any]) -> RoomState:
+    """A room as the welcome, a join or a who reply describes it."""
+    return RoomState(
+        str(obj["room"]), str(obj.get("topic") or ""), tuple(obj.get("members", ())),
+        tuple(obj.get("operators", ())), tuple(obj.get("voiced", ())),
+        tuple(obj.get("away", ())),
+    )  # fmt: skip
+
+
+def _msgid(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _stored(room: str, m: dict[str, Any]) -> Message:
     kind = m.get("kind", "message")
-    return Message(room, m["from"], m["text"], kind, str(m.get("msgid", "")), float(m["ts"]))
+    reactions = tuple(
+        Reactions(str(r["emoji"]), tuple(r.get("from", ()))) for r in m.get("reactions", ())
+    )
+    return Message(
+        room, m["from"], m["text"], kind, _msgid(m.get("msgid")), float(m["ts"]),
+        _msgid(m.get("reply_to")), reactions,
+    )  # fmt: skip
 
 
 def parse(line: bytes | str) -> Incoming | None:
@@ -133,18 +195,30 @@ def _typed(obj: dict[str, Any]) -> Incoming:
     rid = obj.get("id")
     match kind:
         case "welcome":
-            rooms = tuple(_room_state(r) for r in obj.get("rooms", ()))
+            rooms = tuple(room_state(r) for r in obj.get("rooms", ()))
             return Welcome(obj["nick"], obj.get("server", ""), obj.get("version", ""), rooms, rid)
         case "message":
             return Message(
                 obj["room"], obj["from"], obj["text"], obj.get("kind", "message"),
-                str(obj.get("msgid", "")), float(obj.get("ts", 0)),
+                _msgid(obj.get("msgid")), float(obj.get("ts", 0)), _msgid(obj.get("reply_to")),
             )  # fmt: skip
         case "private":
             return Private(
                 obj["from"], obj["to"], obj["text"], obj.get("kind", "message"),
-                str(obj.get("msgid", "")), float(obj.get("ts", 0)),
+                _msgid(obj.get("msgid")), float(obj.get("ts", 0)), _msgid(obj.get("reply_to")),
             )  # fmt: skip
+        case "react" if rid is None:
+            return Reaction(
+                obj["from"], _msgid(obj["msgid"]), obj["emoji"], obj.get("room", ""),
+                obj.get("to", ""),
+            )  # fmt: skip
+        case "typing" if rid is None:
+            return Typing(obj["from"], obj["state"], obj.get("room", ""), obj.get("to", ""))
+        case "redact" if rid is None:
+            return Redaction(obj["room"], _msgid(obj["msgid"]), obj.get("by", ""),
+                             obj.get("reason", ""))  # fmt: skip
+        case "away" if "nick" in obj:
+            return AwayChanged(obj["nick"], obj.get("message", ""))
         case "join" if "nick" in obj:
             return Joined(obj["room"], obj["nick"])
         case "part" if "nick" in obj:

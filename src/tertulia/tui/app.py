@@ -1,4 +1,5 @@
-"""The Textual chat app: rooms with unread counts, log, members, input line and status bar."""
+"""The Textual chat app: rooms and private conversations with unread counts, the topic, the
+log, members with their marks, the input line and the status bar."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import itertools
 import random
 import ssl
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,28 +16,32 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, ListItem, ListView, RichLog, Static
+from textual.message import Message
+from textual.widgets import Input, RichLog
 
 from tertulia.client import events as ev
-from tertulia.client.commands import LEAVE, LineChat
+from tertulia.client.commands import LEAVE, UNSENT, LineChat, is_quit, is_room
 from tertulia.client.connection import ChatClient, ClientError
 from tertulia.client.render import render
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate
 from tertulia.protocols import slash
+from tertulia.tui.model import SCROLLBACK, Conversation, Said, excerpt, fold
+from tertulia.tui.widgets import (
+    ConversationList,
+    HistoryInput,
+    NickList,
+    StatusLine,
+    TopicLine,
+    nick_colour,
+)
+
+__all__ = ["COMMANDS", "ChatApp", "HistoryInput", "mentions", "nick_colour"]
 
 BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
 BACKOFF_MAX = 30.0
-
-# Colours that read on dark and light terminals; a nick keeps its colour everywhere.
-PALETTE = (
-    "red", "green", "yellow", "blue", "magenta", "cyan", "bright_red", "bright_green",
-    "bright_blue", "bright_magenta", "bright_cyan", "dark_orange",
-)  # fmt: skip
-
-
-def nick_colour(nick: str) -> str:
-    return PALETTE[zlib.crc32(nick.casefold().encode()) % len(PALETTE)]
+TYPING_SECONDS = 6.0  # someone typing is shown this long after their last notice
+STAMP_WIDTH = 6  # "HH:MM "
 
 
 def mentions(text: str, nick: str | None) -> bool:
@@ -48,89 +51,17 @@ def mentions(text: str, nick: str | None) -> bool:
     return nick.casefold() in words
 
 
-@dataclass
-class RoomView:
-    name: str
-    lines: list[Text] = field(default_factory=list)
-    members: set[str] = field(default_factory=set)
-    unread: int = 0
-
-
-def _common_prefix(words: list[str], at_least: int) -> str:
-    first = words[0]
-    size = at_least
-    while size < len(first) and all(
-        len(w) > size and w[size].casefold() == first[size].casefold() for w in words
-    ):
-        size += 1
-    return first[:size]
-
-
 # What Tab completes after a "/": the client library's commands, from the one registry.
 COMMANDS = tuple("/" + name for name in slash.names(slash.Where.CLIENT, aliases=False))
 
 
-class HistoryInput(Input):
-    """An input line that remembers what was sent: up and down walk through it."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "older", show=False),
-        Binding("down", "newer", show=False),
-        Binding("tab", "complete", show=False, priority=True),
-    ]
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.history: list[str] = []
-        self._at = 0
-        # What tab completes from: the app sets it to nicks, commands and room names.
-        self.candidates: Callable[[], list[str]] = list
-
-    def action_complete(self) -> None:
-        """Complete the word before the cursor; a nick that starts the line gets ": "."""
-        before = self.value[: self.cursor_position]
-        start = before.rfind(" ") + 1
-        word = before[start:]
-        if not word:
-            return
-        matches = sorted(
-            {c for c in self.candidates() if c.casefold().startswith(word.casefold())},
-            key=str.casefold,
-        )
-        if not matches:
-            return
-        choice = matches[0] if len(matches) == 1 else _common_prefix(matches, len(word))
-        if choice == word:
-            return
-        if len(matches) == 1 and start == 0 and not choice.startswith(("/", "#")):
-            choice += ":"
-        suffix = " " if len(matches) == 1 else ""
-        self.value = before[:start] + choice + suffix + self.value[self.cursor_position :]
-        self.cursor_position = start + len(choice) + len(suffix)
-
-    def remember(self, line: str) -> None:
-        if line and (not self.history or self.history[-1] != line):
-            self.history.append(line)
-        self._at = len(self.history)
-
-    def action_older(self) -> None:
-        if self._at > 0:
-            self._at -= 1
-            self.value = self.history[self._at]
-            self.cursor_position = len(self.value)
-
-    def action_newer(self) -> None:
-        if self._at < len(self.history):
-            self._at += 1
-            self.value = self.history[self._at] if self._at < len(self.history) else ""
-            self.cursor_position = len(self.value)
-
-
 class ChatApp(App[int]):
-    """One connected client on screen; the network reaches the widgets as events."""
+    """One connected client on screen; the network reaches the app as Received messages."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tertulia"
+    # Textual's command palette would take Ctrl+P, which is "previous room" here.
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "leave", "quit", priority=True),
         Binding("pageup", "scroll(-1)", show=False),
@@ -138,6 +69,13 @@ class ChatApp(App[int]):
         Binding("ctrl+n", "switch(1)", "next room"),
         Binding("ctrl+p", "switch(-1)", "previous room"),
     ]
+
+    class Received(Message):
+        """Something the server said."""
+
+        def __init__(self, event: ev.Event) -> None:
+            super().__init__()
+            self.event = event
 
     def __init__(
         self,
@@ -147,6 +85,7 @@ class ChatApp(App[int]):
         tr: Translate,
         clock: Callable[[], str] | None = None,
         tls: ssl.SSLContext | None = None,
+        scrollback: int = SCROLLBACK,
     ) -> None:
         super().__init__()
         self.client = client
@@ -156,40 +95,51 @@ class ChatApp(App[int]):
         self.clock = clock or (lambda: time.strftime("%H:%M"))
         self.leaving = False
         self.tr = tr
-        self.rooms: dict[str, RoomView] = {}
+        self.scrollback = scrollback
+        self.rooms: dict[str, Conversation] = {}
+        self.away: set[str] = set()  # nicks that are away, in every room
         self.current = room
         self.rtt_ms: float | None = None
+        self.backoff_first = BACKOFF_FIRST
+        self.attempts = 0  # reconnection attempts since the connection was lost
+        self.reconnecting = ""  # what the status says while reconnecting
+        self.typing: dict[str, dict[str, float]] = {}  # conversation -> nick -> until
         self.chat = LineChat(client, room, tr, out=self.show_notice)
+        self.chat.sent = self.sent
+        self.chat.joined = self.joined
+        self.chat.closed = self.closed
         if client.welcome is not None:
-            for state in client.welcome.rooms:
-                self.rooms[state.room] = RoomView(state.room, members=set(state.members))
-        self.rooms.setdefault(room, RoomView(room))
+            self.apply_welcome(client.welcome)
+        self.room(room)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield ListView(id="rooms")
+            yield ConversationList(id="rooms")
             with Vertical(id="centre"):
-                yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
+                yield TopicLine(id="topic")
+                yield RichLog(
+                    id="log", wrap=True, markup=False, auto_scroll=True,
+                    max_lines=self.scrollback, min_width=20,
+                )  # fmt: skip
                 yield HistoryInput(id="input", placeholder=self.tr(N_("Type a message")))
-            yield Static(id="members")
-        yield Static(id="status")
+            yield NickList(id="members")
+        yield StatusLine(id="status")
 
     async def on_mount(self) -> None:
-        self.query_one("#rooms", ListView).can_focus = False
+        self.query_one("#rooms", ConversationList).can_focus = False
         self.query_one("#log", RichLog).can_focus = False
         box = self.query_one("#input", HistoryInput)
         box.candidates = self.completions
         box.focus()
-        self.refresh_rooms()
-        self.refresh_members()
-        self.refresh_status()
+        self.switch_to(self.current)
         self.listen()
         self.set_interval(10, self.measure_rtt)
         self.measure_rtt()
 
     def completions(self) -> list[str]:
         nicks = set(self.room(self.current).members) - {self.client.nick or ""}
-        return [*nicks, *COMMANDS, *self.rooms]
+        partners = [v.name for v in self.rooms.values() if v.private]
+        return [*nicks, *partners, *COMMANDS, *(v.name for v in self.rooms.values())]
 
     # -- the network --------------------------------------------------------------------
 
@@ -197,7 +147,7 @@ class ChatApp(App[int]):
     async def listen(self) -> None:
         while True:
             async for event in self.client.events():
-                self.on_chat_event(event)
+                self.post_message(self.Received(event))
             if self.leaving:
                 return
             self.show_notice("* " + self.tr(N_("the server closed the connection")))
@@ -205,29 +155,42 @@ class ChatApp(App[int]):
             await self.reconnect()
 
     async def reconnect(self) -> None:
-        """Try again with exponential backoff and jitter, keeping the nick and the rooms."""
+        """Try again with exponential backoff and jitter, keeping the nick and the rooms.
+
+        The status line says when the next attempt is; the log gets one line when the
+        connection is lost and one when it is back, however many attempts it takes.
+        """
         nick = self.client.nick or ""
-        rooms = list(self.rooms)
-        for attempt in itertools.count():
-            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt) * random.uniform(0.5, 1.5)
-            self.show_notice("* " + self.tr(N_("reconnecting in {seconds:.1f} s")).format(
-                seconds=delay))  # fmt: skip
+        rooms = [v.name for v in self.rooms.values() if not v.private]
+        for attempt in itertools.count(1):
+            self.attempts = attempt
+            delay = min(BACKOFF_MAX, self.backoff_first * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.5)
+            self.reconnecting = self.tr(
+                N_("reconnecting in {seconds:.1f} s (attempt {attempt})")
+            ).format(seconds=delay, attempt=attempt)
+            self.refresh_status()
             await asyncio.sleep(delay)  # the backoff itself, not a synchronisation
             try:
                 client = await ChatClient.open(*self.address, tls=self.tls)
             except (OSError, TimeoutError):
                 continue
             try:
-                await client.hello(nick)
-                for room in rooms:
-                    await client.join(room)
+                welcome = await client.hello(nick)
+                states = [await client.join(room) for room in rooms]
             except ClientError as err:
-                self.show_notice(f"! {err}")
+                self.reconnecting = str(err)
+                self.refresh_status()
                 await client.close()
                 continue
             self.client = self.chat.client = client
+            self.apply_welcome(welcome)
+            for reply in states:
+                self.apply_state(ev.room_state(reply.data))
+            self.reconnecting = ""
+            self.attempts = 0
             self.show_notice("* " + self.tr(N_("reconnected as {nick}")).format(nick=nick))
-            self.refresh_status()
+            self.switch_to(self.current if self.current in self.rooms else next(iter(self.rooms)))
             self.measure_rtt()
             return
 
@@ -239,48 +202,178 @@ class ChatApp(App[int]):
             self.rtt_ms = None
         self.refresh_status()
 
+    def apply_welcome(self, welcome: ev.Welcome) -> None:
+        for state in welcome.rooms:
+            self.apply_state(state)
+
+    def apply_state(self, state: ev.RoomState) -> None:
+        view = self.room(state.room)
+        view.set_state(state.topic, state.members, state.operators, state.voiced)
+        self.away -= set(state.members) - set(state.away)
+        self.away |= set(state.away)
+
+    @on(Received)
+    def received(self, message: Received) -> None:
+        self.on_chat_event(message.event)
+
     def on_chat_event(self, event: ev.Event) -> None:
         me = self.client.nick
         match event:
             case ev.Message():
-                self.add_line(event.room, self.message_text(event.sender, event.text, event.kind))
+                view = self.room(event.room)
+                self.stop_typing(view.name, event.sender)
+                self.add_said(view, event.msgid, event.sender, event.text, event.kind,
+                              reply_to=event.reply_to)  # fmt: skip
                 if event.sender != me and mentions(event.text, me):
                     self.bell()
             case ev.History():
                 view = self.room(event.room)
                 seen = view.unread
                 for m in event.messages:
-                    line = self.message_text(m.sender, m.text, m.kind, m.ts)
-                    line.stylize("dim")
-                    self.add_line(event.room, line)
+                    reactions = {r.emoji: list(r.senders) for r in m.reactions}
+                    self.add_said(view, m.msgid, m.sender, m.text, m.kind, m.ts, m.reply_to,
+                                  reactions, old=True)  # fmt: skip
                 view.unread = seen  # what was said before you came is not unread
                 self.refresh_rooms()
             case ev.Private():
-                other = event.sender if event.sender != me else event.to
-                self.add_line(self.current, self.message_text(
-                    f"{event.sender} → {other}", event.text, event.kind))  # fmt: skip
-                self.bell()
+                view = self.private(event.sender if not self.is_me(event.sender) else event.to)
+                self.stop_typing(view.name, event.sender)
+                new = self.add_said(
+                    view, event.msgid, event.sender, event.text, event.kind,
+                    reply_to=event.reply_to,
+                )  # fmt: skip
+                if new and not self.is_me(event.sender):
+                    self.bell()
             case ev.Joined():
-                self.rooms.setdefault(event.room, RoomView(event.room)).members.add(event.nick)
+                self.room(event.room).members.add(event.nick)
                 self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
             case ev.Parted() | ev.Kicked():
-                self.room(event.room).members.discard(event.nick)
+                self.room(event.room).drop(event.nick)
                 self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
                 if isinstance(event, ev.Kicked) and event.nick == me and len(self.rooms) > 1:
                     self.show_notice(render(event, me, self.tr) or "")
-                    del self.rooms[event.room]
-                    self.switch_to(next(iter(self.rooms)))
-            case ev.Quit() | ev.NickChanged():
-                old = event.nick if isinstance(event, ev.Quit) else event.old
-                for view in self.rooms.values():
-                    if old in view.members:
-                        view.members.discard(old)
-                        if isinstance(event, ev.NickChanged):
-                            view.members.add(event.new)
+                    self.closed(event.room)
+            case ev.Quit():
+                self.away.discard(event.nick)
+                for view in list(self.rooms.values()):
+                    if view.drop(event.nick) or self.partner(view, event.nick):
                         self.add_line(view.name, self.notice_text(render(event, me, self.tr)))
+            case ev.NickChanged():
+                if event.old in self.away:
+                    self.away.discard(event.old)
+                    self.away.add(event.new)
+                for view in list(self.rooms.values()):
+                    if self.partner(view, event.old):
+                        self.rename_private(view, event.new)
+                    if view.rename(event.old, event.new) or self.partner(view, event.new):
+                        self.add_line(view.name, self.notice_text(render(event, me, self.tr)))
+            case ev.TopicChanged():
+                self.room(event.room).topic = event.topic
+                self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
+                self.refresh_topic()
+            case ev.ModeChanged():
+                self.room(event.room).apply_modes(event.modes, event.args)
+                self.add_line(event.room, self.notice_text(render(event, me, self.tr)))
+            case ev.AwayChanged():
+                if event.message:
+                    self.away.add(event.nick)
+                else:
+                    self.away.discard(event.nick)
+                talk = self.find(event.nick)
+                if talk is not None:  # said where it matters: your conversation with them
+                    self.add_line(talk.name, self.notice_text(self.away_line(event)))
+            case ev.Reaction():
+                self.react(self.where(event.room, event.sender, event.to), event)
+            case ev.Typing():
+                self.typed(self.where(event.room, event.sender, event.to), event)
+            case ev.Redaction():
+                gone = self.rooms.get(event.room)
+                if gone is not None and gone.remove(event.msgid) and gone.name == self.current:
+                    self.redraw()
             case _:
                 self.show_notice(render(event, me, self.tr) or "")
         self.refresh_members()
+
+    # -- conversations ------------------------------------------------------------------
+
+    def is_me(self, nick: str) -> bool:
+        return fold(nick) == fold(self.client.nick or "")
+
+    def partner(self, view: Conversation, nick: str) -> bool:
+        return view.private and fold(view.name) == fold(nick)
+
+    def find(self, nick: str) -> Conversation | None:
+        """The private conversation with `nick`, if there is one."""
+        return next((v for v in self.rooms.values() if self.partner(v, nick)), None)
+
+    def private(self, nick: str) -> Conversation:
+        """The private conversation with `nick`, opened if new."""
+        view = self.find(nick)
+        if view is None:
+            view = self.rooms[nick] = Conversation(nick, True, self.scrollback)
+            view.members = {nick, self.client.nick or ""} - {""}
+            self.refresh_rooms()
+        return view
+
+    def where(self, room: str, sender: str, to: str) -> Conversation | None:
+        """The conversation an event about a message belongs to, if it is open."""
+        if room:
+            return self.rooms.get(room)
+        return self.find(sender if not self.is_me(sender) else to)
+
+    def rename_private(self, view: Conversation, new: str) -> None:
+        old = view.name
+        view.name = new
+        view.members = {new, self.client.nick or ""} - {""}
+        self.rooms = {(new if k == old else k): v for k, v in self.rooms.items()}
+        if self.current == old:
+            self.current = self.chat.target = new
+        self.refresh_rooms()
+
+    def sent(self, target: str, text: str, kind: str, reply: ev.Reply) -> None:
+        """A line of ours the server took: shown where it went, with its msgid."""
+        view = self.room(target) if is_room(target) else self.private(target)
+        msgid = str(reply.data.get("msgid") or "")
+        # Stamped by the clock on screen, as what others say live is.
+        self.add_said(view, msgid, self.client.nick or "", text, kind)
+        if view.name != self.current:
+            self.switch_to(view.name)  # a /msg opens the conversation it started
+
+    def joined(self, reply: ev.Reply) -> None:
+        state = ev.room_state(reply.data)
+        self.apply_state(state)
+        self.switch_to(state.room)
+
+    def closed(self, name: str) -> None:
+        """A room left or a conversation closed: its tab goes; the next one shows."""
+        if name in self.rooms and len(self.rooms) > 1:
+            del self.rooms[name]
+            self.switch_to(next(iter(self.rooms)))
+
+    def react(self, view: Conversation | None, event: ev.Reaction) -> None:
+        said = view.said.get(event.msgid) if view is not None else None
+        if view is None or said is None:
+            return
+        who = said.reactions.setdefault(event.emoji, [])
+        if event.sender not in who:
+            who.append(event.sender)
+        if view.replace(said, self.said_text(view, said)) and view.name == self.current:
+            self.redraw()
+
+    def typed(self, view: Conversation | None, event: ev.Typing) -> None:
+        if view is None:
+            return
+        if event.state == "active":
+            until = time.monotonic() + TYPING_SECONDS
+            self.typing.setdefault(view.name, {})[event.sender] = until
+            self.set_timer(TYPING_SECONDS, self.refresh_status)
+        else:
+            self.stop_typing(view.name, event.sender)
+        self.refresh_status()
+
+    def stop_typing(self, name: str, nick: str) -> None:
+        if self.typing.get(name, {}).pop(nick, None) is not None:
+            self.refresh_status()
 
     # -- what the user types --------------------------------------------------------------
 
@@ -288,34 +381,22 @@ class ChatApp(App[int]):
     async def submitted(self, message: Input.Submitted) -> None:
         box = self.query_one("#input", HistoryInput)
         line = message.value
-        box.remember(line)
-        box.value = ""
         if not line.strip():
             return
-        before = self.chat.room
-        if self.client.closed.is_set():
-            self.show_notice("! " + self.tr(N_("not connected: not sent")))
-            return
-        if await self.chat.handle(line) == LEAVE:
+        box.remember(line)
+        if is_quit(line):  # leaving needs no connection
             await self.action_leave()
             return
-        if not line.startswith("/") or line.startswith(("//", "/me ")):
-            kind = "action" if line.startswith("/me ") else "message"
-            text = line[4:] if kind == "action" else line.removeprefix("/")
-            self.add_line(self.current, self.message_text(self.client.nick or "", text, kind))
-        if line.split(" ", 1)[0].lower() == "/part" and len(self.rooms) > 1:
-            # The room is left: drop its tab and show the next one.
-            del self.rooms[before]
-            self.switch_to(next(iter(self.rooms)))
+        if self.client.closed.is_set():
+            # Kept in the input, to send with Enter once the connection is back.
+            self.show_notice("! " + self.tr(N_("not connected: your text stays in the input")))
             return
-        if self.chat.room != before:
-            view = self.rooms.setdefault(self.chat.room, RoomView(self.chat.room))
-            try:
-                reply = await self.client.who(view.name)
-                view.members = set(reply.data.get("members", ()))
-            except ClientError:
-                pass
-            self.switch_to(self.chat.room)
+        box.value = ""
+        result = await self.chat.handle(line)
+        if result == LEAVE:
+            await self.action_leave()
+        elif result == UNSENT and not box.value:
+            box.value = line  # the connection went while it was sent: keep it
 
     async def action_leave(self) -> None:
         self.leaving = True
@@ -334,38 +415,65 @@ class ChatApp(App[int]):
         if len(names) > 1:
             self.switch_to(names[(names.index(self.current) + step) % len(names)])
 
-    @on(ListView.Selected, "#rooms")
-    def picked(self, message: ListView.Selected) -> None:
-        name = message.item.name
-        if name:
-            self.switch_to(name)
-            self.query_one("#input", HistoryInput).focus()
+    @on(ConversationList.Picked)
+    def picked(self, message: ConversationList.Picked) -> None:
+        self.switch_to(message.conversation)
+        self.query_one("#input", HistoryInput).focus()
 
     # -- drawing --------------------------------------------------------------------------
 
-    def room(self, name: str) -> RoomView:
-        return self.rooms.setdefault(name, RoomView(name))
+    def room(self, name: str) -> Conversation:
+        view = self.rooms.get(name)
+        if view is None:
+            view = self.rooms[name] = Conversation(name, not is_room(name), self.scrollback)
+        return view
 
     def switch_to(self, name: str) -> None:
-        self.current = self.chat.room = name
+        self.current = self.chat.target = name
         view = self.room(name)
+        if not view.private:
+            self.chat.room = name
         view.unread = 0
-        log = self.query_one("#log", RichLog)
-        log.clear()
-        for line in view.lines:
-            log.write(line)
+        self.redraw()
         self.refresh_rooms()
+        self.refresh_topic()
         self.refresh_members()
         self.refresh_status()
 
-    def add_line(self, room: str, text: Text) -> None:
+    def redraw(self) -> None:
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        for line in self.room(self.current).lines:
+            log.write(line)
+
+    def add_line(self, room: str, text: Text, said: Said | None = None) -> None:
         view = self.room(room)
-        view.lines.append(text)
+        view.add(text, said)
         if room == self.current:
             self.query_one("#log", RichLog).write(text)
         else:
             view.unread += 1
         self.refresh_rooms()
+
+    def add_said(
+        self,
+        view: Conversation,
+        msgid: str,
+        sender: str,
+        text: str,
+        kind: str,
+        ts: float | None = None,
+        reply_to: str = "",
+        reactions: dict[str, list[str]] | None = None,
+        old: bool = False,
+    ) -> bool:
+        """A message in `view`, unless it is there already (False): the server replays
+        a room's last messages after a reconnection."""
+        if view.seen(msgid):
+            return False
+        said = Said(msgid, sender, text, kind, ts, reply_to, reactions or {}, old)
+        self.add_line(view.name, self.said_text(view, said), said)
+        return True
 
     def show_notice(self, line: str) -> None:
         if line:
@@ -375,9 +483,28 @@ class ChatApp(App[int]):
         when = self.clock() if ts is None else time.strftime("%H:%M", time.localtime(ts))
         return Text(when + " ", style="dim")
 
+    def said_text(self, view: Conversation, said: Said) -> Text:
+        """A message's line: what it answers above it, its reactions after it."""
+        line = Text()
+        if said.reply_to:
+            quoted = view.said.get(said.reply_to)
+            what = (
+                f"{quoted.sender}: {excerpt(quoted.text)}"
+                if quoted
+                else self.tr(N_("an earlier message"))
+            )
+            line.append(" " * STAMP_WIDTH + "↪ " + what + "\n", style="dim")
+        line.append_text(self.message_text(said.sender, said.text, said.kind, said.ts))
+        for emoji, who in said.reactions.items():
+            names = ", ".join(who) if len(who) <= 3 else str(len(who))
+            line.append(f"  {emoji} {names}", style="dim")
+        if said.old:
+            line.stylize("dim")
+        return line
+
     def message_text(self, sender: str, body: str, kind: str, ts: float | None = None) -> Text:
         line = self.stamp(ts)
-        colour = nick_colour(sender.split(" ")[0])
+        colour = nick_colour(sender)
         if kind == "action":
             line.append(f"* {sender} ", style=f"italic {colour}")
             line.append(body, style="italic")
@@ -394,25 +521,30 @@ class ChatApp(App[int]):
         line.append(body or "", style="dim italic" if (body or "").startswith("*") else "bold red")
         return line
 
+    def away_line(self, event: ev.AwayChanged) -> str:
+        if event.message:
+            return "* " + self.tr(N_("{nick} is away: {message}")).format(
+                nick=event.nick, message=event.message
+            )
+        return "* " + self.tr(N_("{nick} is back")).format(nick=event.nick)
+
     def refresh_rooms(self) -> None:
-        rooms = self.query_one("#rooms", ListView)
-        rooms.clear()
-        for view in self.rooms.values():
-            label = view.name + (f" ({view.unread})" if view.unread else "")
-            style = "bold reverse" if view.name == self.current else ""
-            rooms.append(ListItem(Static(Text(label, style=style)), name=view.name))
+        self.query_one("#rooms", ConversationList).show(self.rooms.values(), self.current)
+
+    def refresh_topic(self) -> None:
+        self.query_one("#topic", TopicLine).show(self.room(self.current), self.tr)
 
     def refresh_members(self) -> None:
-        members = sorted(self.room(self.current).members, key=str.casefold)
-        text = Text()
-        for nick in members:
-            text.append(nick + "\n", style=nick_colour(nick))
-        self.query_one("#members", Static).update(text)
+        self.query_one("#members", NickList).show(self.room(self.current), self.away)
 
     def refresh_status(self) -> None:
-        state = self.tr(N_("disconnected")) if self.client.closed.is_set() else self.tr(
-            N_("connected"))  # fmt: skip
+        closed = self.client.closed.is_set()
+        state = self.tr(N_("disconnected")) if closed else self.tr(N_("connected"))
         rtt = f"{self.rtt_ms:.0f} ms" if self.rtt_ms is not None else "-"
-        self.query_one("#status", Static).update(
-            f" {state} · {self.server_name} · {self.client.nick} · {self.current} · rtt {rtt}"
-        )
+        now = time.monotonic()
+        typers = sorted(n for n, until in self.typing.get(self.current, {}).items() if until > now)
+        typing = self.tr(N_("{nicks} typing…")).format(nicks=", ".join(typers)) if typers else ""
+        self.query_one("#status", StatusLine).show(
+            state, self.server_name, self.client.nick or "", self.current, f"rtt {rtt}",
+            self.reconnecting if closed else "", typing,
+        )  # fmt: skip
