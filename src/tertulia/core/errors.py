@@ -11,6 +11,22 @@ def N_(message: str) -> str:
     return message
 
 
+# What a user typed comes back in an error at most this long: a 300-character nick is
+# answered with its first 49 characters and an ellipsis. 50 is the longest room name by
+# default, so a name the server would take is always quoted whole.
+QUOTED_LENGTH = 50
+# Arguments that are not something a user typed: templates, our own texts, an operator's
+# reasons and paths. Every other string argument is quoted, and cut.
+_NOT_QUOTED = frozenset({"reason", "usage", "path", "field"})
+
+
+def quoted(value: object) -> object:
+    """`value` cut to QUOTED_LENGTH characters with an ellipsis, if it is a longer string."""
+    if isinstance(value, str) and len(value) > QUOTED_LENGTH:
+        return value[: QUOTED_LENGTH - 1] + "…"
+    return value
+
+
 class TertuliaError(Exception):
     """An error to show the user as one line: translated at the door, never a traceback."""
 
@@ -22,9 +38,12 @@ class TertuliaError(Exception):
         super().__init__(self.render())
 
     def render(self, translate: Callable[[str], str] | None = None) -> str:
-        """The message in the reader's language; a `reason` argument is a template too."""
+        """The message in the reader's language; a `reason` argument is a template too.
+        What the user typed (a nick, a room, a command) is quoted cut to QUOTED_LENGTH."""
         tr = translate or _identity
-        args = dict(self.args_map)
+        args: dict[str, Any] = {
+            k: v if k in _NOT_QUOTED else quoted(v) for k, v in self.args_map.items()
+        }
         if isinstance(args.get("reason"), str):
             args["reason"] = tr(args["reason"]).format(**args)
         text = tr(self.template).format(**args)
