@@ -8,7 +8,16 @@ from tertulia.core.errors import NickInvalid, RoomInvalid, TertuliaError
 from tertulia.core.names import check_nick, check_room, fold, normalize_room
 
 
-@pytest.mark.parametrize("nick", ["a", "ana", "Ana_2", "[bot]", "x" * 30, "`ok", "a-b"])
+@pytest.mark.parametrize(
+    "nick",
+    [
+        "a", "ana", "Ana_2", "[bot]", "x" * 30, "`ok", "a-b",
+        # Letters of any script, one script at a time (Japanese, Chinese and Korean may mix
+        # theirs with Han and Latin), with the marks some scripts write vowels with.
+        "ñandú", "José", "Işıl", "Владимир", "Σοφία", "אבי", "علي", "देवनागरी", "ท่าน",
+        "佐々木", "さくら", "日本Taro", "김철수", "ana\u0301", "_ñ", "ñ-2",
+    ],
+)  # fmt: skip
 def test_good_nicks(nick: str) -> None:
     assert check_nick(nick, 30) == nick
 
@@ -22,8 +31,22 @@ def test_good_nicks(nick: str) -> None:
         ("-ana", "must start"),
         ("ana maria", "use only"),
         ("ana!", "use only"),
-        ("josé", "use only"),
         ("ana\x00", "use only"),
+        ("2ñandú", "must start"),
+        ("\u0301ana", "must start"),
+        ("ñandú!", "use only"),
+        ("ana🙂", "use only"),
+        ("a\u200bb", "use only"),  # zero-width space
+        ("a\u202eb", "use only"),  # right-to-left override
+        ("ñ\u00a0", "use only"),  # no-break space
+        ("a" + "\u0301" * 4, "at most 3 accents"),
+        ("ｎｉｃｏ", "plain letters"),  # full-width
+        ("𝐚𝐝𝐦𝐢𝐧", "plain letters"),  # mathematical bold
+        ("ﬁn", "plain letters"),  # a ligature
+        ("еvan", "mixes scripts"),  # a Cyrillic е among Latin letters
+        ("Ωmega", "mixes scripts"),
+        ("сор", "look like Latin"),  # every letter Cyrillic, and each like a Latin one
+        ("ΤΟΡ", "look like Latin"),
     ],
 )
 def test_bad_nicks_say_why(nick: str, reason: str) -> None:
@@ -43,9 +66,14 @@ def test_rooms() -> None:
     assert normalize_room("") == ""
 
 
-def test_fold_is_ascii_only() -> None:
+def test_fold_is_ascii_case_and_rfc8265_beyond() -> None:
+    # CASEMAPPING=ascii: A-Z fold, and [ ] \ ~ stay apart from { } | ^.
     assert fold("AnA[]") == "ana[]"
-    assert fold("ÁNGEL") == "Ángel"  # like IRC's CASEMAPPING=ascii: only A-Z fold
+    # UTF8MAPPING=rfc8265: beyond ASCII, NFKC then lower case.
+    assert fold("ÁNGEL") == fold("ángel") == "ángel"
+    assert fold("Ñandú") == fold("n\u0303andu\u0301") == "ñandú"  # composed or not
+    assert fold("#CAFÉ") == "#café"
+    assert fold("ß") != fold("ss")  # RFC 8265 lower-cases; it does not case-fold
 
 
 def test_errors_render_translated_with_a_nested_reason() -> None:

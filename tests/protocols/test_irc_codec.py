@@ -146,11 +146,12 @@ def test_serialize_then_parse_round_trips(
     assert parse(line) == message
 
 
-def test_casemapping_is_ascii() -> None:
-    # CASEMAPPING=ascii: only A-Z fold, so [ ] \ ~ stay distinct from { } | ^.
+def test_casemapping_is_ascii_and_utf8mapping_rfc8265() -> None:
+    # CASEMAPPING=ascii: A-Z fold, so [ ] \ ~ stay distinct from { } | ^.
     assert fold("Ana[m]") == "ana[m]"
     assert fold("ana[m]") != fold("ana{m}")
-    assert fold("ÁNA") == "Ána"
+    # UTF8MAPPING=rfc8265: beyond ASCII, letters fold too (NFKC, then lower case).
+    assert fold("ÁNA") == "ána"
 
 
 _irc_bytes = st.lists(

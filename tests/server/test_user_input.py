@@ -1,9 +1,34 @@
-"""What people type, on real sockets: errors that quote oversized input back cut short."""
+"""What people type, on real sockets: nicks in any script on every door, and errors that
+quote oversized input back cut short."""
 
 from __future__ import annotations
 
 from chatclient import JsonClient, LineClient
+from ircclient import irc
 from tertulia.server.app import Server
+
+
+async def test_a_spanish_nick_is_one_nick_on_every_door(server: Server) -> None:
+    nandu = await irc(server, "ñandú")
+    plain = await LineClient.connect(server.port, "ana")
+    web_like = await JsonClient.connect(server.port, "Σοφία")
+    await nandu.send("JOIN #lobby")
+    await plain.expect("ñandú joined #lobby")
+    # The nick goes out as UTF-8 on IRC and in JSON, and folds beyond ASCII: ÑANDÚ is ñandú.
+    await plain.send("/msg ÑANDÚ hola")
+    assert (await nandu.expect("PRIVMSG")).endswith(" PRIVMSG ñandú :hola")
+    await nandu.send("PRIVMSG σοφία :γεια")
+    heard = await web_like.expect_obj(type="private")
+    assert (heard["from"], heard["text"]) == ("ñandú", "γεια")
+    # Nobody takes it in another case, nor with the accent typed as a separate mark.
+    for other in ("Ñandú", "n\u0303andu\u0301"):
+        late = await LineClient.connect(server.port)
+        await late.expect("type your nick")
+        await late.send(other)
+        assert "already in use" in await late.expect("!")
+    # IRC says how it folds, and refuses what the rule refuses with 432.
+    await nandu.send("NICK еvan")
+    assert " 432 " in await nandu.expect(" 432 ")
 
 
 async def test_errors_quote_oversized_input_cut_short(server: Server) -> None:

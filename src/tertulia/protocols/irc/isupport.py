@@ -23,7 +23,9 @@ def tokens(
     list_entries: int,
     room_limit: int,
 ) -> list[str]:
-    # Only what the door does: irctest, like clients, takes a token as a promise.
+    # Only what the door does: irctest, like clients, takes a token as a promise. Nicks and
+    # channels fold A-Z (CASEMAPPING=ascii) and, beyond ASCII, as RFC 8265 (UTF8MAPPING, as
+    # Ergo says it): core/names.py's fold.
     found = [
         f"AWAYLEN={topic_length}", "BOT=B", "CASEMAPPING=ascii", f"CHANLIMIT=#:{room_limit}",
         f"CHANMODES={CHANMODES}", f"CHANNELLEN={room_length}", "CHANTYPES=#", "ELIST=MNU",
@@ -32,7 +34,7 @@ def tokens(
         f"MONITOR={MONITOR_LIMIT}", f"NETWORK={network}",
         f"NICKLEN={nick_length}", "PREFIX=(ov)@+", "SAFELIST", f"TARGMAX={TARGMAX}",
         f"TOPICLEN={topic_length}",
-        f"USERLEN={USER_LENGTH}", "UTF8ONLY", "WHOX",
+        f"USERLEN={USER_LENGTH}", "UTF8MAPPING=rfc8265", "UTF8ONLY", "WHOX",
     ]  # fmt: skip
     if history:
         found += [f"CHATHISTORY={history}", "MSGREFTYPES=msgid"]
