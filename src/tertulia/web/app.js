@@ -22,6 +22,16 @@ const STRINGS = {
     logged_in: "You are logged in as {account}", password_changed: "Password changed",
     found: "{n} found for “{words}” in {room}, newest first:", not_found: "Nothing found for “{words}” in {room}",
     keys: "Alt+↑/↓ change room · ↑/↓ in the input: earlier lines · Tab completes nicks and commands",
+    keys_log: "In the messages: ↑/↓ pick a message, Tab reaches its reply, reactions and delete",
+    new_messages: "New messages", notify_room: "{nick} in {room}", notify_private: "{nick}, privately",
+    operator: "operator", voiced: "voice", away_mark: "away", open_private: "Open a private conversation with {nick}",
+    away_button: "Away", away_default: "away", you_away: "You are away: {message}", you_back: "You are back",
+    topic_button: "Topic: {topic}. Change it", no_topic_set: "Set a topic", topic_label: "Topic of {room}",
+    reply: "Reply", react_with: "React with {emoji}", delete: "Delete", actions: "Message actions",
+    replying: "Replying to {nick}:", cancel_reply: "Cancel the reply", in_reply: "In reply to {nick}: {text}",
+    reply_unknown: "In reply to an earlier message", reacted: "{emoji} {n}: {nicks}",
+    delete_confirm: "Delete this message for everyone?",
+    typing_one: "{nick} is typing…", typing_two: "{a} and {b} are typing…", typing_many: "Several people are typing…",
   },
   es: {
     nick_label: "Tu apodo", enter: "Entrar", members: "Miembros", rooms: "Salas",
@@ -42,6 +52,16 @@ const STRINGS = {
     logged_in: "Entraste como {account}", password_changed: "Contraseña cambiada",
     found: "{n} encontrados con “{words}” en {room}, lo más reciente primero:", not_found: "Nada encontrado con “{words}” en {room}",
     keys: "Alt+↑/↓ cambia de sala · ↑/↓ en la entrada: líneas anteriores · Tab completa apodos y órdenes",
+    keys_log: "En los mensajes: ↑/↓ eligen un mensaje, Tab llega a responder, reaccionar y borrar",
+    new_messages: "Mensajes nuevos", notify_room: "{nick} en {room}", notify_private: "{nick}, en privado",
+    operator: "operador", voiced: "voz", away_mark: "ausente", open_private: "Abrir una conversación privada con {nick}",
+    away_button: "Ausente", away_default: "ausente", you_away: "Estás ausente: {message}", you_back: "Has vuelto",
+    topic_button: "Tema: {topic}. Cambiarlo", no_topic_set: "Poner un tema", topic_label: "Tema de {room}",
+    reply: "Responder", react_with: "Reaccionar con {emoji}", delete: "Borrar", actions: "Acciones del mensaje",
+    replying: "Respondiendo a {nick}:", cancel_reply: "Cancelar la respuesta", in_reply: "En respuesta a {nick}: {text}",
+    reply_unknown: "En respuesta a un mensaje anterior", reacted: "{emoji} {n}: {nicks}",
+    delete_confirm: "¿Borrar este mensaje para todos?",
+    typing_one: "{nick} está escribiendo…", typing_two: "{a} y {b} están escribiendo…", typing_many: "Varias personas están escribiendo…",
   },
 };
 const LANG = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
@@ -100,7 +120,16 @@ const chat = {
   current: null,
   history: [],
   historyAt: 0,
+  title: "tertulia", // the page's title without the unread count
+  away: new Map(), // folded nick -> away message, for everyone known to be away
+  myAway: "", // our own away message; "" while present
+  replyTo: null, // {tab, msgid} while a reply is being written
+  typing: { target: "", at: 0 }, // whom our last "active" typing notice went to, and when
 };
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮"];
+const TYPING_EVERY = 3000; // ms between our "active" notices while typing
+const TYPING_ACTIVE = 6000; // ms an "active" notice lasts without another (IRCv3 typing)
+const TYPING_PAUSED = 30000;
 
 // -- tabs: one per room, one per private conversation --------------------------------
 
@@ -112,6 +141,10 @@ function tabFor(name, create = true) {
       key, name, isRoom: name.startsWith("#"), topic: "", members: [], unread: 0,
       mentioned: false, log: document.createElement("div"), joined: false,
       seen: new Set(), oldest: 0, more: false, olderButton: document.createElement("button"),
+      operators: new Set(), voiced: new Set(), // folded nicks
+      firstUnread: null, // the first line that arrived unseen, where "new messages" goes
+      byId: new Map(), // msgid -> {from, text, line, reactions: Map(emoji -> [nick])}
+      typers: new Map(), // folded nick -> {nick, timer}
     };
     tab.log.className = "lines";
     // Earlier messages from the history, a page at a time, above the first line.
@@ -132,18 +165,52 @@ function closeTab(tab) {
   if (chat.current === tab) chat.current = null;
   const next = chat.tabs.values().next().value;
   if (next) showTab(next); else renderTabs();
+  updateTitle();
 }
 
 function showTab(tab) {
+  if (chat.current !== tab) {
+    typingDone();
+    cancelReply();
+  }
   chat.current = tab;
+  const marker = markNew(tab);
   tab.unread = 0;
   tab.mentioned = false;
   $("log").replaceChildren(tab.log);
   $("title").textContent = tab.isRoom ? tab.name : t("private_with", { nick: tab.name });
-  $("topic").textContent = tab.topic;
+  closeTopicEditor();
+  renderTopic();
   renderTabs();
   renderMembers();
-  scrollDown();
+  renderTyping();
+  updateTitle();
+  if (marker) marker.scrollIntoView({ block: "center" }); else scrollDown();
+}
+
+// "New messages" goes before the first line that came while this tab was not in view;
+// there is one such line per tab, moved each time we come back to new lines.
+function markNew(tab) {
+  const first = tab.firstUnread;
+  tab.firstUnread = null;
+  if (!tab.unread || !first || !tab.log.contains(first)) return null;
+  tab.log.querySelector(".new-marker")?.remove();
+  const marker = document.createElement("div");
+  marker.className = "new-marker";
+  marker.setAttribute("role", "separator");
+  marker.setAttribute("aria-label", T.new_messages);
+  const label = document.createElement("span");
+  label.textContent = T.new_messages;
+  marker.append(label);
+  first.before(marker);
+  return marker;
+}
+
+// The tab title carries what is unread, so a hidden tab still says something happened.
+function updateTitle() {
+  let total = 0;
+  for (const tab of chat.tabs.values()) total += tab.unread;
+  document.title = (total ? `(${total}) ` : "") + chat.title;
 }
 
 function renderTabs() {
@@ -170,16 +237,57 @@ function renderTabs() {
   }
 }
 
+// Operators first, then those with a voice, then everyone else, each by name, as IRC
+// clients list them.
+function rank(tab, nick) {
+  return tab.operators.has(fold(nick)) ? 0 : tab.voiced.has(fold(nick)) ? 1 : 2;
+}
+
 function renderMembers() {
   const list = $("member-list");
   list.replaceChildren();
   const tab = chat.current;
   if (!tab) return;
   const names = tab.isRoom ? tab.members : [chat.nick, tab.name];
-  for (const nick of [...names].sort((a, b) => fold(a).localeCompare(fold(b)))) {
+  const sorted = [...names].sort((a, b) => rank(tab, a) - rank(tab, b) || fold(a).localeCompare(fold(b)));
+  for (const nick of sorted) {
     const item = document.createElement("li");
-    item.className = "nick c-" + nickColour(nick);
-    item.textContent = nick;
+    const own = fold(nick) === fold(chat.nick);
+    // Anyone but ourselves is a button that opens a private conversation.
+    const entry = document.createElement(own ? "span" : "button");
+    entry.className = "member nick c-" + nickColour(nick);
+    const marks = [];
+    const op = tab.operators.has(fold(nick));
+    const voice = !op && tab.voiced.has(fold(nick));
+    if (op || voice) {
+      const prefix = document.createElement("span");
+      prefix.className = "rank";
+      prefix.textContent = op ? "@" : "+";
+      prefix.setAttribute("aria-hidden", "true");
+      entry.append(prefix);
+      marks.push(op ? T.operator : T.voiced);
+    }
+    entry.append(nick);
+    const away = chat.away.get(fold(nick));
+    if (away !== undefined) {
+      item.classList.add("away");
+      const mark = document.createElement("span");
+      mark.className = "away-mark";
+      mark.textContent = T.away_mark;
+      entry.append(" ", mark);
+      if (away) entry.title = away;
+    }
+    if (marks.length) entry.setAttribute("aria-label", [nick, ...marks, ...(away !== undefined ? [T.away_mark] : [])].join(", "));
+    if (!own) {
+      entry.type = "button";
+      entry.title = (away ? away + " · " : "") + t("open_private", { nick });
+      entry.addEventListener("click", () => {
+        showTab(tabFor(nick));
+        closeMembersPanel();
+        $("input").focus();
+      });
+    }
+    item.append(entry);
     list.append(item);
   }
 }
@@ -236,19 +344,36 @@ function makeLine(kind, parts, ts) {
   return line;
 }
 
-function addLine(tab, kind, parts, { ts = 0, alert = false, own = false, quiet = false } = {}) {
-  const line = makeLine(kind, parts, ts);
+function addLine(tab, kind, parts, options = {}) {
+  return appendLine(tab, makeLine(kind, parts, options.ts), { ...options, kind });
+}
+
+function appendLine(tab, line, { kind = "", alert = false, own = false, quiet = false } = {}) {
   const atBottom = isAtBottom();
   tab.log.append(line);
   // Long sessions stay light: keep the last lines only.
-  while (tab.log.childElementCount > 2000) tab.log.querySelector(".line").remove();
-  if (tab !== chat.current && kind !== "info" && !own && !quiet) {
+  while (tab.log.childElementCount > 2000) forget(tab, tab.log.querySelector(".line"));
+  // Lines count as unread in another tab, and in this one while the page is hidden.
+  const unseen = tab !== chat.current || document.hidden;
+  if (unseen && kind !== "info" && !own && !quiet) {
+    if (!tab.unread) tab.firstUnread = line;
     tab.unread += 1;
     tab.mentioned ||= alert;
     renderTabs();
-  } else if (atBottom) {
-    scrollDown();
+    updateTitle();
   }
+  if (tab === chat.current && atBottom) scrollDown();
+  return line;
+}
+
+// A line leaves the log: what points at it goes too.
+function forget(tab, line) {
+  if (!line) return;
+  if (tab.firstUnread === line) tab.firstUnread = line.nextElementSibling;
+  const msgid = Number(line.dataset.msgid);
+  if (msgid && tab.byId.get(msgid)?.line === line) tab.byId.delete(msgid);
+  if (toolbar.parentElement === line) toolbar.remove();
+  line.remove();
 }
 
 function nickSpan(nick, wrap = true) {
@@ -272,14 +397,71 @@ function messageParts(from, text, kind) {
   return { cls: alert ? cls + " mention" : cls, parts, alert, own };
 }
 
-function addMessage(tab, from, text, kind, ts, msgid = 0) {
-  // A reconnection replays the room's last messages: skip what is already shown.
-  if (msgid) {
-    if (tab.seen.has(msgid)) return;
-    tab.seen.add(msgid);
+// A message's line: {from, text, kind, ts, msgid, reply_to, reactions} as the protocol
+// gives it. Tracked lines (the log's own, not search results) can be replied to, reacted
+// to and deleted, and are found again by msgid.
+function messageLine(tab, m, extra = "", track = true) {
+  const { cls, parts, alert, own } = messageParts(m.from, m.text, m.kind);
+  const line = makeLine(cls + extra, parts, m.ts);
+  if (m.reply_to) line.prepend(quote(tab, m.reply_to));
+  if (m.msgid) {
+    line.dataset.msgid = m.msgid;
+    if (track) {
+      line.tabIndex = -1;
+      line.dataset.from = m.from;
+      const reactions = new Map((m.reactions || []).map((r) => [r.emoji, [...r.from]]));
+      tab.byId.set(m.msgid, { from: m.from, text: m.text, line, reactions });
+      renderReactions(tab, m.msgid);
+    }
   }
-  const { cls, parts, alert, own } = messageParts(from, text, kind);
-  addLine(tab, cls, parts, { ts, alert, own });
+  return { line, alert, own };
+}
+
+// What a reply answers, shown above it; a button that takes you to it when it is here.
+function quote(tab, msgid) {
+  const original = tab.byId.get(msgid);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "quote";
+  button.dataset.replyTo = msgid;
+  if (original) {
+    button.append("↪ ", nickSpan(original.from, false), " ", original.text);
+    button.setAttribute("aria-label", t("in_reply", { nick: original.from, text: original.text }));
+    button.addEventListener("click", () => tab.byId.get(msgid)?.line.focus());
+  } else {
+    button.textContent = "↪ " + T.reply_unknown;
+    button.disabled = true;
+  }
+  return button;
+}
+
+function addMessage(tab, m) {
+  // A reconnection replays the room's last messages: skip what is already shown.
+  if (m.msgid) {
+    if (tab.seen.has(m.msgid)) return;
+    tab.seen.add(m.msgid);
+  }
+  const { line, alert, own } = messageLine(tab, m);
+  appendLine(tab, line, { alert, own });
+  setTyping(tab, m.from, "done");
+  if (!own && (alert || !tab.isRoom) && document.hidden) notify(tab, m.from, m.text);
+}
+
+// A desktop notification for a mention or a private message while the page is hidden,
+// when the browser allows them.
+function notify(tab, from, text) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const title = tab.isRoom ? t("notify_room", { nick: from, room: tab.name }) : t("notify_private", { nick: from });
+  try {
+    const note = new Notification(title, { body: text, tag: tab.key, icon: "/icon.svg" });
+    note.addEventListener("click", () => {
+      window.focus();
+      showTab(tab);
+      note.close();
+    });
+  } catch {
+    // Some browsers (Chrome on Android) show notifications only from a service worker.
+  }
 }
 
 function showHistory(obj) {
@@ -291,8 +473,7 @@ function showHistory(obj) {
   for (const m of obj.messages) {
     if (tab.seen.has(m.msgid)) continue;
     tab.seen.add(m.msgid);
-    const { cls, parts } = messageParts(m.from, m.text, m.kind);
-    addLine(tab, cls + " history", parts, { ts: m.ts, quiet: true });
+    appendLine(tab, messageLine(tab, m, " history").line, { quiet: true });
   }
   tab.olderButton.hidden = !tab.more;
 }
@@ -300,10 +481,9 @@ function showHistory(obj) {
 function older(tab) {
   request({ type: "history", room: tab.name, before: tab.oldest, limit: 50 }, (reply) => {
     if (reply.type === "error") { problem(reply.text, tab); return; }
-    const lines = reply.messages.map((m) => {
-      const { cls, parts } = messageParts(m.from, m.text, m.kind);
-      return makeLine(cls + " history", parts, m.ts);
-    });
+    const lines = reply.messages
+      .filter((m) => !tab.seen.has(m.msgid))
+      .map((m) => { tab.seen.add(m.msgid); return messageLine(tab, m, " history").line; });
     tab.olderButton.after(...lines);
     if (reply.messages.length) tab.oldest = reply.messages[0].msgid;
     tab.more = reply.more;
@@ -319,8 +499,7 @@ function search(words) {
     if (reply.type === "error") { problem(reply.text, tab); return; }
     info(t(reply.messages.length ? "found" : "not_found", { n: reply.messages.length, words, room: tab.name }), tab);
     for (const m of reply.messages) {
-      const { cls, parts } = messageParts(m.from, m.text, m.kind);
-      addLine(tab, cls + " found", parts, { ts: m.ts, quiet: true });
+      appendLine(tab, messageLine(tab, m, " found", false).line, { quiet: true });
     }
   });
 }
@@ -347,6 +526,183 @@ function isAtBottom() {
 function scrollDown() {
   const log = $("log");
   log.scrollTop = log.scrollHeight;
+}
+
+// -- replies, reactions, deleting, typing ----------------------------------------------
+
+function renderReactions(tab, msgid) {
+  const entry = tab.byId.get(msgid);
+  if (!entry) return;
+  let box = entry.line.querySelector(".reactions");
+  if (!entry.reactions.size) { box?.remove(); return; }
+  if (!box) {
+    box = document.createElement("span");
+    box.className = "reactions";
+    entry.line.append(box);
+  }
+  box.replaceChildren();
+  for (const [emoji, nicks] of entry.reactions) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "reaction";
+    const mine = nicks.some((n) => fold(n) === fold(chat.nick));
+    button.setAttribute("aria-pressed", String(mine));
+    button.setAttribute("aria-label", t("reacted", { emoji, n: nicks.length, nicks: nicks.join(", ") }));
+    button.title = nicks.join(", ");
+    const glyph = document.createElement("span");
+    glyph.className = "emoji";
+    glyph.textContent = emoji;
+    button.append(glyph, " ", String(nicks.length));
+    button.addEventListener("click", () => react(tab, msgid, emoji));
+    box.append(button);
+  }
+}
+
+function addReaction(tab, msgid, emoji, nick) {
+  const entry = tab.byId.get(msgid);
+  if (!entry) return;
+  const nicks = entry.reactions.get(emoji) || [];
+  if (nicks.some((n) => fold(n) === fold(nick))) return;
+  entry.reactions.set(emoji, [...nicks, nick]);
+  renderReactions(tab, msgid);
+}
+
+function react(tab, msgid, emoji) {
+  const mine = tab.byId.get(msgid)?.reactions.get(emoji)?.some((n) => fold(n) === fold(chat.nick));
+  if (mine) return; // the protocol has no taking back a reaction
+  request({ type: "react", target: tab.name, msgid, emoji }, (reply) => {
+    if (reply.type === "error") problem(reply.text, tab);
+    else addReaction(tab, msgid, emoji, chat.nick);
+  });
+}
+
+// A message taken back (by its sender or an operator) leaves every log it is in.
+function removeMessage(tab, msgid) {
+  for (const line of tab.log.querySelectorAll(`.line[data-msgid="${Number(msgid)}"]`)) forget(tab, line);
+  for (const button of tab.log.querySelectorAll(`.quote[data-reply-to="${Number(msgid)}"]`)) {
+    button.replaceWith(quote(tab, msgid));
+  }
+  if (chat.replyTo?.tab === tab && chat.replyTo.msgid === msgid) cancelReply();
+}
+
+function deleteMessage(tab, msgid) {
+  if (!window.confirm(T.delete_confirm)) return;
+  request({ type: "redact", room: tab.name, msgid, reason: "" }, (reply) => {
+    if (reply.type === "error") problem(reply.text, tab);
+    else removeMessage(tab, msgid);
+  });
+}
+
+function startReply(tab, msgid) {
+  const original = tab.byId.get(msgid);
+  if (!original) return;
+  chat.replyTo = { tab, msgid };
+  $("reply-to").textContent = t("replying", { nick: original.from });
+  $("reply-text").textContent = original.text;
+  $("reply-bar").hidden = false;
+  $("input").focus();
+}
+
+function cancelReply() {
+  chat.replyTo = null;
+  $("reply-bar").hidden = true;
+}
+
+// One toolbar for the message under the pointer or holding the focus: reply, a few quick
+// reactions, and delete for our own messages (or any, for a room's operators).
+const toolbar = (() => {
+  const bar = document.createElement("div");
+  bar.className = "toolbar";
+  bar.setAttribute("role", "toolbar");
+  const make = (cls, text, label, action) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = cls;
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    button.addEventListener("click", () => {
+      const tab = chat.current;
+      const msgid = Number(bar.dataset.msgid);
+      if (tab && msgid) action(tab, msgid);
+    });
+    return button;
+  };
+  bar.append(
+    make("act-reply", "↩", T.reply, startReply),
+    ...QUICK_REACTIONS.map((emoji) =>
+      make("act-react emoji", emoji, t("react_with", { emoji }), (tab, msgid) => react(tab, msgid, emoji))),
+    make("act-delete", "🗑", T.delete, deleteMessage),
+  );
+  return bar;
+})();
+
+function placeToolbar(line) {
+  const tab = chat.current;
+  const msgid = Number(line?.dataset.msgid);
+  if (!tab || !msgid || tab.byId.get(msgid)?.line !== line || toolbar.parentElement === line) return;
+  if (toolbar.contains(document.activeElement)) return; // keep it under a keyboard user
+  toolbar.dataset.msgid = msgid;
+  toolbar.setAttribute("aria-label", T.actions);
+  const own = fold(line.dataset.from) === fold(chat.nick);
+  toolbar.querySelector(".act-delete").hidden = !tab.isRoom || !(own || tab.operators.has(fold(chat.nick)));
+  line.append(toolbar);
+}
+
+// Arrow keys in the log move between messages; Tab from one reaches its toolbar.
+function logKeys(e) {
+  if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
+  if (e.altKey || !chat.current || toolbar.contains(e.target)) return;
+  const lines = [...chat.current.log.querySelectorAll(".line[tabindex]")];
+  if (!lines.length) return;
+  e.preventDefault();
+  const at = lines.indexOf(e.target.closest?.(".line"));
+  const next = at < 0
+    ? lines[lines.length - 1]
+    : lines[Math.max(0, Math.min(lines.length - 1, at + (e.key === "ArrowUp" ? -1 : 1)))];
+  next.focus();
+}
+
+// Our typing notices: "active" at most every TYPING_EVERY ms while there is text, "done"
+// once it is sent or cleared. Commands are not typing anything for others to see.
+function typingInput() {
+  const value = $("input").value;
+  const tab = chat.current;
+  if (!tab || !value || (value.startsWith("/") && !value.startsWith("//"))) { typingDone(); return; }
+  if (chat.typing.target && fold(chat.typing.target) !== tab.key) typingDone();
+  const now = Date.now();
+  if (chat.typing.target && now - chat.typing.at < TYPING_EVERY) return;
+  chat.typing = { target: tab.name, at: now };
+  request({ type: "typing", target: tab.name, state: "active" }, () => {});
+}
+
+function typingDone() {
+  if (!chat.typing.target) return;
+  request({ type: "typing", target: chat.typing.target, state: "done" }, () => {});
+  chat.typing = { target: "", at: 0 };
+}
+
+// Someone else's typing: "active" lasts TYPING_ACTIVE ms unless renewed, "paused" longer.
+function setTyping(tab, nick, state) {
+  const key = fold(nick);
+  const known = tab.typers.get(key);
+  if (!known && state === "done") return;
+  clearTimeout(known?.timer);
+  if (state === "done") {
+    tab.typers.delete(key);
+  } else {
+    const timer = setTimeout(() => setTyping(tab, nick, "done"), state === "paused" ? TYPING_PAUSED : TYPING_ACTIVE);
+    tab.typers.set(key, { nick, timer });
+  }
+  if (tab === chat.current) renderTyping();
+}
+
+function renderTyping() {
+  const names = chat.current ? [...chat.current.typers.values()].map((x) => x.nick) : [];
+  $("typing").textContent = names.length === 0 ? ""
+    : names.length === 1 ? t("typing_one", { nick: names[0] })
+    : names.length === 2 ? t("typing_two", { a: names[0], b: names[1] })
+    : T.typing_many;
 }
 
 // -- connection -------------------------------------------------------------------------
@@ -438,8 +794,11 @@ function welcome(reply) {
   chat.nick = reply.nick;
   chat.server = reply.server;
   chat.limit = reply.limits?.message_bytes ?? chat.limit;
-  document.title = `${reply.server} · ${reply.nick}`;
+  chat.title = `${reply.server} · ${reply.nick}`;
+  updateTitle();
   setState("connected");
+  // The server forgets an away state with the session; say it again after a reconnection.
+  if (chat.myAway) request({ type: "away", message: chat.myAway }, () => {});
   for (const state of reply.rooms || []) roomState(state);
   // After a reconnection, go back to every room we were in.
   for (const tab of chat.tabs.values()) {
@@ -461,7 +820,16 @@ function roomState(state) {
   tab.joined = true;
   tab.topic = state.topic || "";
   tab.members = [...(state.members || [])];
-  if (tab === chat.current) { $("topic").textContent = tab.topic; renderMembers(); }
+  tab.operators = new Set((state.operators || []).map(fold));
+  tab.voiced = new Set((state.voiced || []).map(fold));
+  // The room's list says who of its members is away now; keep what we know of why.
+  const away = new Set((state.away || []).map(fold));
+  for (const nick of tab.members) {
+    const key = fold(nick);
+    if (!away.has(key)) chat.away.delete(key);
+    else if (!chat.away.has(key)) chat.away.set(key, "");
+  }
+  if (tab === chat.current) { renderTopic(); renderMembers(); }
 }
 
 function join(room, show = true) {
@@ -490,7 +858,31 @@ function inRoomsOf(nick, fn) {
 
 function dropMember(tab, nick) {
   tab.members = tab.members.filter((m) => fold(m) !== fold(nick));
+  tab.operators.delete(fold(nick));
+  tab.voiced.delete(fold(nick));
+  setTyping(tab, nick, "done");
   if (tab === chat.current) renderMembers();
+}
+
+// Operator and voice changes, read from IRC-style modes: "+o-v" with ["ana", "bo"].
+function applyModes(tab, modes, args) {
+  let sign = "+";
+  let at = 0;
+  for (const letter of modes) {
+    if (letter === "+" || letter === "-") { sign = letter; continue; }
+    const takesArg = "ovbeIk".includes(letter) || (letter === "l" && sign === "+");
+    const arg = takesArg ? args[at++] : undefined;
+    if ((letter === "o" || letter === "v") && arg) {
+      const set = letter === "o" ? tab.operators : tab.voiced;
+      if (sign === "+") set.add(fold(arg)); else set.delete(fold(arg));
+    }
+  }
+  if (tab === chat.current) renderMembers();
+}
+
+// The private conversation an event belongs to: the other side's.
+function privateTab(obj, create = true) {
+  return tabFor(fold(obj.from) === fold(chat.nick) ? obj.to : obj.from, create);
 }
 
 function receive(obj) {
@@ -502,14 +894,28 @@ function receive(obj) {
   }
   switch (obj.type) {
     case "message":
-      addMessage(tabFor(obj.room), obj.from, obj.text, obj.kind, obj.ts, obj.msgid);
+      addMessage(tabFor(obj.room), obj);
       break;
     case "history":
       showHistory(obj);
       break;
-    case "private": {
-      const other = fold(obj.from) === fold(chat.nick) ? obj.to : obj.from;
-      addMessage(tabFor(other), obj.from, obj.text, obj.kind, obj.ts);
+    case "private":
+      addMessage(privateTab(obj), obj);
+      break;
+    case "react": {
+      const tab = obj.room ? tabFor(obj.room, false) : privateTab(obj, false);
+      if (tab) addReaction(tab, obj.msgid, obj.emoji, obj.from);
+      break;
+    }
+    case "redact": {
+      const tab = tabFor(obj.room, false);
+      if (tab) removeMessage(tab, obj.msgid);
+      break;
+    }
+    case "typing": {
+      if (fold(obj.from) === fold(chat.nick)) break;
+      const tab = obj.room ? tabFor(obj.room, false) : tabFor(obj.from, false);
+      if (tab) setTyping(tab, obj.from, obj.state);
       break;
     }
     case "join": {
@@ -530,34 +936,42 @@ function receive(obj) {
         dropMember(tab, obj.nick);
         info(t("quit", obj) + (obj.reason ? " " + t("reason", obj) : ""), tab);
       });
+      chat.away.delete(fold(obj.nick));
       break;
-    case "nick":
+    case "nick": {
       // Renamed by the server (someone logged in to the registered nick we were using).
       if (fold(obj.old) === fold(chat.nick)) chat.nick = obj.new;
-      inRoomsOf(obj.old, (tab) => {
-        tab.members = tab.members.map((m) => (fold(m) === fold(obj.old) ? obj.new : m));
-        info(t("renamed", obj), tab);
-      });
-      renderMembers();
+      renamed(obj.old, obj.new);
+      inRoomsOf(obj.new, (tab) => info(t("renamed", obj), tab));
       break;
+    }
     case "topic": {
       const tab = tabFor(obj.room);
       tab.topic = obj.topic;
-      if (tab === chat.current) $("topic").textContent = obj.topic;
+      if (tab === chat.current) renderTopic();
       info(t("topic_set", obj), tab);
       break;
     }
     case "kick": {
       const tab = tabFor(obj.room);
       info(t("kicked", obj) + (obj.reason ? " " + t("reason", obj) : ""), tab);
-      if (fold(obj.nick) === fold(chat.nick)) { tab.joined = false; tab.members = []; }
+      if (fold(obj.nick) === fold(chat.nick)) {
+        tab.joined = false;
+        tab.members = [];
+        tab.operators.clear();
+        tab.voiced.clear();
+      }
       dropMember(tab, obj.nick);
       break;
     }
-    case "mode":
-      info(t("mode", { by: obj.by, modes: [obj.modes, ...(obj.args || [])].join(" ") }), tabFor(obj.room));
+    case "mode": {
+      const tab = tabFor(obj.room);
+      applyModes(tab, obj.modes, obj.args || []);
+      info(t("mode", { by: obj.by, modes: [obj.modes, ...(obj.args || [])].join(" ") }), tab);
       break;
+    }
     case "away":
+      awayChanged(obj.nick, obj.message);
       inRoomsOf(obj.nick, (tab) => info(obj.message ? t("away", obj) : t("back", obj), tab));
       break;
     case "invite":
@@ -574,6 +988,93 @@ function receive(obj) {
   }
 }
 
+// A nick changed: in member lists, marks, away states and typing notices.
+function renamed(old, fresh) {
+  const was = fold(old);
+  inRoomsOf(old, (tab) => {
+    tab.members = tab.members.map((m) => (fold(m) === was ? fresh : m));
+    for (const set of [tab.operators, tab.voiced]) {
+      if (set.delete(was)) set.add(fold(fresh));
+    }
+    setTyping(tab, old, "done");
+  });
+  if (chat.away.has(was)) {
+    const message = chat.away.get(was);
+    chat.away.delete(was);
+    chat.away.set(fold(fresh), message);
+  }
+  renderMembers();
+  updateTitle();
+}
+
+function awayChanged(nick, message) {
+  if (message) chat.away.set(fold(nick), message); else chat.away.delete(fold(nick));
+  if (fold(nick) === fold(chat.nick)) {
+    chat.myAway = message || "";
+    renderAway();
+  }
+  renderMembers();
+}
+
+function renderAway() {
+  const button = $("away-toggle");
+  button.setAttribute("aria-pressed", String(Boolean(chat.myAway)));
+  button.textContent = chat.myAway ? `${T.away_button}: ${chat.myAway}` : T.away_button;
+  button.title = chat.myAway ? t("you_away", { message: chat.myAway }) : "";
+}
+
+function setAway(message) {
+  request({ type: "away", message }, (reply) => {
+    if (reply.type === "error") { problem(reply.text); return; }
+    awayChanged(chat.nick, message);
+    info(message ? t("you_away", { message }) : T.you_back);
+  });
+}
+
+// -- the topic bar: the room's topic, a button that turns into a field to change it ------
+
+function renderTopic() {
+  const tab = chat.current;
+  const button = $("topic");
+  button.hidden = !tab?.isRoom;
+  if (!tab?.isRoom) return;
+  button.textContent = tab.topic || T.no_topic_set;
+  button.classList.toggle("empty", !tab.topic);
+  button.setAttribute("aria-label", t("topic_button", { topic: tab.topic || T.no_topic_set }));
+}
+
+function openTopicEditor() {
+  const tab = chat.current;
+  if (!tab?.isRoom) return;
+  const field = $("topic-input");
+  field.value = tab.topic;
+  field.setAttribute("aria-label", t("topic_label", { room: tab.name }));
+  $("topic").hidden = true;
+  $("topic-form").hidden = false;
+  field.focus();
+  field.select();
+}
+
+function closeTopicEditor() {
+  if ($("topic-form").hidden) return;
+  $("topic-form").hidden = true;
+  renderTopic();
+}
+
+function saveTopic() {
+  const tab = chat.current;
+  const topic = $("topic-input").value.trim();
+  closeTopicEditor();
+  $("topic").focus();
+  if (!tab?.isRoom || topic === tab.topic) return;
+  // The server decides who may: operators, or anyone while the room is not +t.
+  request({ type: "topic", room: tab.name, topic }, (reply) => {
+    if (reply.type === "error") { problem(reply.text, tab); return; }
+    tab.topic = reply.topic;
+    if (tab === chat.current) renderTopic();
+  });
+}
+
 // -- what the user types ---------------------------------------------------------------
 
 function needArg(arg, usage) {
@@ -587,9 +1088,12 @@ function say(text, kind = "message") {
   const req = tab.isRoom
     ? { type: "say", room: tab.name, text, kind }
     : { type: "tell", to: tab.name, text, kind };
+  if (chat.replyTo?.tab === tab) req.reply_to = chat.replyTo.msgid;
+  cancelReply();
+  typingDone();
   request(req, (reply) => {
     if (reply.type === "error") problem(reply.text, tab);
-    else addMessage(tab, chat.nick, text, kind, reply.ts, reply.msgid);
+    else addMessage(tab, { from: chat.nick, text, kind, ts: reply.ts, msgid: reply.msgid, reply_to: req.reply_to });
   });
 }
 
@@ -613,11 +1117,9 @@ const COMMANDS = {
       if (reply.type === "error") { problem(reply.text); return; }
       const old = chat.nick;
       chat.nick = reply.nick;
-      inRoomsOf(old, (tab) => {
-        tab.members = tab.members.map((m) => (fold(m) === fold(old) ? reply.nick : m));
-      });
+      chat.title = `${chat.server} · ${reply.nick}`;
+      renamed(old, reply.nick);
       info(t("renamed", { old, new: reply.nick }));
-      renderMembers();
     });
   },
   msg(arg) {
@@ -627,7 +1129,7 @@ const COMMANDS = {
     const tab = tabFor(to);
     request({ type: "tell", to, text }, (reply) => {
       if (reply.type === "error") problem(reply.text);
-      else addMessage(tab, chat.nick, text, "message", reply.ts);
+      else addMessage(tab, { from: chat.nick, text, kind: "message", ts: reply.ts, msgid: reply.msgid });
     });
   },
   query(arg) {
@@ -649,7 +1151,7 @@ const COMMANDS = {
     request(req, (reply) => {
       if (reply.type === "error") { problem(reply.text); return; }
       tab.topic = reply.topic;
-      $("topic").textContent = reply.topic;
+      if (tab === chat.current) renderTopic();
       if (!arg) info(reply.topic ? t("topic_is", { room: reply.room, topic: reply.topic }) : t("no_topic", reply));
     });
   },
@@ -695,6 +1197,10 @@ const COMMANDS = {
   search(arg) {
     if (needArg(arg, "/search WORDS")) search(arg);
   },
+  away(arg) {
+    // "/away lunch" says why; a bare "/away" comes back, or goes away without a reason.
+    setAway(arg || (chat.myAway ? "" : T.away_default));
+  },
   history() {
     const tab = chat.current;
     if (tab?.isRoom && tab.more) older(tab);
@@ -704,6 +1210,7 @@ const COMMANDS = {
       info(`/${c.name}${c.args[LANG] ? " " + c.args[LANG] : ""} · ${c.help[LANG]}`);
     }
     info(T.keys);
+    info(T.keys_log);
   },
   quit(arg) {
     chat.quitting = true;
@@ -800,6 +1307,15 @@ function moveTab(step) {
   showTab(tabs[(at + step + tabs.length) % tabs.length]);
 }
 
+function setMembersPanel(open) {
+  $("members-toggle").setAttribute("aria-expanded", String(open));
+  $("members").classList.toggle("open", open);
+}
+
+function closeMembersPanel() {
+  setMembersPanel(false);
+}
+
 // -- wiring -----------------------------------------------------------------------------
 
 function start() {
@@ -822,6 +1338,10 @@ function start() {
     $("login-error").textContent = "";
     $("nick").removeAttribute("aria-invalid");
     $("login-button").disabled = true;
+    // Ask once, on this click, whether mentions and private messages may notify.
+    if ("Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {});
+    }
     if (chat.ws && chat.ws.readyState === WebSocket.OPEN) hello(); else connect();
   });
 
@@ -833,9 +1353,12 @@ function start() {
     submit(line);
   });
 
+  $("input").addEventListener("input", typingInput);
   $("input").addEventListener("keydown", (e) => {
     const input = e.target;
-    if (e.key === "Tab" && !e.shiftKey && complete(input)) {
+    if (e.key === "Escape" && chat.replyTo) {
+      cancelReply();
+    } else if (e.key === "Tab" && !e.shiftKey && complete(input)) {
       e.preventDefault();
     } else if (e.key === "ArrowUp" && !e.altKey && chat.historyAt > 0) {
       e.preventDefault();
@@ -853,7 +1376,8 @@ function start() {
     if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
       e.preventDefault();
       moveTab(e.key === "ArrowUp" ? -1 : 1);
-    } else if (e.key === "Escape") {
+    } else if (e.key === "Escape" && document.activeElement !== $("input")) {
+      setMembersPanel(false);
       $("input").focus();
     }
   });
@@ -864,10 +1388,41 @@ function start() {
   });
 
   $("members-toggle").addEventListener("click", () => {
-    const toggle = $("members-toggle");
-    const open = toggle.getAttribute("aria-expanded") !== "true";
-    toggle.setAttribute("aria-expanded", String(open));
-    $("members").classList.toggle("open", open);
+    const open = $("members-toggle").getAttribute("aria-expanded") !== "true";
+    setMembersPanel(open);
+  });
+
+  $("reply-cancel").addEventListener("click", () => { cancelReply(); $("input").focus(); });
+  $("reply-cancel").setAttribute("aria-label", T.cancel_reply);
+  $("reply-cancel").title = T.cancel_reply;
+
+  $("away-toggle").addEventListener("click", () => setAway(chat.myAway ? "" : T.away_default));
+  renderAway();
+
+  $("topic").addEventListener("click", openTopicEditor);
+  $("topic").addEventListener("keydown", (e) => {
+    // Opened on keydown, so that this Enter's keypress does not submit the new field.
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    openTopicEditor();
+  });
+  $("topic-form").addEventListener("submit", (e) => { e.preventDefault(); saveTopic(); });
+  $("topic-input").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.stopPropagation();
+    closeTopicEditor();
+    $("topic").focus();
+  });
+  $("topic-input").addEventListener("blur", () => closeTopicEditor());
+
+  const log = $("log");
+  log.addEventListener("mouseover", (e) => placeToolbar(e.target.closest?.(".line")));
+  log.addEventListener("focusin", (e) => placeToolbar(e.target.closest?.(".line")));
+  log.addEventListener("keydown", logKeys);
+
+  // Coming back to a hidden page is coming back to its room: mark where we left off.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && chat.current) showTab(chat.current);
   });
 
   $("nick").focus();
