@@ -140,7 +140,7 @@ async def test_search_folds_accents_and_case_pages_and_stays_in_your_rooms(
     assert hidden["type"] == "error" and hidden["code"] == "not_in_room"
     await ana.send("/search CANCION secreta")
     await ana.expect("found in #secreto, newest first:")
-    lines = await ana.lines_until("end of history")
+    lines = await ana.lines_until("end of results")
     assert [line.split(" ", 1)[1] for line in lines] == ["[ana] canción secreta"]
     await ana.send("/search nada de esto")
     await ana.expect("nothing found in #secreto")

@@ -48,3 +48,27 @@ async def test_errors_quote_oversized_input_cut_short(server: Server) -> None:
     reply = await js.request({"type": "hello", "nick": "q" * 300})
     assert reply["type"] == "error" and "q" * 49 + "…" in reply["text"], reply
     assert len(reply["text"]) < 120, reply
+
+
+async def test_answers_say_what_happened(server: Server) -> None:
+    ana = await LineClient.connect(server.port)
+    await ana.expect("type your nick")
+    await ana.send("ana")
+    # Alone in the room: said so, not "with 0 more: -".
+    assert (
+        await ana.expect("you are ana,")
+    ) == "* you are ana, in #lobby, with nobody else for now"
+    bo = await LineClient.connect(server.port, "bo")
+    await ana.send("/register s3creta-larga")
+    await ana.expect("registered to you")
+    # A wrong old password: the nick is known, so the answer says which was wrong.
+    await ana.send("/password no-es-esta otra-clave-1")
+    error = await ana.expect("!")
+    assert "not your current password" in error and "nick" not in error, error
+    # A search ends with the end of its results, not of the history.
+    await bo.send("una canción de verano")
+    await ana.expect("canción")
+    await ana.send("/search cancion")
+    found = await ana.lines_until(lambda line: line.startswith("* end of"))
+    assert found[0] == "* found in #lobby, newest first:" and "canción" in found[1], found
+    assert ana.seen[-1] == "* end of results"

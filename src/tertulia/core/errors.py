@@ -234,6 +234,13 @@ class BadLogin(TertuliaError):
     template = N_("wrong nick or password")
 
 
+class WrongPassword(BadLogin):
+    """`/password OLD NEW` with a wrong OLD: the nick is the user's own, so say which was wrong.
+    The code stays bad_login: clients and the lockout treat it as a failed login."""
+
+    template = N_("that is not your current password: the password stays as it was")
+
+
 class TooManyFailures(TertuliaError):
     code = "too_many_failures"
     template = N_("too many failed logins: try again in {seconds} s")

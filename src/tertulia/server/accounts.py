@@ -29,6 +29,7 @@ from tertulia.core.errors import (
     SessionGone,
     TooManyFailures,
     TooManyRegistrations,
+    WrongPassword,
 )
 from tertulia.core.events import ServerNotice
 from tertulia.core.limits import TokenBucket
@@ -268,7 +269,10 @@ class Accounts:
             raise NotLoggedIn()
         if len(new) < MIN_PASSWORD:
             raise PasswordTooShort(min=MIN_PASSWORD)
-        await self.authenticate(session.account, old, session.peer)
+        try:
+            await self.authenticate(session.account, old, session.peer)
+        except BadLogin:
+            raise WrongPassword() from None
         async with self._hashing:
             secret = await asyncio.to_thread(hash_password, new)
         await self.server.history.run(self.store.set_secret, session.account, secret)

@@ -454,13 +454,20 @@ class PlainHandler(SessionHandler):
         entered = self.hub.join(self.session, room)
         self.room = entered
         others = [n for n in entered.nicks() if fold(n) != self.session.key]
-        self._send_notice(
-            N_("you are {nick}, in {room} with {count} more: {nicks}"),
-            nick=self.session.nick,
-            room=entered.name,
-            count=len(others),
-            nicks=", ".join(others) or "-",
-        )
+        if others:
+            self._send_notice(
+                N_("you are {nick}, in {room} with {count} more: {nicks}"),
+                nick=self.session.nick,
+                room=entered.name,
+                count=len(others),
+                nicks=", ".join(others),
+            )
+        else:
+            self._send_notice(
+                N_("you are {nick}, in {room}, with nobody else for now"),
+                nick=self.session.nick,
+                room=entered.name,
+            )
         if entered.topic:
             self._send_notice(
                 N_("topic of {room}: {topic}"), room=entered.name, topic=entered.topic
@@ -474,14 +481,16 @@ class PlainHandler(SessionHandler):
         if messages:
             self._send_history(room, messages, N_("last messages in {room}:"))
 
-    def _send_history(self, room: Room, messages: list[RoomMessage], title: str) -> None:
+    def _send_history(
+        self, room: Room, messages: list[RoomMessage], title: str, end: str = N_("end of history")
+    ) -> None:
         self._send_notice(title, room=room.name)
         today = time.localtime()[:3]
         for message in messages:
             when = time.localtime(message.ts)
             stamp = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
             self.conn.deliver(plain.history_line(stamp, message))
-        self._send_notice(N_("end of history"))
+        self._send_notice(end)
 
     def _stored(
         self, room: Room, read: Coroutine[Any, Any, list[RoomMessage]], newest_first: bool
@@ -493,7 +502,9 @@ class PlainHandler(SessionHandler):
             if not messages:
                 self._send_notice(N_("nothing found in {room}"), room=room.name)
             elif newest_first:
-                self._send_history(room, messages, N_("found in {room}, newest first:"))
+                self._send_history(
+                    room, messages, N_("found in {room}, newest first:"), N_("end of results")
+                )
             else:
                 self._send_history(room, messages, N_("last messages in {room}:"))
 
