@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from conftest import ServerFactory
 from tertulia.client import events as ev
 from tertulia.client.connection import ChatClient
 from tertulia.server.app import Server
@@ -76,6 +77,7 @@ async def test_plain_mode_pipes_lines_through_the_server(server: Server) -> None
         ("Message", "hola"), ("Message", "saluda"), ("Message", "en otra"), ("Private", "psst"),
     ]  # fmt: skip
     assert got[1].kind == "action" and isinstance(got[2], ev.Message) and got[2].room == "#otra"
+    assert "[bot -> reader] psst" in out.splitlines()  # your own /msg is shown
     await reader.quit()
 
 
@@ -98,6 +100,42 @@ async def test_plain_mode_prints_what_others_say(server: Server) -> None:
         await proc.stdin.drain()
         assert await proc.wait() == 0
     await talker.quit()
+
+
+async def test_plain_mode_leaves_when_the_server_goes(make_server: ServerFactory) -> None:
+    server: Server = await make_server()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "chat", "--lang", "en", "--port", str(server.port),
+        "--nick", "listener", "--plain",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    async with asyncio.timeout(20):
+        assert b"you are listener" in await proc.stdout.readline()
+        await server.shutdown()
+        # Its input stays open: it leaves at once all the same, saying why.
+        assert await proc.wait() == 1
+        err = (await proc.stderr.read()).decode()
+    assert err.strip() == "tertulia: the server closed the connection", err
+
+
+async def test_plain_mode_quit_leaves_with_0_and_sends_nothing_after(server: Server) -> None:
+    reader = await ChatClient.open("127.0.0.1", server.port)
+    await reader.hello("reader")
+    code, _, err = await chat(
+        "--port", str(server.port), "--nick", "bot", "--plain", stdin="uno\n/quit\ndos\n"
+    )  # fmt: skip
+    assert code == 0 and err == "", err
+    heard: list[str] = []
+    async with asyncio.timeout(10):
+        async for event in reader.events():
+            if isinstance(event, ev.Message):
+                heard.append(event.text)
+            if isinstance(event, ev.Quit) and event.nick == "bot":
+                break
+    assert heard == ["uno"]
+    await reader.quit()
 
 
 async def test_no_server_is_one_line_and_exit_1(server: Server) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from conftest import ServerFactory
 from tertulia.server.app import Server
 
 pytestmark = pytest.mark.timeout(90)
@@ -71,3 +72,43 @@ async def test_two_terminals_chat(server: Server, tmux: list[str]) -> None:
     assert "#lobby" in text and "bea" in text
     await keys(tmux, "bea", "/quit")
     await screen(tmux, "ana", "bea quit")
+
+
+async def gone(tmux: list[str], name: str) -> None:
+    """Wait until the program in session `name` has ended (and its session with it)."""
+    async with asyncio.timeout(30):
+        while True:
+            alive = await asyncio.create_subprocess_exec(
+                *tmux, "has-session", "-t", name, stderr=asyncio.subprocess.DEVNULL
+            )
+            if await alive.wait() != 0:
+                return
+            await asyncio.sleep(0.2)  # polling a terminal: there is no event to wait on
+
+
+async def test_private_messages_get_a_tab_named_after_the_partner(
+    server: Server, tmux: list[str]
+) -> None:
+    start(tmux, "ana", server.port, "ana")
+    start(tmux, "bea", server.port, "bea")
+    await screen(tmux, "ana", "connected")
+    await screen(tmux, "bea", "connected")
+    await keys(tmux, "ana", "/msg bea hola bea")
+    mine = await screen(tmux, "ana", "<ana> hola bea")
+    assert "private conversation" in mine and "→" not in mine
+    theirs = await screen(tmux, "bea", "ana (1)")  # a tab of its own, unread
+    assert "hola bea" not in theirs  # not in the room on screen
+    nudge = await asyncio.create_subprocess_exec(*tmux, "send-keys", "-t", "bea", "C-n")
+    assert await nudge.wait() == 0
+    theirs = await screen(tmux, "bea", "<ana> hola bea")
+    assert "→" not in theirs and "private conversation" in theirs
+
+
+async def test_quit_while_disconnected_leaves(make_server: ServerFactory, tmux: list[str]) -> None:
+    server: Server = await make_server()
+    start(tmux, "ana", server.port, "ana")
+    await screen(tmux, "ana", "connected")
+    await server.shutdown()
+    await screen(tmux, "ana", "disconnected")
+    await keys(tmux, "ana", "/quit")
+    await gone(tmux, "ana")

@@ -6,7 +6,8 @@ import asyncio
 import sys
 import threading
 
-from tertulia.client.commands import LEAVE, LineChat
+from tertulia.client import events as ev
+from tertulia.client.commands import UNSENT, LineChat, is_quit, is_room
 from tertulia.client.connection import ChatClient
 from tertulia.client.render import render
 from tertulia.core.errors import N_
@@ -29,8 +30,18 @@ async def _stdin_lines() -> asyncio.Queue[str | None]:
 
 
 async def run_lines(client: ChatClient, room: str, tr: Translate) -> int:
-    """Until end of input or #LOGOUT; everything typed is sent (and acknowledged) first."""
+    """Until end of input, #LOGOUT or /quit (exit 0), or until the server goes (exit 1,
+    at once: nothing typed later could be sent); everything typed is sent (and
+    acknowledged) first."""
     chat = LineChat(client, room, tr)
+
+    def sent(target: str, text: str, kind: str, reply: ev.Reply) -> None:
+        # Your own private messages are shown, as the other side sees them.
+        if not is_room(target):
+            said = ev.Private(client.nick or "", target, text, kind, "", 0.0)
+            chat.out(render(said, client.nick, tr) or "")
+
+    chat.sent = sent
 
     async def printer() -> None:
         async for event in client.events():
@@ -42,14 +53,27 @@ async def run_lines(client: ChatClient, room: str, tr: Translate) -> int:
     lines = await _stdin_lines()
     code = 0
     while True:
-        line = await lines.get()
-        if line is None or client.closed.is_set():
+        line = await _next_line(lines, client)
+        if line is None or is_quit(line):
             break
-        if await chat.handle(line) == LEAVE:
+        if client.closed.is_set() or await chat.handle(line) == UNSENT:
+            print("tertulia: " + tr(N_("the server closed the connection")), file=sys.stderr)
+            code = 1
             break
-    if client.closed.is_set() and line is not None:
-        print("tertulia: " + tr(N_("the server closed the connection")), file=sys.stderr)
-        code = 1
     await client.quit()
     await printing
     return code
+
+
+async def _next_line(lines: asyncio.Queue[str | None], client: ChatClient) -> str | None:
+    """The next line typed, or "" once the server has gone and nothing is waiting."""
+    if not lines.empty() or client.closed.is_set():
+        return lines.get_nowait() if not lines.empty() else ""
+    getting = asyncio.ensure_future(lines.get())
+    gone = asyncio.ensure_future(client.closed.wait())
+    await asyncio.wait((getting, gone), return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if getting.done():
+        return getting.result()
+    getting.cancel()  # a cancelled get takes nothing from the queue
+    return ""
