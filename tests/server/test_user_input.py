@@ -1,5 +1,6 @@
-"""What people type, on real sockets: nicks in any script on every door, and errors that
-quote oversized input back cut short."""
+"""What people type and what they are told, on real sockets: nicks in any script on every
+door, errors that quote oversized input cut short, answers that say what happened, and
+message text without direction overrides or invisible characters."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ async def test_answers_say_what_happened(server: Server) -> None:
     found = await ana.lines_until(lambda line: line.startswith("* end of"))
     assert found[0] == "* found in #lobby, newest first:" and "canción" in found[1], found
     assert ana.seen[-1] == "* end of results"
+
+
+async def test_direction_overrides_and_invisible_characters_reach_nobody(server: Server) -> None:
+    sender = await LineClient.connect(server.port, "ana")
+    plain = await LineClient.connect(server.port, "bo")
+    js = await JsonClient.connect(server.port, "eva")
+    irc_user = await irc(server, "ivo")
+    await irc_user.send("JOIN #lobby")
+    await sender.expect("ivo joined #lobby")
+    # A right-to-left override would turn "LTR override" around on every screen; a zero-width
+    # space, a word joiner and a byte order mark hide inside words. The family emoji's
+    # zero-width joiners and a right-to-left mark in Hebrew are text, and stay.
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    await sender.send("\ufeffmira \u202eLTR override\u202c: can\u200bción \u2060ok " + family)
+    await sender.send("שלום\u200f!")
+    said = "mira LTR override: canción ok " + family
+    assert (await plain.expect("[ana] mira")) == f"[ana] {said}"
+    assert (await js.expect_obj(type="message"))["text"] == said
+    assert (await irc_user.expect("PRIVMSG #lobby :mira")).endswith(f"PRIVMSG #lobby :{said}")
+    assert (await plain.expect("[ana] שלום")) == "[ana] שלום\u200f!"
+    # Nothing but hidden characters is nothing at all.
+    await sender.send("\u200b\u202e\ufeff")
+    assert "empty message" in await sender.expect("!")
+    # A reason others read is cleaned the same way.
+    await sender.send("/part #lobby \u202eadiós")
+    assert (await plain.expect("ana left #lobby")).endswith("adiós)"), plain.seen[-1]

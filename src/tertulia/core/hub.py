@@ -168,6 +168,14 @@ _UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 # Bidi embeddings, overrides and isolates turn the text after them around on every reader's
 # screen: a topic (shown to everyone who joins) may not hold them.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Removed from messages and reasons: those bidi controls (they would turn the text after
+# them around: "edirrevo LTR"), and invisible characters that hide text or split words
+# (soft hyphen, zero-width space, word joiner, invisible operators, byte order mark, the
+# deprecated format controls). Kept: ZWJ and ZWNJ, which emoji and many scripts need, and
+# the LRM, RLM and ALM marks, which only set the direction of the characters beside them.
+_HIDDEN = re.compile(
+    "[\u00ad\u180e\u200b\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
 
 
 def _listed(entries: Mapping[str, MaskEntry], mask: str) -> bool:
@@ -428,7 +436,7 @@ class Hub:
         nick = self._nick_of(session)
         if "o" not in session.modes:
             raise NoPrivileges()
-        self._check_text(text)
+        text = self._check_text(text)
         event = Wallops(nick, text)
         self._fanout(event, [s for s in self.sessions.values() if "w" in s.modes], exclude=None)
         return event
@@ -784,7 +792,7 @@ class Hub:
         """
         nick = self._nick_of(session)
         target = self._speakable(session, room)
-        self._check_text(text)
+        text = self._check_text(text)
         event = RoomMessage(
             next(self._message_ids), self.clock(), target.name, nick, text, kind,
             session.account, "i" in target.modes or bool(target.password), tags,
@@ -872,7 +880,7 @@ class Hub:
         recipient = self.sessions.get(fold(nick))
         if recipient is None and not (fold(nick) in self.accounts and self.gate is not None):
             raise NoSuchNick(nick=nick)
-        self._check_text(text)
+        text = self._check_text(text)
         event = PrivateMessage(
             next(self._message_ids),
             self.clock(),
@@ -1045,12 +1053,15 @@ class Hub:
     def _clean(self, reason: str) -> str:
         # A reason is shown to others but refusing it would keep someone from leaving:
         # drop what could drive a terminal and cut it to a topic's length instead.
-        return _UNFIT.sub("", reason).strip()[: self.limits.topic_length]
+        return _HIDDEN.sub("", _UNFIT.sub("", reason)).strip()[: self.limits.topic_length]
 
-    def _check_text(self, text: str) -> None:
+    def _check_text(self, text: str) -> str:
+        """The text to send, without hidden characters (_HIDDEN); or why it cannot go."""
+        text = _HIDDEN.sub("", text)
         if not text.strip():
             raise EmptyMessage()
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.limits.max_message_bytes:
             raise MessageTooLong(size=size, limit=self.limits.max_message_bytes)
         _check_fit(text, "text")
+        return text
