@@ -88,3 +88,62 @@ def test_the_replay_on_joining_is_a_history_event_rendered_with_times() -> None:
     )
     # A reply to a history request (it has an id) stays a plain reply.
     assert isinstance(ev.parse('{"type":"history","id":3,"room":"#a","messages":[]}'), ev.Reply)
+
+
+def test_room_states_say_who_runs_the_room_has_a_voice_or_is_away() -> None:
+    line = (
+        '{"type":"welcome","id":1,"nick":"ana","rooms":[{"room":"#a","topic":"t",'
+        '"members":["ana","bo","eva"],"operators":["bo"],"voiced":["eva"],"away":["eva"]}]}'
+    )
+    welcome = ev.parse(line)
+    assert isinstance(welcome, ev.Welcome)
+    assert welcome.rooms[0] == ev.RoomState(
+        "#a", "t", ("ana", "bo", "eva"), ("bo",), ("eva",), ("eva",)
+    )
+    # A join or who reply is the same shape, read by the same function.
+    reply = ev.parse('{"type":"ok","id":2,"room":"#b","topic":"","members":["x"]}')
+    assert isinstance(reply, ev.Reply)
+    assert ev.room_state(reply.data) == ev.RoomState("#b", "", ("x",))
+
+
+def test_replies_reactions_typing_redaction_and_away() -> None:
+    reply = ev.parse(
+        '{"type":"message","room":"#a","from":"bo","text":"sí","kind":"message",'
+        '"msgid":43,"ts":2,"reply_to":42}'
+    )
+    assert isinstance(reply, ev.Message) and (reply.msgid, reply.reply_to) == ("43", "42")
+    private = ev.parse(
+        '{"type":"private","from":"bo","to":"ana","text":"y","msgid":44,"ts":2,"reply_to":7}'
+    )
+    assert isinstance(private, ev.Private) and private.reply_to == "7"
+    assert ev.parse(
+        '{"type":"react","room":"#a","from":"ana","msgid":42,"emoji":"👍"}'
+    ) == ev.Reaction("ana", "42", "👍", room="#a")
+    assert ev.parse(
+        '{"type":"react","to":"bo","from":"ana","msgid":44,"emoji":"🎉"}'
+    ) == ev.Reaction("ana", "44", "🎉", to="bo")
+    assert ev.parse('{"type":"typing","room":"#a","from":"ana","state":"active"}') == ev.Typing(
+        "ana", "active", room="#a"
+    )
+    assert ev.parse(
+        '{"type":"redact","room":"#a","msgid":42,"by":"ana","reason":""}'
+    ) == ev.Redaction("#a", "42", "ana")
+    assert ev.parse('{"type":"away","nick":"bo","message":"lunch"}') == ev.AwayChanged(
+        "bo", "lunch"
+    )
+    # The replies to those requests stay replies.
+    assert isinstance(ev.parse('{"type":"ok","id":9}'), ev.Reply)
+
+
+def test_history_carries_replies_and_reactions() -> None:
+    line = (
+        '{"type":"history","room":"#a","more":false,"messages":['
+        '{"msgid":42,"ts":1,"from":"ana","text":"hola","kind":"message",'
+        '"reactions":[{"emoji":"👍","from":["bo","eva"]}]},'
+        '{"msgid":43,"ts":2,"from":"bo","text":"sí","kind":"message","reply_to":42}]}'
+    )
+    event = ev.parse(line)
+    assert isinstance(event, ev.History)
+    first, second = event.messages
+    assert first.reactions == (ev.Reactions("👍", ("bo", "eva")),) and first.reply_to == ""
+    assert second.reply_to == "42" and second.reactions == ()
