@@ -97,7 +97,8 @@ function nickColour(nick) {
 }
 
 const $ = (id) => document.getElementById(id);
-const fold = (name) => name.toLowerCase();
+// Nicks and rooms compare as the server does: NFKC, then lower case.
+const fold = (name) => name.normalize("NFKC").toLowerCase();
 const BACKOFF_FIRST = 0.5;
 const BACKOFF_MAX = 30;
 const DEFAULT_ROOM = "#lobby";
@@ -334,7 +335,8 @@ function clock(ts) {
 function mentions(text) {
   if (!chat.nick) return false;
   const escaped = chat.nick.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
-  return new RegExp(`(^|[^\\w])${escaped}($|[^\\w])`, "i").test(text);
+  // A nick may be in any script: a word boundary is whatever is not a letter or digit.
+  return new RegExp(`(^|[^\\p{L}\\p{M}\\p{N}_])${escaped}($|[^\\p{L}\\p{M}\\p{N}_])`, "iu").test(text);
 }
 
 function makeLine(kind, parts, ts) {
@@ -641,7 +643,6 @@ function placeToolbar(line) {
   const tab = chat.current;
   const msgid = Number(line?.dataset.msgid);
   if (!tab || !msgid || tab.byId.get(msgid)?.line !== line || toolbar.parentElement === line) return;
-  if (toolbar.contains(document.activeElement)) return; // keep it under a keyboard user
   toolbar.dataset.msgid = msgid;
   toolbar.setAttribute("aria-label", T.actions);
   const own = fold(line.dataset.from) === fold(chat.nick);
@@ -1026,8 +1027,9 @@ function renderAway() {
 function setAway(message) {
   request({ type: "away", message }, (reply) => {
     if (reply.type === "error") { problem(reply.text); return; }
-    awayChanged(chat.nick, message);
-    info(message ? t("you_away", { message }) : T.you_back);
+    const now = reply.message ?? message; // as the server cleaned it
+    awayChanged(chat.nick, now);
+    info(now ? t("you_away", { message: now }) : T.you_back);
   });
 }
 
@@ -1416,6 +1418,7 @@ function start() {
   $("topic-input").addEventListener("blur", () => closeTopicEditor());
 
   const log = $("log");
+  // The toolbar follows the pointer, and the focus when it moves to another message.
   log.addEventListener("mouseover", (e) => placeToolbar(e.target.closest?.(".line")));
   log.addEventListener("focusin", (e) => placeToolbar(e.target.closest?.(".line")));
   log.addEventListener("keydown", logKeys);
