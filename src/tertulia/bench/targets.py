@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tertulia.bench.wire import WIRES, Wire
 
-_LISTENING = re.compile(rb"listening on [\d.]+:(\d+)")
+# The web door says its address as a URL: http://127.0.0.1:8080/.
+_LISTENING = re.compile(rb"listening on (?:https?://)?[\d.]+:(\d+)")
 NGIRCD = "/usr/sbin/ngircd"
 
 
