@@ -16,14 +16,25 @@ from tertulia import __version__, config, logs
 from tertulia.bench import command as bench_command
 from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
-from tertulia.i18n import Translate, translator
+from tertulia.i18n import Translate, speak_to_argparse, translator
 from tertulia.runtime import raise_fd_limit, run
 
 log = logging.getLogger("tertulia.cli")
 
 
 def _add_serve(sub: Any, tr: Translate) -> None:
-    p = sub.add_parser("serve", help=tr(N_("run the chat server")))
+    p = sub.add_parser(
+        "serve",
+        help=tr(N_("run the chat server")),
+        description=tr(
+            N_(
+                "Run the chat server: plain and JSON lines on port 5000, IRC on 6667, the web "
+                "page and its WebSocket on 8080, history and accounts in one SQLite file. "
+                "Each ready door prints one line with 'listening' and its address. Every "
+                "option can also come from a TOML file (--config) or a TERTULIA_* variable."
+            )
+        ),
+    )
     p.add_argument("--host", help=tr(N_("address to listen on (default 127.0.0.1)")))
     p.add_argument(
         "--port", type=int, help=tr(N_("plain/JSON-lines port (default 5000, 0: any free)"))
@@ -94,7 +105,12 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tertulia", description=tr(N_("A self-hosted chat server and its clients."))
     )
-    parser.add_argument("--version", action="version", version=f"tertulia {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"tertulia {__version__}",
+        help=tr(N_("show the version and exit")),
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub, tr)
     chat_command.add_parser(sub, tr)
@@ -169,7 +185,9 @@ def listening_line(name: str, address: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(translator(_lang_from(argv)))
+    lang = _lang_from(argv)
+    speak_to_argparse(lang)
+    parser = build_parser(translator(lang))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

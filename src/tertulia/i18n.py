@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from tertulia.core.errors import N_
+
 DOMAIN = "tertulia"
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("en", "es")
@@ -33,3 +35,43 @@ def translator(lang: str = "") -> Translate:
     code = language(lang)
     catalog = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[code], fallback=True)
     return catalog.gettext
+
+
+# argparse's own words, which it looks up with gettext.gettext when it writes help and
+# errors (Python 3.11's msgids; later versions keep these). Listed here so that our catalogs
+# carry them: argparse finds them through speak_to_argparse.
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+    N_("expected one argument"),
+    N_("expected at least one argument"),
+    N_("expected at most one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"),
+    N_("one of the arguments %s is required"),
+    N_("ignored explicit argument %r"),
+)
+
+
+def speak_to_argparse(lang: str = "") -> None:
+    """Let argparse write "usage:", "options:" and its errors in the user's language.
+
+    argparse translates through gettext's default domain, as Python's argparse howto says
+    ("How to translate the argparse output"): make that domain ours, whose catalogs hold
+    ARGPARSE_WORDS. gettext picks the language from LANGUAGE and the locale, as language()
+    does; a language chosen with --lang (or TERTULIA_LANG) is told to it through LANGUAGE.
+    For the `tertulia` command only: it sets process-wide state.
+    """
+    gettext.bindtextdomain(DOMAIN, LOCALE_DIR)
+    gettext.textdomain(DOMAIN)
+    if lang:
+        os.environ["LANGUAGE"] = language(lang)

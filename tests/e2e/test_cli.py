@@ -192,3 +192,35 @@ def test_a_tls_web_door_is_an_https_url() -> None:
         listening_line("irc-tls", "127.0.0.1:6697")
         == "irc door listening on 127.0.0.1:6697 with tls"
     )
+
+
+async def test_each_command_says_what_it_does_and_bench_its_scenarios() -> None:
+    for command, about in [
+        ("serve", "Run the chat server"),
+        ("chat", "Chat from the terminal"),
+        ("bench", "Measure a chat server under load"),
+    ]:
+        code, out, _ = await _run(command, "--help")
+        assert code == 0 and about in out, (command, out)
+    _, out, _ = await _run("bench", "--help", env=_env(COLUMNS="100"))
+    listed = out.split("\nscenarios:\n", 1)[1].splitlines()
+    for name in ("fanout", "latency", "stall", "idle", "churn"):
+        assert any(line.startswith(f"  {name}  ") for line in listed), (name, listed)
+
+
+async def test_argparse_speaks_spanish_too() -> None:
+    # By the locale, and by --lang under an English locale; help and errors alike.
+    for args, env in [(("serve", "--help"), _env(LANG="es_AR.UTF-8")),
+                      (("serve", "--lang", "es", "--help"), _env())]:  # fmt: skip
+        code, out, _ = await _run(*args, env=env)
+        assert code == 0
+        assert out.startswith("uso: tertulia serve"), out
+        assert "\nopciones:\n" in out and "muestra esta ayuda y termina" in out, out
+        assert "usage:" not in out and "options:" not in out and "show this help" not in out
+    code, _, err = await _run("bench", env=_env(LANG="es_AR.UTF-8"))
+    assert code == 2 and "error: faltan estos argumentos: scenario" in err, err
+    code, _, err = await _run("serve", "--lang", "es", "--port", "abc")
+    assert code == 2 and "argumento --port: valor int no válido: 'abc'" in err, err
+    # And English stays English.
+    code, out, _ = await _run("serve", "--help")
+    assert out.startswith("usage: tertulia serve") and "\noptions:\n" in out

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,9 +59,50 @@ OPTION_HELP = {
 }
 
 
+# One line per scenario, for `tertulia bench --help`; docs/performance.md has the figures.
+SCENARIO_HELP = {
+    "fanout": N_(
+        "--senders send --messages each, as fast as a window allows, to --clients in one "
+        "room: throughput, latency, CPU per delivery, nothing lost or repeated"
+    ),
+    "latency": N_("messages at a steady --rate for --duration into --clients: latency percentiles"),
+    "stall": N_(
+        "the fanout burst without, then with, --stuck clients that never read: the others "
+        "must not notice"
+    ),
+    "idle": N_("--clients connect, join and wait --hold seconds: memory per idle client"),
+    "churn": N_(
+        "--cycles connect, join and leave (--parallel at once) while residents watch: "
+        "memory stays flat"
+    ),
+}
+
+
 def add_parser(sub: Any, tr: Translate) -> None:
     d = Options()
-    p = sub.add_parser("bench", help=tr(N_("measure a chat server under load")))
+    # The scenario list keeps one entry per line, so the text is wrapped here, as argparse
+    # would wrap it (to the terminal's width less 2).
+    columns = max(40, shutil.get_terminal_size().columns - 2)
+    name_width = max(map(len, SCENARIO_HELP))
+    scenarios = [
+        textwrap.fill(
+            tr(text), columns, initial_indent=f"  {name:<{name_width}}  ",
+            subsequent_indent=" " * (name_width + 4),
+        )
+        for name, text in SCENARIO_HELP.items()
+    ]  # fmt: skip
+    about = N_(
+        "Measure a chat server under load: tertulia started for the run (--spawn), or any "
+        "server by address (--target), beside ngIRCd or the original design. Each run writes "
+        "results.jsonl, results.md and plots to --out."
+    )
+    p = sub.add_parser(
+        "bench",
+        help=tr(N_("measure a chat server under load")),
+        description=textwrap.fill(tr(about), columns),
+        epilog="\n".join([tr(N_("scenarios:")), *scenarios]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "scenario",
         type=_scenarios,

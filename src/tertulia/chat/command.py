@@ -20,7 +20,17 @@ QUIT_WORDS = frozenset({"salir", "exit", "quit"})
 
 
 def add_parser(sub: Any, tr: Translate) -> None:
-    p = sub.add_parser("chat", help=tr(N_("chat from the terminal")))
+    p = sub.add_parser(
+        "chat",
+        help=tr(N_("chat from the terminal")),
+        description=tr(
+            N_(
+                "Chat from the terminal: a full-screen app on a terminal, plain lines when "
+                "stdin or stdout is not one (or with --plain). Without --port or --nick it "
+                "asks for them, as the original client did; 'salir' at a question quits."
+            )
+        ),
+    )
     p.add_argument("--host", default="127.0.0.1", help=tr(N_("server address (default 127.0.0.1)")))
     p.add_argument("--port", type=int, help=tr(N_("server port (asked if missing)")))
     p.add_argument("--nick", help=tr(N_("your nick (asked if missing)")))
