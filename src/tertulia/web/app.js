@@ -630,6 +630,15 @@ const toolbar = (() => {
     });
     return button;
   };
+  // ←/→ move along the toolbar, as ARIA's toolbar pattern has it; Tab works too.
+  bar.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+    const buttons = [...bar.querySelectorAll("button:not([hidden])")];
+    const at = buttons.indexOf(document.activeElement);
+    const next = buttons[(at + (e.key === "ArrowLeft" ? -1 : 1) + buttons.length) % buttons.length];
+    e.preventDefault();
+    next.focus();
+  });
   bar.append(
     make("act-reply", "↩", T.reply, startReply),
     ...QUICK_REACTIONS.map((emoji) =>
@@ -1200,8 +1209,8 @@ const COMMANDS = {
     if (needArg(arg, "/search WORDS")) search(arg);
   },
   away(arg) {
-    // "/away lunch" says why; a bare "/away" comes back, or goes away without a reason.
-    setAway(arg || (chat.myAway ? "" : T.away_default));
+    // "/away lunch" goes away, a bare "/away" comes back, as on IRC and in the terminal.
+    setAway(arg);
   },
   history() {
     const tab = chat.current;
@@ -1425,7 +1434,7 @@ function start() {
 
   // Coming back to a hidden page is coming back to its room: mark where we left off.
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && chat.current) showTab(chat.current);
+    if (!document.hidden && chat.current?.unread) showTab(chat.current);
   });
 
   $("nick").focus();
