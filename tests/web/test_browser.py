@@ -11,11 +11,7 @@ from chatclient import LineClient
 from conftest import ServerFactory
 from tertulia.protocols import slash
 from tertulia.server.app import Server
-
-try:
-    from tertulia.tui.widgets import PALETTE, nick_colour
-except ImportError:  # the terminal client's colours lived in its app module before
-    from tertulia.tui.app import PALETTE, nick_colour  # type: ignore[attr-defined,no-redef]
+from tertulia.tui.widgets import PALETTE, nick_colour
 
 
 async def test_two_pages_and_a_plain_client_chat(browser: Browser, server: Server) -> None:
