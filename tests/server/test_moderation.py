@@ -234,8 +234,14 @@ async def test_a_registered_room_keeps_its_owner(make_server: ServerFactory) -> 
     assert isinstance(ana_irc, IrcClient)
     await ana_irc.send("PASS ana:correcthorse\r\nNICK ana\r\nUSER ana 0 * :Ana")
     await ana_irc.expect(" 422 ")
+    watcher = await LineClient.connect(again.port, "watcher")
+    await watcher.send("/join #club")
+    await watcher.expect("you are watcher, in #club")
     await ana_irc.send("JOIN #club")
     assert "@ana" in await ana_irc.expect(" 353 ")
+    # Those already in the room see the owner come in and the server make it operator.
+    await watcher.expect("ana joined #club")
+    assert "set mode +o ana on #club" in await watcher.expect("set mode")
     await ana_irc.send("PRIVMSG ChanServ :UNREGISTER #club")
     assert "#club is no longer registered" in await ana_irc.expect("ChanServ")
 

@@ -507,11 +507,10 @@ class Hub:
         if target.limit and len(target.members) >= target.limit and not invited:
             raise RoomFull(room=target.name)
         target.invited.pop(session.id, None)
-        if target.owner:
-            # A registered room is run by its owner's account, whenever it comes back.
-            if session.account and fold(session.account) == target.owner:
-                target.operators.add(session.key)  # type: ignore[arg-type]
-        elif not target.members and not target.persistent:
+        # A registered room is run by its owner's account, whenever it comes back: the
+        # others see the owner join, then the server give it +o.
+        owner = bool(target.owner) and fold(session.account) == target.owner
+        if not target.owner and not target.members and not target.persistent:
             # Whoever makes a room runs it; the rooms that always exist (#lobby) are run by
             # nobody but the server's operators, so no passer-by can kick there.
             target.operators.add(session.key)  # type: ignore[arg-type]
@@ -519,6 +518,8 @@ class Hub:
         target.receivers[session] = None
         session.rooms[target.key] = target
         self._fanout(Joined(room=target.name, nick=nick), target.receivers, exclude=session)
+        if owner:
+            self._set_op(target, session)
         if session.away:
             # Those who follow away states learn that the newcomer is away (IRCv3 away-notify).
             self._fanout(AwayChanged(nick, session.away), target.receivers, exclude=session)
