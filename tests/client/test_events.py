@@ -147,3 +147,26 @@ def test_history_carries_replies_and_reactions() -> None:
     first, second = event.messages
     assert first.reactions == (ev.Reactions("👍", ("bo", "eva")),) and first.reply_to == ""
     assert second.reply_to == "42" and second.reactions == ()
+
+
+def test_the_line_mode_quotes_what_replies_answer_and_reactions_are_about() -> None:
+    ts = time.mktime((2026, 11, 25, 14, 2, 0, 0, 0, -1))
+    replay = ev.parse(
+        '{"type":"history","room":"#a","messages":['
+        f'{{"msgid":42,"ts":{ts},"from":"ana","text":"hola","kind":"message"}},'
+        f'{{"msgid":43,"ts":{ts},"from":"bo","text":"sí","kind":"message","reply_to":42}}]}}'
+    )
+    assert isinstance(replay, ev.History)
+    tr = translator("en")
+    assert render(replay, "eva", tr) == "14:02 #a [ana] hola\n14:02 #a [bo] ↪ ana: «hola» sí"
+    said = {"42": ("ana", "x" * 50)}
+
+    def quoted(conversation: str, msgid: str) -> tuple[str, str] | None:
+        return said.get(msgid) if conversation == "#a" else None
+
+    reply = ev.Message("#a", "bo", "sí", "message", "44", 1.0, reply_to="42")
+    assert render(reply, "eva", tr, quoted) == f"#a [bo] ↪ ana: «{'x' * 39}…» sí"
+    reaction = ev.Reaction("bo", "42", "👍", room="#a")
+    assert render(reaction, "eva", tr, quoted) == f"#a * bo reacted 👍 to ana: «{'x' * 39}…»"
+    # About a message nobody here saw: nothing, as on the plain door.
+    assert render(ev.Reaction("bo", "7", "👍", room="#a"), "eva", tr, quoted) is None

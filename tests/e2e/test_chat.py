@@ -102,6 +102,39 @@ async def test_plain_mode_prints_what_others_say(server: Server) -> None:
     await talker.quit()
 
 
+async def test_plain_mode_replies_and_shows_replies_and_reactions(server: Server) -> None:
+    reader = await ChatClient.open("127.0.0.1", server.port)
+    await reader.hello("reader")
+    said = await reader.say("#lobby", "hay tortilla")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "chat", "--lang", "en", "--port", str(server.port),
+        "--nick", "bot", "--plain",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+
+    async def printed(wanted: str) -> str:
+        assert proc.stdout is not None
+        while wanted not in (line := (await proc.stdout.readline()).decode()):
+            assert line, f"ended before {wanted!r}"
+        return line.rstrip("\n")
+
+    async with asyncio.timeout(20):
+        await printed("#lobby [reader] hay tortilla")  # the replay on arriving
+        proc.stdin.write(b"/reply 1 yo\n")
+        answer = await _next_message(reader)
+        assert (answer.text, answer.reply_to) == ("yo", str(said.data["msgid"]))
+        assert await printed("[bot]") == "#lobby [bot] ↪ reader: «hay tortilla» yo"
+        await reader.react("#lobby", int(answer.msgid), "👍")
+        assert await printed("reacted") == "#lobby * reader reacted 👍 to bot: «yo»"
+        await reader.say("#lobby", "¡bien!", reply_to=int(answer.msgid))
+        assert await printed("¡bien!") == "#lobby [reader] ↪ bot: «yo» ¡bien!"
+        proc.stdin.write(b"#LOGOUT\n")
+        await proc.stdin.drain()
+        assert await proc.wait() == 0
+    await reader.quit()
+
+
 async def test_plain_mode_leaves_when_the_server_goes(make_server: ServerFactory) -> None:
     server: Server = await make_server()
     proc = await asyncio.create_subprocess_exec(

@@ -35,17 +35,29 @@ async def run_lines(client: ChatClient, room: str, tr: Translate) -> int:
     acknowledged) first."""
     chat = LineChat(client, room, tr)
 
-    def sent(target: str, text: str, kind: str, reply: ev.Reply) -> None:
-        # Your own private messages are shown, as the other side sees them.
+    def sent(target: str, text: str, kind: str, reply: ev.Reply, reply_to: str) -> None:
+        # Your own private messages and replies are shown, as the other side sees them.
+        me = client.nick or ""
         if not is_room(target):
-            said = ev.Private(client.nick or "", target, text, kind, "", 0.0)
-            chat.out(render(said, client.nick, tr) or "")
+            said: ev.Event = ev.Private(me, target, text, kind, "", 0.0, reply_to)
+        elif reply_to:
+            said = ev.Message(target, me, text, kind, "", 0.0, reply_to)
+        else:
+            return
+        chat.out(render(said, me, tr, chat.recent.get) or "")
+
+    def reacted(target: str, msgid: str, emoji: str) -> None:
+        mine = ev.Reaction(client.nick or "", msgid, emoji, *(
+            (target, "") if is_room(target) else ("", target)))  # fmt: skip
+        chat.out(render(mine, client.nick, tr, chat.recent.get) or "")
 
     chat.sent = sent
+    chat.reacted = reacted
 
     async def printer() -> None:
         async for event in client.events():
-            line = render(event, client.nick, tr)
+            line = render(event, client.nick, tr, chat.recent.get)
+            chat.recent.hear(event, client.nick)
             if line is not None:
                 chat.out(line)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
@@ -18,9 +19,9 @@ LEAVE = "leave"
 UNSENT = "unsent"  # the line could not go out: the connection is down
 
 # What a line said through the client was, once the server took it: the conversation (a
-# room, or a nick for a private message), the text, its kind and the server's reply (its
-# msgid and time).
-Sent = Callable[[str, str, str, ev.Reply], None]
+# room, or a nick for a private message), the text, its kind, the server's reply (its
+# msgid and time) and the msgid it answers ("" if none).
+Sent = Callable[[str, str, str, ev.Reply, str], None]
 
 
 def is_room(name: str) -> bool:
@@ -37,6 +38,51 @@ def is_quit(line: str) -> bool:
         return False
     known = slash.find(line[1:].split(" ", 1)[0], slash.Where.CLIENT)
     return known is not None and known.name == "quit"
+
+
+class Recent:
+    """The last messages of each conversation, by msgid: what `/reply N` and `/react N`
+    count back through, and what a reply's or a reaction's line quotes."""
+
+    def __init__(self, size: int = 200) -> None:
+        self._size = size
+        self._by: dict[str, OrderedDict[str, tuple[str, str]]] = {}
+
+    def add(self, conversation: str, msgid: str, sender: str, text: str) -> None:
+        if not msgid:
+            return
+        kept = self._by.setdefault(conversation.casefold(), OrderedDict())
+        kept[msgid] = (sender, text)
+        while len(kept) > self._size:
+            kept.popitem(last=False)
+
+    def get(self, conversation: str, msgid: str) -> tuple[str, str] | None:
+        """(sender, text) of a message, if it is one of the last."""
+        kept = self._by.get(conversation.casefold())
+        return kept.get(msgid) if kept is not None else None
+
+    def remove(self, conversation: str, msgid: str) -> None:
+        self._by.get(conversation.casefold(), OrderedDict()).pop(msgid, None)
+
+    def nth_last(self, conversation: str, n: int) -> str | None:
+        """The msgid of the n-th last message (1 is the last one), if there is one."""
+        kept = list(self._by.get(conversation.casefold()) or ())
+        return kept[-n] if 0 < n <= len(kept) else None
+
+    def hear(self, event: ev.Event, me: str | None) -> None:
+        """Keep what `event` says, if it is a message (or takes one back)."""
+        match event:
+            case ev.Message():
+                self.add(event.room, event.msgid, event.sender, event.text)
+            case ev.Private():
+                mine = (me or "").casefold() == event.sender.casefold()
+                partner = event.to if mine else event.sender
+                self.add(partner, event.msgid, event.sender, event.text)
+            case ev.History():
+                for m in event.messages:
+                    self.add(event.room, m.msgid, m.sender, m.text)
+            case ev.Redaction():
+                self.remove(event.room, event.msgid)
 
 
 class LineChat:
@@ -60,12 +106,18 @@ class LineChat:
         self.sent: Sent | None = None
         self.joined: Callable[[ev.Reply], None] | None = None
         self.closed: Callable[[str], None] | None = None
+        # A reaction of ours the server took: the conversation, the msgid and the emoji.
+        self.reacted: Callable[[str, str, str], None] | None = None
+        # The msgid `/reply N` and `/react N` mean in a conversation; the line mode counts
+        # through `recent` (fed from the events it prints), the Textual app through its own.
+        self.recent = Recent()
+        self.nth_last: Callable[[str, int], str | None] = self.recent.nth_last
         self.commands: dict[str, Callable[[str], Awaitable[str | None]]] = {
             "join": self._join, "part": self._part, "msg": self._msg, "me": self._me,
             "nick": self._nick, "who": self._who, "rooms": self._rooms, "topic": self._topic,
             "help": self._help, "quit": self._quit, "history": self._history,
             "search": self._search, "register": self._register, "login": self._login,
-            "password": self._password,
+            "password": self._password, "reply": self._reply, "react": self._react,
         }  # fmt: skip
         # The commands that are one request each (moderation) share one handler.
         for command in slash.commands(slash.Where.CLIENT):
@@ -98,14 +150,46 @@ class LineChat:
             self.out(f"! {err}")
         return None
 
-    async def _send(self, target: str, text: str, action: bool = False) -> None:
+    async def _send(self, target: str, text: str, action: bool = False, reply_to: str = "") -> None:
+        answers = int(reply_to) if reply_to.isdecimal() else None
         if is_room(target):
-            reply = await self.client.say(target, text, action=action)
+            reply = await self.client.say(target, text, action=action, reply_to=answers)
         else:
-            reply = await self.client.tell(target, text, action=action)
+            reply = await self.client.tell(target, text, action=action, reply_to=answers)
             target = str(reply.data.get("to") or target)
+        msgid = reply.data.get("msgid")
+        self.recent.add(target, "" if msgid is None else str(msgid), self.client.nick or "", text)
         if self.sent is not None:
-            self.sent(target, text, "action" if action else "message", reply)
+            self.sent(target, text, "action" if action else "message", reply, reply_to)
+
+    def _numbered(self, arg: str, name: str) -> tuple[str, str] | None:
+        """`N REST` of /reply and /react: the msgid N means here, and the rest; None (said
+        why) if there is no such message or no rest."""
+        n, _, rest = arg.partition(" ")
+        if not n.isdecimal() or not rest.strip():
+            usage = slash.find(name, slash.Where.CLIENT)
+            assert usage is not None
+            self.out("! " + self.tr(N_("usage: {usage}")).format(usage=usage.synopsis(self.tr)))
+            return None
+        msgid = self.nth_last(self.target, int(n))
+        if not msgid or not msgid.isdecimal():
+            self.out("! " + self.tr(N_("there is no message {n} here")).format(n=n))
+            return None
+        return msgid, rest.strip()
+
+    async def _reply(self, arg: str) -> None:
+        found = self._numbered(arg, "reply")
+        if found is not None:
+            await self._send(self.target, found[1], reply_to=found[0])
+
+    async def _react(self, arg: str) -> None:
+        found = self._numbered(arg, "react")
+        if found is None:
+            return
+        msgid, emoji = found
+        await self.client.react(self.target, int(msgid), emoji)
+        if self.reacted is not None:
+            self.reacted(self.target, msgid, emoji)
 
     async def _join(self, arg: str) -> None:
         reply = await self.client.join(arg or self.room)

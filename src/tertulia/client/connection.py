@@ -81,13 +81,33 @@ class ChatClient:
         self._nick = reply.nick
         return reply
 
-    async def say(self, room: str, text: str, action: bool = False) -> ev.Reply:
+    async def say(
+        self, room: str, text: str, action: bool = False, reply_to: int | None = None
+    ) -> ev.Reply:
+        """A message to a room; with `reply_to`, an answer to that msgid."""
         kind = "action" if action else "message"
-        return await self._ok(jl.Say(room=room, text=text, kind=kind))
+        return await self._ok(jl.Say(room=room, text=text, kind=kind, reply_to=reply_to))
 
-    async def tell(self, to: str, text: str, action: bool = False) -> ev.Reply:
+    async def tell(
+        self, to: str, text: str, action: bool = False, reply_to: int | None = None
+    ) -> ev.Reply:
         kind = "action" if action else "message"
-        return await self._ok(jl.Tell(to=to, text=text, kind=kind))
+        return await self._ok(jl.Tell(to=to, text=text, kind=kind, reply_to=reply_to))
+
+    async def react(self, target: str, msgid: int, emoji: str) -> ev.Reply:
+        """An emoji on message `msgid` of a room or of a private conversation (a nick)."""
+        return await self._ok(jl.React(target=target, msgid=msgid, emoji=emoji))
+
+    async def typing(self, target: str, state: str = "active") -> ev.Reply:
+        """`active` while typing (at most every 3 s), `paused`, or `done`."""
+        return await self._ok(jl.Typing(target=target, state=state))
+
+    async def redact(self, room: str, msgid: int, reason: str = "") -> ev.Reply:
+        return await self._ok(jl.Redact(room=room, msgid=msgid, reason=reason))
+
+    async def away(self, message: str = "") -> ev.Reply:
+        """Away with a message; an empty one is back."""
+        return await self._ok(jl.Away(message=message))
 
     async def join(self, room: str) -> ev.Reply:
         return await self._ok(jl.Join(room=room))

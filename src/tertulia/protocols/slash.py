@@ -57,6 +57,26 @@ COMMANDS: tuple[Slash, ...] = (
     Slash("query", N_("NICK"), N_("open a private conversation"), frozenset({Where.WEB})),
     Slash("close", "", N_("close this conversation or leave this room"), frozenset({Where.WEB})),
     Slash("me", N_("TEXT"), N_("an action")),
+    # The terminal client's own: N counts the conversation's messages back from the last (1).
+    Slash(
+        "reply",
+        N_("N TEXT"),
+        N_("answer a message: 1 is the last one, 2 the one before"),
+        frozenset({Where.CLIENT}),
+    ),
+    Slash(
+        "react",
+        N_("N EMOJI"),
+        N_("react to a message with an emoji: 1 is the last one"),
+        frozenset({Where.CLIENT}),
+    ),
+    Slash(
+        "away",
+        N_("[message]"),
+        N_("say you are away; without a message, that you are back"),
+        frozenset({Where.CLIENT}),
+        request=("message",),
+    ),
     Slash("who", N_("[#room]"), N_("who is in a room")),
     Slash("rooms", "", N_("the rooms and how many are in each"), aliases=("list",)),
     Slash("topic", N_("[TEXT]"), N_("show or set the room's topic")),

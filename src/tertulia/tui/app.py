@@ -4,19 +4,22 @@ log, members with their marks, the input line and the status bar."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import ssl
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, RichLog
 
 from tertulia.client import events as ev
@@ -38,9 +41,12 @@ from tertulia.tui.widgets import (
 
 __all__ = ["COMMANDS", "ChatApp", "HistoryInput", "mentions", "nick_colour"]
 
+W = TypeVar("W", bound=Widget)
+
 BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
 BACKOFF_MAX = 30.0
 TYPING_SECONDS = 6.0  # someone typing is shown this long after their last notice
+TYPING_EVERY = 3.0  # we say we are typing at most this often
 STAMP_WIDTH = 6  # "HH:MM "
 
 
@@ -108,6 +114,9 @@ class ChatApp(App[int]):
         self.chat.sent = self.sent
         self.chat.joined = self.joined
         self.chat.closed = self.closed
+        self.chat.reacted = self.reacted
+        self.chat.nth_last = self.nth_last
+        self.typing_sent = 0.0  # when we last said we are typing (monotonic), 0: not since
         if client.welcome is not None:
             self.apply_welcome(client.welcome)
         self.room(room)
@@ -287,9 +296,7 @@ class ChatApp(App[int]):
             case ev.Typing():
                 self.typed(self.where(event.room, event.sender, event.to), event)
             case ev.Redaction():
-                gone = self.rooms.get(event.room)
-                if gone is not None and gone.remove(event.msgid) and gone.name == self.current:
-                    self.redraw()
+                self.redacted(event)
             case _:
                 self.show_notice(render(event, me, self.tr) or "")
         self.refresh_members()
@@ -330,14 +337,26 @@ class ChatApp(App[int]):
             self.current = self.chat.target = new
         self.refresh_rooms()
 
-    def sent(self, target: str, text: str, kind: str, reply: ev.Reply) -> None:
+    def sent(self, target: str, text: str, kind: str, reply: ev.Reply, reply_to: str) -> None:
         """A line of ours the server took: shown where it went, with its msgid."""
         view = self.room(target) if is_room(target) else self.private(target)
         msgid = str(reply.data.get("msgid") or "")
         # Stamped by the clock on screen, as what others say live is.
-        self.add_said(view, msgid, self.client.nick or "", text, kind)
+        self.add_said(view, msgid, self.client.nick or "", text, kind, reply_to=reply_to)
         if view.name != self.current:
             self.switch_to(view.name)  # a /msg opens the conversation it started
+
+    def reacted(self, target: str, msgid: str, emoji: str) -> None:
+        """A reaction of ours the server took (it sends none back to us)."""
+        me = self.client.nick or ""
+        where = (target, "") if is_room(target) else ("", target)
+        self.react(self.where(where[0], me, where[1]), ev.Reaction(me, msgid, emoji, *where))
+
+    def nth_last(self, name: str, n: int) -> str | None:
+        """The msgid `/reply N` and `/react N` mean: the n-th last message on screen there."""
+        view = self.rooms.get(name)
+        said = view.nth_last(n) if view is not None else None
+        return said.msgid if said is not None else None
 
     def joined(self, reply: ev.Reply) -> None:
         state = ev.room_state(reply.data)
@@ -358,6 +377,17 @@ class ChatApp(App[int]):
         if event.sender not in who:
             who.append(event.sender)
         if view.replace(said, self.said_text(view, said)) and view.name == self.current:
+            self.redraw()
+
+    def redacted(self, event: ev.Redaction) -> None:
+        """A message taken back: off the screen, and no longer quoted by replies to it."""
+        view = self.rooms.get(event.room)
+        if view is None or not view.remove(event.msgid):
+            return
+        for said in list(view.said.values()):
+            if said.reply_to == event.msgid:
+                view.replace(said, self.said_text(view, said))
+        if view.name == self.current:
             self.redraw()
 
     def typed(self, view: Conversation | None, event: ev.Typing) -> None:
@@ -397,6 +427,27 @@ class ChatApp(App[int]):
             await self.action_leave()
         elif result == UNSENT and not box.value:
             box.value = line  # the connection went while it was sent: keep it
+
+    @on(Input.Changed, "#input")
+    def changed(self, message: Input.Changed) -> None:
+        """Tell the conversation we are typing (at most every 3 s), and when we stop."""
+        if self.client.closed.is_set():
+            return
+        text = message.value
+        command = text.startswith("/") and not text.startswith(("//", "/me ", "/reply "))
+        now = time.monotonic()
+        if text.strip() and not command:
+            if now - self.typing_sent >= TYPING_EVERY:
+                self.typing_sent = now
+                self.send_typing(self.current, "active")
+        elif self.typing_sent:
+            self.typing_sent = 0.0
+            self.send_typing(self.current, "done")
+
+    @work(group="typing")
+    async def send_typing(self, target: str, state: str) -> None:
+        with contextlib.suppress(ClientError):  # a notice that could not go is not worth a line
+            await self.client.typing(target, state)
 
     async def action_leave(self) -> None:
         self.leaving = True
@@ -440,8 +491,18 @@ class ChatApp(App[int]):
         self.refresh_members()
         self.refresh_status()
 
+    def widget(self, selector: str, kind: type[W]) -> W | None:
+        """The widget to draw on; None once the app is closing (a reconnection attempt or
+        an event may still come in while the screen goes)."""
+        try:
+            return self.query_one(selector, kind)
+        except NoMatches:
+            return None
+
     def redraw(self) -> None:
-        log = self.query_one("#log", RichLog)
+        log = self.widget("#log", RichLog)
+        if log is None:
+            return
         log.clear()
         for line in self.room(self.current).lines:
             log.write(line)
@@ -449,10 +510,10 @@ class ChatApp(App[int]):
     def add_line(self, room: str, text: Text, said: Said | None = None) -> None:
         view = self.room(room)
         view.add(text, said)
-        if room == self.current:
-            self.query_one("#log", RichLog).write(text)
-        else:
+        if room != self.current:
             view.unread += 1
+        elif (log := self.widget("#log", RichLog)) is not None:
+            log.write(text)
         self.refresh_rooms()
 
     def add_said(
@@ -529,13 +590,19 @@ class ChatApp(App[int]):
         return "* " + self.tr(N_("{nick} is back")).format(nick=event.nick)
 
     def refresh_rooms(self) -> None:
-        self.query_one("#rooms", ConversationList).show(self.rooms.values(), self.current)
+        rooms = self.widget("#rooms", ConversationList)
+        if rooms is not None:
+            rooms.show(self.rooms.values(), self.current)
 
     def refresh_topic(self) -> None:
-        self.query_one("#topic", TopicLine).show(self.room(self.current), self.tr)
+        topic = self.widget("#topic", TopicLine)
+        if topic is not None:
+            topic.show(self.room(self.current), self.tr)
 
     def refresh_members(self) -> None:
-        self.query_one("#members", NickList).show(self.room(self.current), self.away)
+        members = self.widget("#members", NickList)
+        if members is not None:
+            members.show(self.room(self.current), self.away)
 
     def refresh_status(self) -> None:
         closed = self.client.closed.is_set()
@@ -544,7 +611,10 @@ class ChatApp(App[int]):
         now = time.monotonic()
         typers = sorted(n for n, until in self.typing.get(self.current, {}).items() if until > now)
         typing = self.tr(N_("{nicks} typing…")).format(nicks=", ".join(typers)) if typers else ""
-        self.query_one("#status", StatusLine).show(
+        status = self.widget("#status", StatusLine)
+        if status is None:
+            return
+        status.show(
             state, self.server_name, self.client.nick or "", self.current, f"rtt {rtt}",
             self.reconnecting if closed else "", typing,
         )  # fmt: skip
