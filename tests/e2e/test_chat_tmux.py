@@ -10,10 +10,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conftest import ServerFactory
+from tertulia.client.connection import ChatClient
 from tertulia.server.app import Server
 
 pytestmark = pytest.mark.timeout(90)
@@ -112,3 +114,28 @@ async def test_quit_while_disconnected_leaves(make_server: ServerFactory, tmux: 
     await screen(tmux, "ana", "disconnected")
     await keys(tmux, "ana", "/quit")
     await gone(tmux, "ana")
+
+
+async def test_a_reconnection_shows_no_line_twice(
+    make_server: ServerFactory, tmux: list[str], tmp_path: Path
+) -> None:
+    data = str(tmp_path / "data")
+    first: Server = await make_server(data_dir=data)
+    port = first.port
+    bo = await ChatClient.open("127.0.0.1", port)
+    await bo.hello("bo")
+    await bo.say("#lobby", "uno")
+    start(tmux, "ana", port, "ana")
+    await screen(tmux, "ana", "<bo> uno")
+    await bo.quit()
+    await first.shutdown()
+    await screen(tmux, "ana", "disconnected")
+    # The same history: the server replays #lobby's last messages on the way back in.
+    second: Server = await make_server(port=port, data_dir=data)
+    await screen(tmux, "ana", "reconnected as ana")
+    eva = await ChatClient.open("127.0.0.1", second.port)
+    await eva.hello("eva")
+    await eva.say("#lobby", "tres")
+    text = await screen(tmux, "ana", "<eva> tres")
+    assert text.count("<bo> uno") == 1, text
+    await eva.quit()
