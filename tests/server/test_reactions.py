@@ -122,3 +122,14 @@ async def test_redaction_and_away_over_json(server: Server) -> None:
     await ana.request({"type": "away"})
     who = await bo.request({"type": "who", "room": "#lobby"})
     assert who["away"] == []
+
+
+async def test_away_from_the_plain_door(server: Server) -> None:
+    ana = await LineClient.connect(server.port, "ana")
+    bo = await JsonClient.connect(server.port, "bo")
+    await ana.send("/away comiendo")
+    await ana.expect("you are away: comiendo")
+    assert (await bo.expect_obj(type="away"))["message"] == "comiendo"
+    await ana.send("/away")
+    await ana.expect("you are back")
+    assert (await bo.expect_obj(type="away"))["message"] == ""

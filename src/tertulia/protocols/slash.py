@@ -74,7 +74,6 @@ COMMANDS: tuple[Slash, ...] = (
         "away",
         N_("[message]"),
         N_("say you are away; without a message, that you are back"),
-        frozenset({Where.CLIENT}),
         request=("message",),
     ),
     Slash("who", N_("[#room]"), N_("who is in a room")),

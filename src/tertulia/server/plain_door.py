@@ -161,6 +161,7 @@ class PlainHandler(SessionHandler):
             "mode": self.cmd_mode,
             "claim": self.cmd_claim,
             "unclaim": self.cmd_unclaim,
+            "away": self.cmd_away,
             "oper": self.cmd_oper,
             "kill": self.cmd_kill,
             "serverban": self.cmd_serverban,
@@ -375,6 +376,13 @@ class PlainHandler(SessionHandler):
             return self.tr(N_("for ever"))
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires))
         return self.tr(N_("until {when}")).format(when=when)
+
+    def cmd_away(self, arg: str) -> None:
+        self.hub.set_away(self.session, arg)
+        if self.session.away:
+            self._send_notice(N_("you are away: {message}"), message=self.session.away)
+        else:
+            self._send_notice(N_("you are back"))
 
     def cmd_help(self, arg: str) -> None:
         self._help()
