@@ -56,6 +56,29 @@ def test_a_file_of_the_first_schema_opens_and_upgrades(tmp_path: Path) -> None:
     again.close()
 
 
+def test_names_folded_the_old_way_are_found_after_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    db = sqlite3.connect(path)
+    db.executescript(";".join(MIGRATIONS[:6]) + "; PRAGMA user_version = 6;")
+    # Schema 6's server folded only ASCII: #CAFÉ was kept as #cafÉ, the account Ñandú with
+    # its capital Ñ.
+    db.execute(
+        "INSERT INTO messages (id, ts, room, room_key, sender, kind, text) VALUES"
+        " (1, 1.0, '#CAFÉ', '#cafÉ', 'Ñandú', 'message', 'un cortado')"
+    )
+    db.execute("INSERT INTO accounts VALUES ('Ñandú', 'Ñandú', 'scrypt$x', 1.0)")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    store.open()
+    try:
+        assert [m.text for m in store.before("#café", None, 10)] == ["un cortado"]
+        assert store.secret("ñandú") == "scrypt$x"
+        assert store.accounts() == {"ñandú"}
+    finally:
+        store.close()
+
+
 def test_a_newer_schema_is_refused_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     db = sqlite3.connect(path)

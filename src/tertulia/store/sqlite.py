@@ -98,6 +98,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (message_id, sender, emoji)
     );
     """,
+    # 7: names beyond ASCII fold as RFC 8265 does (NFKC, lower case): keys written by an
+    # older fold are folded again, so #CAFÉ's history is #café's. (A second account whose
+    # name now folds like another's keeps its old key: OR IGNORE.)
+    """
+    UPDATE messages SET room_key = tertulia_fold(room_key)
+        WHERE room_key IS NOT NULL AND room_key <> tertulia_fold(room_key);
+    UPDATE OR IGNORE accounts SET name_key = tertulia_fold(name_key)
+        WHERE name_key <> tertulia_fold(name_key);
+    UPDATE OR IGNORE offline SET account = tertulia_fold(account)
+        WHERE account <> tertulia_fold(account);
+    UPDATE OR IGNORE rooms SET room_key = tertulia_fold(room_key), owner = tertulia_fold(owner)
+        WHERE room_key <> tertulia_fold(room_key) OR owner <> tertulia_fold(owner);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
@@ -217,6 +230,8 @@ class SqliteStore:
                 f"{self.path} has schema version {found}; this tertulia knows up to "
                 f"{SCHEMA_VERSION}: upgrade tertulia"
             )
+        # Migrations that fold names again call the same fold as the server.
+        self.db.create_function("tertulia_fold", 1, fold, deterministic=True)
         for version in range(found + 1, target + 1):
             self.db.executescript(
                 f"BEGIN; {MIGRATIONS[version - 1]}; PRAGMA user_version = {version}; COMMIT;"
