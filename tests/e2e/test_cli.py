@@ -221,6 +221,10 @@ async def test_argparse_speaks_spanish_too() -> None:
     assert code == 2 and "error: faltan estos argumentos: scenario" in err, err
     code, _, err = await _run("serve", "--lang", "es", "--port", "abc")
     assert code == 2 and "argumento --port: valor int no válido: 'abc'" in err, err
+    code, _, err = await _run("bench", "nosuch", env=_env(LANG="es_AR.UTF-8"))
+    assert code == 2 and "escenario desconocido 'nosuch': elige entre fanout" in err, err
+    code, _, err = await _run("bench", "fanout", "--clients", "0", env=_env(LANG="es_AR.UTF-8"))
+    assert code == 2 and "se esperaban números positivos: '0'" in err, err
     # And English stays English.
     code, out, _ = await _run("serve", "--help")
     assert out.startswith("usage: tertulia serve") and "\noptions:\n" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gettext
 import shutil
 import sys
 import textwrap
@@ -26,10 +27,12 @@ def _ints(text: str) -> list[int]:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas: {text!r}"
+            gettext.gettext(N_("expected numbers separated by commas: {text!r}")).format(text=text)
         ) from None
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive numbers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            gettext.gettext(N_("expected positive numbers: {text!r}")).format(text=text)
+        )
     return values
 
 
@@ -38,7 +41,9 @@ def _scenarios(text: str) -> list[str]:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown or not names:
         choices = ", ".join(SCENARIOS)
-        raise argparse.ArgumentTypeError(f"unknown scenario {text!r}: choose from {choices}")
+        # argparse's own words go through gettext's default domain (tertulia.i18n): these too.
+        message = gettext.gettext(N_("unknown scenario {text!r}: choose from {choices}"))
+        raise argparse.ArgumentTypeError(message.format(text=text, choices=choices))
     return names
 
 
