@@ -23,11 +23,31 @@ LISTENING = re.compile(
 
 class Served:
     """A running `tertulia serve`: its ports by door ("plain", "irc", "web", and with TLS
-    "plain-tls", "irc-tls", "web-tls"), its memory and its metrics."""
+    "plain-tls", "irc-tls", "web-tls"), its memory, its metrics and (when read) its log."""
 
     def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
         self.proc = proc
         self.ports = ports
+        self.log: list[str] = []
+
+    async def log_line(self, want: str, timeout: float = 5.0) -> str:
+        """The next log line (stderr, with read_log) containing `want`; fails with what
+        came before."""
+        seen = len(self.log)
+
+        async def scan() -> str:
+            assert self.proc.stderr is not None, "serving(read_log=True) reads the log"
+            while raw := await self.proc.stderr.readline():
+                line = raw.decode(errors="replace").rstrip("\n")
+                self.log.append(line)
+                if want in line:
+                    return line
+            raise EOFError("the server closed its log")
+
+        try:
+            return await asyncio.wait_for(scan(), timeout)
+        except (TimeoutError, EOFError) as exc:
+            raise AssertionError(f"no {want!r} in the log: {self.log[seen:]!r} ({exc!r})") from None
 
     def status(self, field: str) -> int:
         """A figure from /proc/PID/status in bytes (VmRSS: resident now; VmHWM: its peak)."""
@@ -44,14 +64,15 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(**settings: Any) -> AsyncIterator[Served]:
+async def serving(read_log: bool = False, **settings: Any) -> AsyncIterator[Served]:
     """Run `tertulia serve` on port 0 for every door (and every TLS door when given
     tls_cert and tls_key), with settings given as TERTULIA_* variables; killed on the way
-    out."""
+    out. With read_log, its log (stderr) is there to read, at log_level (default info)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     env.update(LANG="C.UTF-8", LC_ALL="", LANGUAGE="")
     env["TERTULIA_DATA_DIR"] = tempfile.mkdtemp(prefix="tertulia-test-")
-    env["TERTULIA_LOG_LEVEL"] = "warning"  # a flood of join lines would fill the pipe
+    # Unread, a flood of join lines would fill the pipe: only warnings, and to nowhere.
+    env["TERTULIA_LOG_LEVEL"] = "info" if read_log else "warning"
     for name, value in settings.items():
         text = ",".join(value) if isinstance(value, tuple) else str(value)
         env["TERTULIA_" + name.upper()] = text
@@ -62,7 +83,8 @@ async def serving(**settings: Any) -> AsyncIterator[Served]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tertulia", "serve",
         "--port", "0", "--irc-port", "0", "--web-port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+        stdout=asyncio.subprocess.PIPE, env=env,
+        stderr=asyncio.subprocess.PIPE if read_log else asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.stdout is not None
     try:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,69 +12,17 @@ import pytest
 import trustme
 
 from chatclient import TIMEOUT, LineClient
+from served import Served, serving
 from tlscerts import ca_file, client_context, write_cert
 
 pytestmark = pytest.mark.timeout(60)
 
-# The web door's line is a URL (http:// or https://); the others say "with tls" under TLS.
-LISTENING = re.compile(
-    r"^(\w+) door listening on (?:http://|(https://))?127\.0\.0\.1:(\d+)/?( with tls)?$"
-)
-
-
-class Served:
-    """A `tertulia serve` subprocess: its ports by door, and its log read line by line."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
-        self.proc = proc
-        self.ports = ports
-        self.log: list[str] = []
-
-    async def log_line(self, want: str, timeout: float = TIMEOUT) -> str:
-        """The next log line (stderr) containing `want`; fails with what came before."""
-        assert self.proc.stderr is not None
-        seen = len(self.log)
-
-        async def scan() -> str:
-            assert self.proc.stderr is not None
-            while raw := await self.proc.stderr.readline():
-                line = raw.decode(errors="replace").rstrip("\n")
-                self.log.append(line)
-                if want in line:
-                    return line
-            raise EOFError("the server closed its log")
-
-        try:
-            return await asyncio.wait_for(scan(), timeout)
-        except (TimeoutError, EOFError) as exc:
-            raise AssertionError(f"no {want!r} in the log: {self.log[seen:]!r} ({exc!r})") from None
-
 
 @asynccontextmanager
 async def serving_tls(chain: Path, key: Path) -> AsyncIterator[Served]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
-    env.update(LANG="C.UTF-8", LC_ALL="", LANGUAGE="")
-    env["TERTULIA_DATA_DIR"] = tempfile.mkdtemp(prefix="tertulia-test-")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tertulia", "serve", "--port", "0", "--irc-port", "0",
-        "--web-port", "0", "--tls-cert", str(chain), "--tls-key", str(key),
-        "--plain-tls-port", "0", "--irc-tls-port", "0", "--web-tls-port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        ports: dict[str, int] = {}
-        async with asyncio.timeout(20):
-            while len(ports) < 6:  # plain, irc, web, and each of them with TLS
-                line = (await proc.stdout.readline()).decode()
-                match = LISTENING.match(line.strip())
-                assert match, line
-                ports[match[1] + ("-tls" if match[2] or match[4] else "")] = int(match[3])
-        yield Served(proc, ports)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    """`tertulia serve` with every door and every TLS door, its log there to read."""
+    async with serving(read_log=True, tls_cert=str(chain), tls_key=str(key)) as served:
+        yield served
 
 
 async def test_sighup_reloads_the_certificate_and_open_connections_stay(tmp_path: Path) -> None:
