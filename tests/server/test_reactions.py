@@ -133,3 +133,19 @@ async def test_away_from_the_plain_door(server: Server) -> None:
     await ana.send("/away")
     await ana.expect("you are back")
     assert (await bo.expect_obj(type="away"))["message"] == ""
+
+
+async def test_chathistory_replays_a_replys_tag(server: Server) -> None:
+    ana = await JsonClient.connect(server.port, "ana")
+    first = await ana.request({"type": "say", "room": "#lobby", "text": "pregunta"})
+    await ana.request(
+        {"type": "say", "room": "#lobby", "text": "respuesta", "reply_to": first["msgid"]}
+    )
+    irc = await cap_requested(server, "irc", "message-tags batch draft/chathistory")
+    await irc.send("CAP END")
+    await irc.expect(" 422 ")
+    await irc.send("JOIN #lobby")
+    await irc.expect(" 366 ")
+    await irc.send("CHATHISTORY LATEST #lobby * 10")
+    line = await irc.expect("PRIVMSG #lobby :respuesta")
+    assert f"+draft/reply={first['msgid']}" in line

@@ -105,5 +105,6 @@ def batch(h: IrcHandler, kind: str, target: str, messages: list[ev.RoomMessage])
         tags = {"batch": ref, "time": server_time(m.ts)}
         if tagged:
             tags["msgid"] = str(m.id)
+            tags.update(m.tags)  # client tags kept with it: what it replies to
         h.send(say_message(m.sender, m.room, m.text, m.kind, tags))
     h.send(Message("BATCH", ("-" + ref,), h.server.name))
