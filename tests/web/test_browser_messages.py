@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Dialog, Locator, Page, expect
 
 from browser import line, log_in, open_page, say
 from chatclient import LineClient
+from ircclient import cap_requested
 from tertulia.server.app import Server
 
 
@@ -25,9 +26,15 @@ async def test_a_reply_and_reactions_made_in_the_page_show_in_another(
     bea = await open_page(browser, server)
     await log_in(bea, "bea")
     pia = await LineClient.connect(server.port, "pia")
+    irc = await cap_requested(server, "irc", "message-tags")
+    await irc.send("CAP END\r\nJOIN #lobby")
+    await irc.expect(" 366 ")
     await say(ana, "¿quién trae el pan?")
     question = line(bea, "<ana> ¿quién trae el pan?")
     await expect(question).to_be_visible()
+    asked = await irc.expect("PRIVMSG #lobby :¿quién trae el pan?")
+    msgid = re.search(r"msgid=(\d+)", asked)
+    assert msgid is not None, asked
 
     # bea replies with the mouse: the toolbar's Reply, then the line.
     await question.hover()
@@ -48,6 +55,9 @@ async def test_a_reply_and_reactions_made_in_the_page_show_in_another(
         "↪ ana ¿quién trae el pan?"
     )
     await pia.expect("[bea] ↪ ana: «¿quién trae el pan?» yo, y el vino")
+    # An IRC client that asked for message-tags gets the reply as IRCv3's tag.
+    replied = await irc.expect("PRIVMSG #lobby :yo, y el vino")
+    assert f"+draft/reply={msgid[1]}" in replied, replied
     # The quote takes you to what it answers.
     await answer.locator(".quote").click()
     await expect(line(ana, "<ana> ¿quién trae el pan?")).to_be_focused()
@@ -71,6 +81,8 @@ async def test_a_reply_and_reactions_made_in_the_page_show_in_another(
     await expect(reaction).to_have_attribute("aria-label", "👍 1: ana")
     await expect(reaction).to_have_attribute("aria-pressed", "false")
     await pia.expect("* ana reacted 👍 to bea")
+    reacted = await irc.expect("+draft/react=👍")  # typing notices come as TAGMSGs too
+    assert reacted.endswith(" TAGMSG #lobby") and "+draft/reply=" in reacted, reacted
     # bea adds hers by pressing the reaction, and both pages count two.
     await reaction.click()
     await expect(reaction).to_have_text("👍 2")
