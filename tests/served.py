@@ -64,10 +64,11 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(read_log: bool = False, **settings: Any) -> AsyncIterator[Served]:
+async def serving(**settings: Any) -> AsyncIterator[Served]:
     """Run `tertulia serve` on port 0 for every door (and every TLS door when given
     tls_cert and tls_key), with settings given as TERTULIA_* variables; killed on the way
-    out. With read_log, its log (stderr) is there to read, at log_level (default info)."""
+    out. With read_log=True, its log (stderr) is there to read, at info level."""
+    read_log = bool(settings.pop("read_log", False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     env.update(LANG="C.UTF-8", LC_ALL="", LANGUAGE="")
     env["TERTULIA_DATA_DIR"] = tempfile.mkdtemp(prefix="tertulia-test-")
