@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
 from tertulia.server.app import Server
+from tertulia.store.sqlite import FILE_NAME
 from webclient import http, recv_until, samples, web_port, ws_open
 
 
@@ -207,6 +211,30 @@ async def test_a_burst_is_stored_in_a_few_transactions(server: Server) -> None:
     assert metrics[("tertulia_history_stored_total", ())] == 2000
     # Group commit: the lines of each read share a transaction, not one commit per message.
     assert metrics[("tertulia_history_commits_total", ())] <= 200
+
+
+async def test_a_message_is_searchable_within_a_second_of_its_delivery(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server(data_dir=str(tmp_path))
+    ana = await LineClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    await ana.send("una zanahoria enorme")
+    await bob.expect("[ana] una zanahoria enorme")
+    delivered = time.monotonic()
+    # Nobody searches (a search would index first): the index catches up on its own.
+    db = sqlite3.connect(f"file:{tmp_path / FILE_NAME}?mode=ro", uri=True)
+    try:
+        query = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'zanahoria'"
+        # The file is the only witness (no event to wait on): read it until it answers.
+        async with asyncio.timeout(1.0):
+            while not db.execute(query).fetchall():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    finally:
+        db.close()
+    assert time.monotonic() - delivered < 1.0
+    metrics = samples((await http(web_port(server), "/metrics")).body.decode())
+    assert metrics[("tertulia_history_indexed_total", ())] >= 1
 
 
 async def test_retention_prunes_in_the_background(

@@ -244,7 +244,7 @@ class Server:
             self.hub.restore(last, recent)
             self.hub.reactions.update(reacted)
             self.hub.on_reaction = history.keep_reaction
-            history.start_checkpoints()
+            history.start_housekeeping()
             await self.accounts.load()
             await self.moderation.load()
             log.info("history open", extra={"path": str(store.path), "last_id": last})

@@ -35,6 +35,7 @@ T = TypeVar("T")
 # piling up in memory while nobody receives anything.
 BACKLOG_HIGH = 10_000
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoints, when something was committed
+INDEX_EVERY = 0.5  # seconds between two search-index runs, when something was committed
 READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
 READS_PER_CLIENT = 2  # of those, what one client (one address, unless exempt) may hold
 
@@ -105,6 +106,8 @@ class History:
         self._checkpointed = 0  # the commit count at the last checkpoint
         self._checkpoint_timer: asyncio.TimerHandle | None = None
         self._checkpointing: Future[None] | None = None
+        self._indexed_at = 0  # the commit count at the last index run
+        self._index_timer: asyncio.TimerHandle | None = None
         self._busy = False  # a commit is scheduled, running, or its messages being delivered
         self._idle = asyncio.Event()
         self._idle.set()
@@ -209,6 +212,13 @@ class History:
         store = self.readable()
         with self._slot(reader):
             await self.caught_up()
+            # The index trails the commits by up to INDEX_EVERY: bring it up to date first,
+            # so a search finds whatever was delivered before it was asked.
+            try:
+                self._stats.indexed += await self.run(store.index)
+            except Exception as exc:
+                log.exception("history indexing failed")
+                raise HistoryFailed() from exc
             return await self._read(store.search, room.name, words, before, limit, room.created)
 
     @contextlib.contextmanager
@@ -288,6 +298,8 @@ class History:
         await self.drain()
         if self._checkpoint_timer is not None:
             self._checkpoint_timer.cancel()
+        if self._index_timer is not None:
+            self._index_timer.cancel()
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.shutdown, wait=True)
             self._checkpoints = None
@@ -302,9 +314,31 @@ class History:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    def start_checkpoints(self) -> None:
+    def start_housekeeping(self) -> None:
+        """Start the housekeeping timers: checkpoints and the search index's catch-up."""
         if self._checkpoints is not None:
             self._checkpoint_timer = self._loop.call_later(CHECKPOINT_EVERY, self._checkpoint)
+            self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
+
+    def _index(self) -> None:
+        """Index what was committed since the last run, in the writer's thread: one big
+        batch every INDEX_EVERY costs a tenth of indexing each message as it commits."""
+        if self._executor is None or self.store is None:
+            return
+        if self._stats.commits != self._indexed_at:
+            self._indexed_at = self._stats.commits
+            self._executor.submit(self.store.index).add_done_callback(self._indexed)
+        self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
+
+    def _indexed(self, future: Future[int]) -> None:
+        error = future.exception()
+        if error is not None:
+            log.error("history indexing failed", exc_info=error)
+        else:  # counted on the loop, the counter's one writer
+            self._loop.call_soon_threadsafe(self._count_indexed, future.result())
+
+    def _count_indexed(self, count: int) -> None:
+        self._stats.indexed += count
 
     def _checkpoint(self) -> None:
         busy = self._checkpointing is not None and not self._checkpointing.done()

@@ -46,6 +46,7 @@ class Stats:
         "connections",
         "errors",
         "fanout",
+        "indexed",
         "largest_write",
         "messages_in",
         "read_at",
@@ -68,6 +69,7 @@ class Stats:
         self.largest_write = 0  # bytes of the largest single write to one client
         self.commits = 0  # history transactions
         self.stored = 0  # messages they stored
+        self.indexed = 0  # messages indexed for search since the start
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
@@ -175,6 +177,11 @@ class _Collector(Collector):
             "tertulia_history_stored",
             "Messages stored in history (over commits: the group-commit batch size)",
             value=s.stored,
+        )
+        yield CounterMetricFamily(
+            "tertulia_history_indexed",
+            "Messages indexed for search (behind stored by at most a second's worth)",
+            value=s.indexed,
         )
         yield GaugeMetricFamily(
             "tertulia_largest_write_bytes",

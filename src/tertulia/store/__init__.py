@@ -61,7 +61,20 @@ class HistoryStore(Protocol):
         self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
     ) -> list[RoomMessage]:
         """Messages of a room matching every word (accents and case folded), newest first;
-        `opened` as for `before`."""
+        `opened` as for `before`. Only what index() has indexed is found."""
+        ...
+
+    def index(self) -> int:
+        """Index for search what was stored since the last call; how many messages.
+
+        Kept out of append so that indexing never delays a message: the server calls it
+        from the writer's thread at least once a second and before every search. After a
+        crash it indexes what the crash left unindexed; nothing is indexed twice.
+        """
+        ...
+
+    def unindexed(self) -> int:
+        """How many stored messages search cannot find yet (a gauge for operators)."""
         ...
 
     def add_reaction(self, message_id: int, sender: str, emoji: str, ts: float) -> None:

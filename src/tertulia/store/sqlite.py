@@ -111,11 +111,27 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE OR IGNORE rooms SET room_key = tertulia_fold(room_key), owner = tertulia_fold(owner)
         WHERE room_key <> tertulia_fold(room_key) OR owner <> tertulia_fold(owner);
     """,
+    # 8: the search index leaves the commit path. Indexing a row inside the transaction
+    # that stores it cost three times the row itself (FTS5 writes a segment per commit);
+    # index() now indexes what was stored since the mark, in big batches, a moment later.
+    # The delete trigger takes out only rows the index holds: deleting a row it never
+    # indexed would corrupt an external-content index.
+    """
+    DROP TRIGGER messages_fts_insert;
+    DROP TRIGGER messages_fts_delete;
+    INSERT OR REPLACE INTO meta (key, value)
+        SELECT 'fts_indexed', coalesce(max(id), 0) FROM messages;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+        WHEN old.id <= (SELECT value FROM meta WHERE key = 'fts_indexed') BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 FILE_NAME = "tertulia.db"
 OFFLINE_LIMIT = 100  # private messages kept per offline account
 PRUNE_BATCH = 500  # messages deleted per transaction when pruning
+INDEX_BATCH = 5000  # messages indexed for search per transaction (a few milliseconds)
 
 _COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 # A closed room's messages older than the room now of that name are not shown.
@@ -171,6 +187,7 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._room_keys_cache: dict[str, str] = {}  # room as shown -> folded, for append
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -217,6 +234,7 @@ class SqliteStore:
             db.execute("PRAGMA wal_autocheckpoint = 0")
             self._db = db
             self.migrate()
+            self.index()  # what a crash left unindexed
         except BaseException:
             self._db = None
             db.close()
@@ -249,6 +267,7 @@ class SqliteStore:
                 other.close()
         self._checkpointer = self._pruner = None
         if self._db is not None:
+            self.index()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # leave one tidy file
             self._db.close()
             self._db = None
@@ -278,9 +297,19 @@ class SqliteStore:
     def append(
         self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()
     ) -> list[int]:
+        keys = self._room_keys_cache
+        if len(keys) > 10_000:  # a flood of one-message rooms must not grow it for ever
+            keys.clear()
+
+        def room_key(room: str) -> str:
+            key = keys.get(room)
+            if key is None:
+                key = keys[room] = fold(room)
+            return key
+
         rows = [
             (
-                m.id, m.ts, m.room, fold(m.room), m.sender, None, m.kind.value, m.text,
+                m.id, m.ts, m.room, room_key(m.room), m.sender, None, m.kind.value, m.text,
                 m.account, m.restricted, json.dumps(m.tags) if m.tags else None,
             )
             if isinstance(m, RoomMessage)
@@ -332,6 +361,45 @@ class SqliteStore:
             except _ROW_ERRORS:
                 refused.add(row[0])
         return refused
+
+    def index(self) -> int:
+        """Index for search every message stored since the last call; how many.
+
+        Runs in the writer's thread, between commits, in transactions of INDEX_BATCH rows
+        that move the mark with the rows: a crash undoes the batch under way and the next
+        call indexes it again, so nothing is indexed twice or left out.
+        """
+        db, count = self.db, 0
+        while True:
+            db.execute("BEGIN")
+            try:
+                (mark,) = db.execute("SELECT value FROM meta WHERE key = 'fts_indexed'").fetchone()
+                (last,) = db.execute(
+                    "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id"
+                    " LIMIT ?)",
+                    (mark, INDEX_BATCH),
+                ).fetchone()
+                if last is None:
+                    db.execute("COMMIT")
+                    return count
+                count += db.execute(
+                    "INSERT INTO messages_fts (rowid, text)"
+                    " SELECT id, text FROM messages WHERE id > ? AND id <= ?",
+                    (mark, last),
+                ).rowcount
+                db.execute("UPDATE meta SET value = ? WHERE key = 'fts_indexed'", (last,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def unindexed(self) -> int:
+        """How many stored messages search cannot find yet."""
+        (count,) = self.reader.execute(
+            "SELECT count(*) FROM messages WHERE id >"
+            " (SELECT value FROM meta WHERE key = 'fts_indexed')"
+        ).fetchone()
+        return int(count)
 
     # -- accounts -------------------------------------------------------------------------
 
