@@ -18,7 +18,7 @@ def frame(limit: int, chunks: list[bytes]) -> tuple[list[Item], list[Item]]:
     for chunk in chunks:
         items += framer.feed(chunk)
         # The buffer holds at most a line and its CR: a peer cannot make it grow.
-        assert len(framer._buf) <= limit + 1
+        assert framer.buffered <= limit + 1
     return items, framer.flush()
 
 

@@ -47,7 +47,7 @@ def test_never_raises_and_the_buffer_stays_bounded(chunks: list[bytes]) -> None:
             assert isinstance(item, bytes | type(OVERLONG))
             if isinstance(item, bytes):
                 assert b"\n" not in item
-        assert len(framer._buf) <= LIMIT + 1
+        assert framer.buffered <= LIMIT + 1
 
 
 @given(stream=streams)
@@ -80,3 +80,56 @@ def test_flush_takes_unterminated_bytes_as_a_line() -> None:
     assert framer.flush() == []
     framer.feed(b"end\r")
     assert framer.flush() == [b"end"]
+
+
+class CountingFramer(LineFramer):
+    """A LineFramer that adds up the bytes it reports searching and copying."""
+
+    __slots__ = ("work",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.work = 0
+
+    def _tally(self, size: int) -> None:
+        self.work += size
+
+
+def test_a_long_line_sent_byte_by_byte_costs_linear_work() -> None:
+    # A 64 KiB line, one byte per feed: a framer that copied what it had on every byte
+    # would do some two thousand million bytes of work; this one touches each byte a few
+    # times (searched, appended, copied out once).
+    size = 64 * 1024
+    line = bytes(i % 251 for i in range(size)).replace(b"\n", b"n") + b"\r\n"
+    framer = CountingFramer(size)
+    items = framer.feed(line[:1])
+    held = framer._buf  # the line grows in this one buffer, never copied into a new one
+    for i in range(1, len(line)):
+        items += framer.feed(line[i : i + 1])
+        assert framer._buf is held or i == len(line) - 1
+    assert items == [line[:-2]]
+    assert framer.work <= 4 * len(line)
+    assert not framer.pending
+
+
+@given(stream=streams, data=st.data())
+def test_work_is_linear_in_the_bytes_fed_whatever_the_split(
+    stream: bytes, data: st.DataObject
+) -> None:
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(stream)), max_size=len(stream)))))
+    framer = CountingFramer(LIMIT)
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        framer.feed(stream[start:cut])
+        start = cut
+    framer.flush()
+    assert framer.work <= 4 * len(stream)
+
+
+def test_an_idle_framer_holds_no_buffer() -> None:
+    framer = LineFramer(LIMIT)
+    assert framer._buf is None
+    framer.feed(b"half a li")
+    assert framer.pending and framer.buffered == 9
+    framer.feed(b"ne\r\n")
+    assert framer._buf is None and not framer.pending
