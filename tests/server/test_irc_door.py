@@ -12,6 +12,7 @@ from conftest import ServerFactory
 from ircclient import IrcClient, irc, irc_port
 from tertulia.server.app import Server
 from tertulia.server.irc.commands import COMMANDS, Command
+from tertulia.server.irc.pings import sweep_for
 
 
 async def test_registration_burst_without_cap(server: Server) -> None:
@@ -217,6 +218,26 @@ async def test_a_silent_client_is_pinged_then_dropped(make_server: ServerFactory
     assert await ana.expect("PING") == "PING tertulia"
     lines = await ana.closed()
     assert any("ping timeout" in line for line in lines)
+
+
+async def test_idle_clients_share_one_ping_sweep_and_leave_it(make_server: ServerFactory) -> None:
+    # One timer per server pings every IRC client: each that leaves (a QUIT, a dropped
+    # socket) leaves the sweep, and the last one takes the timer with it.
+    server: Server = await make_server()
+    sweep = sweep_for(server)
+    ana = await irc(server, "ana")
+    bo = await irc(server, "bo")
+    assert len(sweep) == 2
+    await ana.send("JOIN #dev")
+    await ana.expect(" 366 ")
+    await bo.send("JOIN #dev")
+    await bo.expect(" 366 ")
+    await bo.close()  # no QUIT: the socket just goes
+    await ana.expect(":bo!bo@tertulia QUIT")
+    assert len(sweep) == 1
+    await ana.send("QUIT :bye")
+    await ana.closed()
+    assert len(sweep) == 0 and sweep._timer is None
 
 
 async def test_server_time_and_echo_message(server: Server) -> None:

@@ -82,3 +82,9 @@ class CapState:
             self.negotiating = False
             return []
         return [("410", sub, "Invalid CAP command")]
+
+
+# What a client has before its first CAP: nothing enabled. One instance shared by every
+# such client (most idle ones never send CAP); the CAP command gives a client its own
+# CapState before changing anything, and nothing else changes one.
+NO_CAPS = CapState()

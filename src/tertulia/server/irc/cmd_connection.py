@@ -12,7 +12,7 @@ from tertulia.core.hub import MAX_LIST_ENTRIES, RESERVED
 from tertulia.core.names import check_nick, fold
 from tertulia.core.session import Door
 from tertulia.protocols.irc import Message, isupport
-from tertulia.protocols.irc.caps import offered
+from tertulia.protocols.irc.caps import NO_CAPS, CapState, offered
 from tertulia.protocols.irc.modes import CHANNEL_MODES, USER_MODES
 from tertulia.protocols.irc.registration import REGISTERED, RegistrationError
 from tertulia.server.irc import cmd_account, cmd_metadata, cmd_query
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 def cap(h: IrcHandler, msg: Message) -> None:
     # CAP LS [version] | LIST | REQ :caps | END
     registered = h.reg.registered
+    if h.caps is NO_CAPS:
+        h.caps = CapState()  # its own, before handle() changes it: NO_CAPS is shared
     was_negotiating = h.caps.negotiating
     available = offered(h.server.history.store is not None)
     sts = h.server.sts_policy(h.secure) if h.frame is None else ""  # not over WebSocket
@@ -115,8 +117,11 @@ def maybe_welcome(h: IrcHandler) -> None:
     holder = h.hub.sessions.get(fold(reg.nick))
     if account and fold(account) == fold(reg.nick) and holder is not None:
         h.server.accounts.rename(holder)
-    h.session.user = reg.user or reg.nick
-    h.session.realname = reg.realname
+    # USER ana 0 * :ana is common: one string for the nick, user and real name that are
+    # the same, not a copy each for every idle client.
+    user = reg.user or reg.nick
+    h.session.user = user = reg.nick if user == reg.nick else user
+    h.session.realname = user if reg.realname == user else reg.realname
     try:
         h.hub.register(h.session, reg.nick)
     except NickInUse:

@@ -16,14 +16,14 @@ from tertulia.core.errors import TertuliaError
 from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, Overlong
 from tertulia.protocols.irc import IrcParseError, Message, escape_tag, parse, serialize
-from tertulia.protocols.irc.caps import CapState
+from tertulia.protocols.irc.caps import NO_CAPS
 from tertulia.protocols.irc.numerics import reply_for
 from tertulia.protocols.irc.registration import Registration
 from tertulia.protocols.irc.render import mask, server_time
 from tertulia.server.door import SessionHandler
 from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
-from tertulia.server.liveness import Pinged
+from tertulia.server.irc.pings import sweep_for
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
@@ -34,12 +34,12 @@ log = logging.getLogger(__name__)
 WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 
 
-class IrcHandler(SessionHandler, Pinged):
+class IrcHandler(SessionHandler):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
         "batches", "busy", "caps", "frame", "heard", "label", "labeled", "markers", "pinged",
-        "reg", "sasl", "subscriptions", "timer", "waiting", "watching",
+        "reg", "sasl", "subscriptions", "waiting", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection, frame: Frame | None = None) -> None:
@@ -48,7 +48,7 @@ class IrcHandler(SessionHandler, Pinged):
         encoder = server.irc_encoder if frame is None else server.irc_encoder_for((), frame)
         super().__init__(server, conn, server.hub.connect(conn, encoder, Door.IRC, conn.peer))
         self.reg = Registration()
-        self.caps = CapState()
+        self.caps = NO_CAPS  # shared until the client's first CAP (most never send one)
         self.sasl: list[str] | None = None  # AUTHENTICATE chunks of a PLAIN exchange
         self.batches = 0  # batch references used so far
         self.labeled: list[bytes] | None = None  # replies gathered for a labeled command
@@ -62,7 +62,9 @@ class IrcHandler(SessionHandler, Pinged):
         self.waiting: deque[Item] | None = None
         self.busy = False
         self.label: str | None = None  # the label of the command being answered
-        self.watch(server.settings.ping_interval)
+        # Liveness: one sweep per server looks at every client each ping interval.
+        self.heard, self.pinged = True, False
+        sweep_for(server).add(self)
         server.start_nick_timer(conn)
 
     @property
@@ -84,7 +86,7 @@ class IrcHandler(SessionHandler, Pinged):
     # -- the connection's Handler ---------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
-        self.heard = True  # a sign of life (Pinged)
+        self.heard = True  # a sign of life (check_alive)
         if self.busy:
             # A slow command is being answered: this one waits its turn, so that answers
             # keep the order of the commands, as on a server that does one thing at a time.
@@ -158,7 +160,7 @@ class IrcHandler(SessionHandler, Pinged):
             log.debug("bad irc line", extra={"peer": self.conn.peer, "reason": err.reason})
 
     def on_close(self, reason: str) -> None:
-        self.stop_watching()
+        sweep_for(self.server).discard(self)
         if self.watching:
             cmd_monitor.forget(self)
         super().on_close(reason)
@@ -167,13 +169,20 @@ class IrcHandler(SessionHandler, Pinged):
         line = serialize(Message("ERROR", (f"Closing link: {err.render(self.tr)}",)))
         return line if self.frame is None else self.frame(line)
 
-    # -- liveness (Pinged) ---------------------------------------------------------------
+    # -- liveness (pings.Sweep) ----------------------------------------------------------
 
-    def finished(self) -> bool:
-        return self.gone
-
-    def send_ping(self) -> None:
-        self.send(Message("PING", (self.server.name,)))
+    def check_alive(self) -> None:
+        """One sweep's look, as server.liveness does it: silent for a whole interval, the
+        client is pinged; silent for another after that, it is dropped."""
+        if self.gone:
+            sweep_for(self.server).discard(self)
+        elif self.heard:
+            self.heard = self.pinged = False
+        elif not self.pinged:
+            self.pinged = True
+            self.send(Message("PING", (self.server.name,)))
+        else:
+            self.ping_timeout()
 
     def ping_timeout(self) -> None:
         log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
@@ -181,7 +190,7 @@ class IrcHandler(SessionHandler, Pinged):
         self.leave("ping timeout")
 
     def leave(self, reason: str) -> None:
-        self.stop_watching()
+        sweep_for(self.server).discard(self)
         if self.watching:
             cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
