@@ -2,62 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from _harness import chunkings, fuzz, instrumented
 
 with instrumented(__name__):
-    from websockets.frames import Frame, Opcode
-    from websockets.http11 import Request
-    from websockets.protocol import OPEN, SEND_EOF
-
     from tertulia.config import Settings
     from tertulia.core.errors import TertuliaError
     from tertulia.protocols import jsonlines
+    from tertulia.protocols import websocket as wsf
     from tertulia.protocols.irc import IrcParseError, parse
     from tertulia.protocols.text import decode
     from tertulia.server import web_door
 
 SETTINGS = Settings()
-UPGRADE = (
-    b"GET %s HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n"
-    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Sec-WebSocket-Version: 13\r\n%s\r\n"
-)
 
 
-class Failed(logging.Handler):
-    """websockets logs an exception of its own parser at ERROR, then closes with 1011."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        raise AssertionError(record.getMessage())
-
-
-log = logging.getLogger("fuzz.websocket")
-log.addHandler(Failed(logging.ERROR))
-log.propagate = False
-
-
-def opened(irc: bool) -> web_door.WebProtocol:
-    """A protocol past the opening handshake, as the door leaves it (JSON or IRC)."""
-    ws = web_door.WebProtocol(
-        max_size=SETTINGS.max_line_bytes + web_door.FRAME_OVERHEAD, logger=log
-    )
-    ws.irc_wanted = irc
-    path, extra = (b"/irc", b"Sec-WebSocket-Protocol: text.ircv3.net\r\n") if irc else (b"/ws", b"")
-    ws.receive_data(UPGRADE % (path, extra))
-    [request] = ws.events_received()
-    assert isinstance(request, Request)
-    ws.send_response(ws.accept(request))
-    ws.data_to_send()
-    assert ws.state is OPEN
-    if irc:
-        ws.max_message_size = web_door.IRC_LINE_BYTES + web_door.FRAME_OVERHEAD
-    return ws
-
-
-def message(irc: bool, opcode: Opcode, data: bytes) -> str:
+def message(irc: bool, msg: wsf.Message) -> str:
     """What the web handler makes of one whole message (WebHandler._message)."""
+    data = msg.data
     if irc:
         try:
             return repr(parse(data.removesuffix(b"\n").removesuffix(b"\r")))
@@ -66,7 +27,7 @@ def message(irc: bool, opcode: Opcode, data: bytes) -> str:
     try:
         if len(data) > SETTINGS.max_line_bytes:
             return "line_too_long"
-        if opcode is not Opcode.TEXT:
+        if not msg.text:
             return "bad_request"
         return repr(jsonlines.parse_request(decode(data)))
     except TertuliaError as err:
@@ -74,38 +35,25 @@ def message(irc: bool, opcode: Opcode, data: bytes) -> str:
 
 
 def converse(irc: bool, chunks: list[bytes]) -> list[str]:
-    """Feed the chunks as the WebConnection does; what the door does and sends, in order."""
-    ws = opened(irc)
-    parts: list[Frame] = []
+    """Feed the chunks to the reader of an open WebSocket (JSON or IRC) as WebConnection
+    does; what the door does and sends, in order."""
+    limit = web_door.IRC_LINE_BYTES if irc else SETTINGS.max_line_bytes
+    reader = wsf.FrameReader(limit + web_door.FRAME_OVERHEAD)
     seen: list[str] = []
     sent = b""
-
-    def pump() -> bool:
-        nonlocal parts, sent
-        for event in ws.events_received():
-            assert isinstance(event, Frame)
-            if event.opcode not in web_door.DATA_OPCODES:
-                continue
-            parts.append(event)
-            if event.fin:
-                data = b"".join(bytes(p.data) for p in parts)
-                assert len(data) <= (ws.max_message_size or 0)
-                seen.append(message(irc, parts[0].opcode, data))
-                parts = []
-        for out in ws.data_to_send():
-            if out is SEND_EOF or out == SEND_EOF:
-                return False
-            sent += out
-        return True
-
+    code: int | None = None
     for chunk in chunks:
-        ws.receive_data(chunk)
-        if not pump():
-            break
-    else:
-        ws.receive_eof()
-        pump()
-    return [*seen, repr(sent), str(ws.close_code)]
+        for event in reader.feed(chunk):
+            assert code is None  # nothing is read after the close
+            if isinstance(event, wsf.Message):
+                assert len(event.data) <= reader.max_size
+                seen.append(message(irc, event))
+            elif isinstance(event, wsf.Ping):
+                sent += wsf.pong_frame(event.data)
+            elif isinstance(event, wsf.Closed):
+                sent += event.reply
+                code = event.code
+    return [*seen, repr(sent), str(code)]
 
 
 def test_one_input(data: bytes) -> None:

@@ -16,6 +16,7 @@ from websockets.http11 import Request
 from websockets.protocol import OPEN, SEND_EOF
 
 from chatclient import TIMEOUT
+from tertulia.protocols import websocket as wsf
 from tertulia.server.app import Server
 from tertulia.server.web_door import WebProtocol, request_path, same_origin, trusted_host
 from webclient import http, web_port
@@ -38,18 +39,32 @@ def test_an_unclosed_bracket_is_no_url_but_no_exception() -> None:
     assert not trusted_host("attacker.]example", ())
 
 
+def answers(events: list[wsf.Event]) -> bytes:
+    """What the door sends back for a client's frames: pongs, and the closing reply."""
+    out = b""
+    for event in events:
+        if isinstance(event, wsf.Ping):
+            out += wsf.pong_frame(event.data)
+        elif isinstance(event, wsf.Closed):
+            out += event.reply
+    return out
+
+
 def answer(data: bytes, origin_ok: bool = True) -> bytes:
-    """What a WebProtocol sends for `data` read at once, answering its request as the door
-    does: accepted, or refused with a 403."""
+    """What the door sends for `data` read at once, answering its request as it does:
+    accepted (then the frames behind the request are read), or refused with a 403."""
     ws = WebProtocol()
     ws.receive_data(data)
-    request = ws.events_received()[0]
+    [request] = ws.events_received()  # the frames behind it are left unread
     assert isinstance(request, Request)
     if origin_ok:
         ws.send_response(ws.accept(request))
     else:
         ws.send_response(ws.reject(403, "origin not allowed\n"))
-    return b"".join(out for out in ws.data_to_send() if out is not SEND_EOF and out != SEND_EOF)
+    sent = b"".join(out for out in ws.data_to_send() if out is not SEND_EOF and out != SEND_EOF)
+    if ws.state is OPEN:
+        sent += answers(wsf.FrameReader(1024, ws.behind()).feed(b""))
+    return sent
 
 
 def test_a_ping_behind_the_upgrade_is_answered_after_the_101() -> None:
@@ -127,24 +142,41 @@ client_frames = st.lists(
 )
 
 
-def receive(chunks: list[bytes]) -> tuple[list[tuple[Opcode, bytes, bool]], bytes]:
-    """The frames an opened WebProtocol reads from `chunks`, and the bytes it answers."""
+def receive(chunks: list[bytes]) -> tuple[list[wsf.Event], bytes]:
+    """What the door reads from `chunks` once its WebSocket is open, and the bytes it
+    answers: the first chunk comes with the upgrade request, the rest after the 101."""
     ws = WebProtocol()
-    ws.receive_data(UPGRADE.format("").encode())
+    ws.receive_data(UPGRADE.format("").encode() + (chunks[0] if chunks else b""))
     [request] = ws.events_received()
     assert isinstance(request, Request)
     ws.send_response(ws.accept(request))
     ws.data_to_send()
     assert ws.state is OPEN
-    frames: list[tuple[Opcode, bytes, bool]] = []
-    sent = b""
-    for chunk in chunks:
-        ws.receive_data(chunk)
-        for frame in ws.events_received():
-            assert isinstance(frame, Frame)
-            frames.append((frame.opcode, bytes(frame.data), frame.fin))
-        sent += b"".join(out for out in ws.data_to_send() if out != SEND_EOF)
-    return frames, sent
+    reader = wsf.FrameReader(1024, ws.behind())
+    events = reader.feed(b"")
+    for chunk in chunks[1:]:
+        events += reader.feed(chunk)
+    return events, answers(events)
+
+
+def expected_events(frames: list[Frame]) -> list[wsf.Event]:
+    """The events a reader owes for these frames: a message per whole message, its
+    fragments joined, and the control frames where they came."""
+    events: list[wsf.Event] = []
+    first: Frame | None = None
+    parts = b""
+    for frame in frames:
+        if frame.opcode is Opcode.PING:
+            events.append(wsf.Ping(bytes(frame.data)))
+        elif frame.opcode is Opcode.PONG:
+            events.append(wsf.Pong(bytes(frame.data)))
+        else:
+            first = first or frame
+            parts += frame.data
+            if frame.fin:
+                events.append(wsf.Message(first.opcode is Opcode.TEXT, parts))
+                first, parts = None, b""
+    return events
 
 
 @settings(max_examples=200)
@@ -157,7 +189,7 @@ def test_client_frames_read_the_same_under_any_split(
     cuts = sorted(set(data.draw(st.lists(st.integers(0, len(stream)), max_size=10))))
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     whole = receive([stream])
-    assert whole[0] == [(f.opcode, f.data, f.fin) for f in frames]
+    assert whole[0] == expected_events(frames)
     assert whole[1] == b"".join(
         Frame(Opcode.PONG, f.data).serialize(mask=False) for f in frames if f.opcode is Opcode.PING
     )

@@ -38,6 +38,7 @@ from tertulia.server.history import History
 from tertulia.server.irc import IrcHandler
 from tertulia.server.irc.monitor import Monitor
 from tertulia.server.json_door import JsonHandler
+from tertulia.server.liveness import Liveness
 from tertulia.server.metrics import Stats
 from tertulia.server.moderation import Moderation
 from tertulia.server.plain_door import PlainHandler
@@ -98,6 +99,8 @@ class Server:
         # By name: "plain", "irc", "web", and "plain-tls", "irc-tls", "web-tls" with TLS.
         self._listeners: dict[str, asyncio.Server] = {}
         self._nick_timers: dict[object, asyncio.TimerHandle] = {}
+        # WebSockets that have gone quiet are pinged by one sweep for all of them.
+        self.liveness = Liveness(self.settings.ping_interval)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
         self._history: History | None = None
@@ -340,6 +343,7 @@ class Server:
             except TimeoutError:
                 for conn in list(self.connections):
                     conn.abort("shutdown")
+        self.liveness.stop()
         for listener in self._listeners.values():
             await listener.wait_closed()
         if self._history is not None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tertulia.server.connection import Connection, WriteFlusher
     from tertulia.server.history import History
     from tertulia.server.irc.monitor import Monitor
+    from tertulia.server.liveness import Liveness
     from tertulia.server.metrics import Stats
     from tertulia.server.moderation import Moderation
     from tertulia.server.web_door import Asset
@@ -52,6 +53,7 @@ class DoorContext(Protocol):
     irc_monitor: Monitor
     irc_read_markers: dict[str, dict[str, str]]
     address_limits: AddressLimits
+    liveness: Liveness
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...

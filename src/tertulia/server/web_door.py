@@ -1,28 +1,30 @@
 """The web door: the browser client's files, /ws (JSON objects as frames), /healthz, /metrics.
 
 One TCP connection carries either one HTTP request and its response, or a WebSocket. The
-websockets library's sans-I/O ServerProtocol parses the request and the client's frames,
-answers pings and runs the closing handshake; the bytes it wants sent go through the same
-bounded, coalesced Connection as every other door, so the slow-consumer bound is the same.
+websockets library's sans-I/O ServerProtocol reads the request and checks the opening
+handshake; once the WebSocket is open it is dropped, and our own FrameReader
+(protocols/websocket.py) reads the client's frames, for a fraction of its memory and time
+per connection. Everything sent goes through the same bounded, coalesced Connection as
+every other door, so the slow-consumer bound is the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from websockets.datastructures import Headers, MultipleValuesError
-from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import CONNECTING, OPEN, SEND_EOF
+from websockets.protocol import SEND_EOF, Protocol
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
@@ -31,6 +33,7 @@ from tertulia.core.session import Door
 from tertulia.i18n import LANGUAGES, translator
 from tertulia.protocols import slash
 from tertulia.protocols import websocket as wsf
+from tertulia.protocols.websocket import CloseCode
 from tertulia.server.connection import Connection
 from tertulia.server.flood import Fakelag
 from tertulia.server.irc import IrcHandler
@@ -64,7 +67,6 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".webmanifest": "application/manifest+json",
 }
-DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 REQUEST_SECONDS = 10.0  # to send a whole HTTP request after connecting
 # Room for a JSON object around a message of max_message_bytes, escapes included.
 FRAME_OVERHEAD = 1024
@@ -158,27 +160,27 @@ def request_path(target: str) -> str | None:
         return None
 
 
-class WebProtocol(ServerProtocol):
-    """websockets' server protocol, offering IRC's subprotocols on IRC paths only, and
-    answering no frame before the handshake's response."""
+class _RequestOnly(Protocol):
+    """Stands between ServerProtocol and Protocol in WebProtocol's MRO, where websockets'
+    frame parser would be: ServerProtocol.parse reads the request, then hands on to this,
+    which reads nothing. The bytes behind the request stay in the reader's buffer for the
+    door's FrameReader, which reads them only once the 101 has gone out (a pong to a ping
+    sent with the request must follow it), or never if the upgrade is refused."""
+
+    def parse(self) -> Generator[None]:
+        while True:
+            yield
+
+
+class WebProtocol(ServerProtocol, _RequestOnly):
+    """websockets' server protocol for the opening handshake only, offering IRC's
+    subprotocols on IRC paths only."""
 
     irc_wanted = False  # set for an upgrade on an IRC path
-    # Frames sent before the response: websockets reads the frames that came with the
-    # upgrade request at once, and its pong to a ping among them would precede the 101.
-    early: list[Frame] | None = None
 
-    def send_frame(self, frame: Frame) -> None:
-        if self.state is CONNECTING:
-            self.early = [*(self.early or ()), frame]
-            return
-        super().send_frame(frame)
-
-    def send_response(self, response: Response) -> None:
-        super().send_response(response)
-        early, self.early = self.early, None
-        if early and response.status_code == 101:  # after any other, no WebSocket: dropped
-            for frame in early:
-                super().send_frame(frame)
+    def behind(self) -> bytes:
+        """What the client sent after its request (frames, once the 101 is sent)."""
+        return bytes(self.reader.buffer)
 
     def select_subprotocol(self, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
         # IRCv3 websocket: the client's order decides between binary and text; the JSON
@@ -191,25 +193,35 @@ class WebProtocol(ServerProtocol):
 
 
 class WebConnection(Connection):
-    """A Connection whose bytes go through a WebSocket protocol instead of a line framer."""
+    """A Connection whose bytes are an HTTP request, then a WebSocket's frames, instead of
+    lines. `ws` reads the request and is dropped once the WebSocket opens; `frames` reads
+    the frames from then on."""
 
-    __slots__ = ("ws",)
+    __slots__ = ("frames", "ws")
 
     def __init__(self, server: DoorContext) -> None:
         super().__init__(server, Door.WEB)
-        limit = server.settings.max_line_bytes + FRAME_OVERHEAD
-        self.ws = WebProtocol(max_size=limit, logger=protocol_log)
+        self.ws: WebProtocol | None = WebProtocol(logger=protocol_log)
+        self.frames: wsf.FrameReader | None = None
 
     def data_received(self, data: bytes) -> None:
-        if self._accepting(data):
+        if not self._accepting(data):
+            return
+        if self.frames is not None:
+            self._read(self.frames.feed(data))
+        elif self.ws is not None:
             self.ws.receive_data(data)
-            self._pump()
-            self._hold_if_congested()
+            self._handshake(self.ws)
+        self._hold_if_congested()
 
     def eof_received(self) -> bool | None:
-        self.ws.receive_eof()
         self.reason = "client closed the connection"
-        self._pump()
+        if self.ws is not None:
+            self.ws.receive_eof()
+            self._handshake(self.ws)
+        elif not self._closing:
+            # A WebSocket's stream ended without the closing handshake: nothing to say.
+            Connection.close(self)
         return None
 
     def close(self, data: bytes | None = None, code: int | None = None) -> None:
@@ -221,49 +233,89 @@ class WebConnection(Connection):
             # A last reply (the `bye` to a quit) means the client asked to leave: a normal
             # closure. Without one the server is leaving it: going away.
             code = CloseCode.NORMAL_CLOSURE if data else CloseCode.GOING_AWAY
-        if self.ws.state is OPEN:
+        if self.frames is not None and not self.frames.done:
             self.deliver(wsf.close_frame(code))
         super().close()
 
     def refuse(self, text: str) -> None:
-        self.ws.send_response(text_response(503, "Service Unavailable", text))
-        self._pump()
+        if self.ws is not None:
+            self.ws.send_response(text_response(503, "Service Unavailable", text))
+            self._send_response(self.ws)
 
-    def _pump(self) -> None:
-        """Hand each received event to the handler, each followed by what the protocol
-        wants sent for it: a client that sends frames right behind its upgrade request
-        must get the 101 before the replies to those frames."""
+    def open_frames(self, max_size: int) -> None:
+        """The handshake's 101 is decided: send it, and read frames from now on, starting
+        with those that came behind the request."""
+        ws, self.ws = self.ws, None
+        if ws is None:
+            return
+        self._send_response(ws)
+        self.frames = wsf.FrameReader(max_size, ws.behind())
+        # Its suspended parser refers back to it: closed, the protocol and the request it
+        # read go now, not at the next full garbage collection.
+        ws.parser.close()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the WebSocket: a close frame saying why, then the end of the connection."""
+        if self.frames is not None:
+            self.frames.done = True
+        self.deliver(wsf.close_frame(code, reason))
+        self.reason = f"websocket closed ({code})"
+        Connection.close(self)
+
+    def _handshake(self, ws: WebProtocol) -> None:
+        """Hand the request to the handler, send what the protocol wants sent (a response,
+        the end of the stream), then read any frames that came behind an accepted upgrade."""
         try:
-            for event in self.ws.events_received():
+            for event in ws.events_received():
                 if self._closing:
                     return
-                self.handler.on_event(event)  # type: ignore[union-attr]
-                if not self._send_protocol_bytes():
+                if isinstance(event, Request):  # the only event a request-only protocol has
+                    cast("WebHandler", self.handler).on_request(event)
+        except Exception:
+            log.exception("internal error on the web door", extra={"peer": self.peer})
+            self.close()
+            return
+        if self.ws is not None:
+            self._send_response(ws)
+        elif self.frames is not None and not self._closing:
+            self._read(self.frames.feed(b""))  # what came behind the request
+
+    def _send_response(self, ws: WebProtocol) -> None:
+        for chunk in ws.data_to_send():
+            if chunk is SEND_EOF or chunk == SEND_EOF:
+                Connection.close(self)
+                return
+            self.deliver(chunk)
+
+    def _read(self, events: list[wsf.Event]) -> None:
+        """Answer the protocol's own frames (pings, the closing handshake) and hand each
+        message to the handler; any frame at all is a sign of life."""
+        handler = cast("WebHandler", self.handler)
+        try:
+            for event in events:
+                if self._closing:
                     return
+                handler.heard_from()
+                if isinstance(event, wsf.Message):
+                    handler.on_message(event)
+                elif isinstance(event, wsf.Ping):
+                    self.deliver(wsf.pong_frame(event.data))
+                elif isinstance(event, wsf.Closed):
+                    # The client's close frame echoed, or why we fail it; then the end.
+                    self.deliver(event.reply)
+                    if event.code != CloseCode.NORMAL_CLOSURE:
+                        self.reason = f"websocket closed ({event.code})"
+                    Connection.close(self)
         except Exception:
             log.exception("internal error on the web door", extra={"peer": self.peer})
             self.close(code=CloseCode.INTERNAL_ERROR)
-            return
-        self._send_protocol_bytes()
-
-    def _send_protocol_bytes(self) -> bool:
-        """Queue the handshake response, pongs and close frames; False once closing."""
-        for chunk in self.ws.data_to_send():
-            if chunk is SEND_EOF or chunk == SEND_EOF:
-                code = self.ws.close_code
-                if code is not None and code != CloseCode.NORMAL_CLOSURE:
-                    self.reason = f"websocket closed ({code})"
-                super().close()
-                return False
-            self.deliver(chunk)
-        return not self._closing
 
 
 class WebHandler(Pinged):
     """HTTP routing until a WebSocket opens, then a JSON session fed by text frames."""
 
     __slots__ = (
-        "conn", "fakelag", "heard", "irc", "json", "parts", "pinged", "server", "timer",
+        "conn", "fakelag", "heard", "irc", "json", "pinged", "server", "timer",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: WebConnection) -> None:
@@ -272,10 +324,12 @@ class WebHandler(Pinged):
         self.json: JsonHandler | None = None
         self.irc: IrcHandler | None = None  # an IRC client over WebSocket
         # Flood control: messages past the connection's bucket wait their turn here.
-        self.fakelag: Fakelag[tuple[Opcode, bytes]] | None = None
-        self.parts: list[Frame] = []  # a fragmented message so far
+        self.fakelag: Fakelag[wsf.Message] | None = None
         # An HTTP request needs no thinking time: a socket that sends none is let go soon.
-        self.watch(REQUEST_SECONDS)
+        # Once a WebSocket opens, the server's Liveness watches it instead.
+        self.timer: asyncio.TimerHandle | None = server.loop.call_later(
+            REQUEST_SECONDS, self._no_request
+        )
 
     @property
     def session(self) -> Session | None:
@@ -285,33 +339,22 @@ class WebHandler(Pinged):
 
     # -- what the WebConnection hands over ------------------------------------------------
 
-    def on_event(self, event: Request | Frame) -> None:
-        if isinstance(event, Request):
-            ws = self.conn.ws
-            if ws.eof_sent or ws.state is not CONNECTING:
-                # Bytes behind the request (a second one, pipelined) are not the frames the
-                # protocol expects after it, and it has already given up: so do we, quietly.
-                self.conn.close()
-                return
-            try:
-                self._request(event)
-            except MultipleValuesError as exc:
-                # Two Host or Origin headers: which one to believe? Neither (a 400, not
-                # the traceback it was).
-                self.server.stats.errors["bad_request"] += 1
-                text = f"more than one {exc.args[0] if exc.args else 'such'} header"
-                self.conn.ws.send_response(text_response(400, "Bad Request", text))
+    def on_request(self, request: Request) -> None:
+        ws = self.conn.ws
+        if ws is None:  # pragma: no cover - the protocol reads one request, then is dropped
             return
-        self.heard_from()
-        if (self.json is None and self.irc is None) or event.opcode not in DATA_OPCODES:
+        try:
+            self._request(ws, request)
+        except MultipleValuesError as exc:
+            # Two Host or Origin headers: which one to believe? Neither (a 400, not the
+            # traceback it was).
+            self.server.stats.errors["bad_request"] += 1
+            text = f"more than one {exc.args[0] if exc.args else 'such'} header"
+            ws.send_response(text_response(400, "Bad Request", text))
+
+    def on_message(self, message: wsf.Message) -> None:
+        if self.json is None and self.irc is None:
             return
-        # The protocol bounds a fragmented message's total size; here the parts are joined.
-        self.parts.append(event)
-        if not event.fin:
-            return
-        first, data = self.parts[0], b"".join(bytes(p.data) for p in self.parts)
-        self.parts = []
-        message = (first.opcode, data)
         if self.fakelag is not None:
             self.fakelag.backlog.append(message)  # behind those already waiting their turn
             return
@@ -319,14 +362,11 @@ class WebHandler(Pinged):
         if bucket is not None:
             delay = bucket.take()
             if delay > 0:
-                self.fakelag = Fakelag(self.conn, bucket, self._waited, self._let_go, self._calm)
+                self.fakelag = Fakelag(self.conn, bucket, self._message, self._let_go, self._calm)
                 self.fakelag.backlog.append(message)
                 self.fakelag.hold(delay)
                 return
-        self._message(*message)
-
-    def _waited(self, message: tuple[Opcode, bytes]) -> None:
-        self._message(*message)
+        self._message(message)
 
     def _let_go(self) -> None:
         log.info("closed: flooding", extra={"peer": self.conn.peer})
@@ -336,7 +376,8 @@ class WebHandler(Pinged):
     def _calm(self) -> None:
         self.fakelag = None
 
-    def _message(self, opcode: Opcode, data: bytes) -> None:
+    def _message(self, message: wsf.Message) -> None:
+        data = message.data
         if self.irc is not None:
             # One IRC line per message, its CR LF optional (IRCv3 websocket).
             self.irc.on_line(data.removesuffix(b"\n").removesuffix(b"\r"))
@@ -344,7 +385,7 @@ class WebHandler(Pinged):
             return
         elif len(data) > self.server.settings.max_line_bytes:
             self.json.error(None, LineTooLong(limit=self.server.settings.max_line_bytes))
-        elif opcode is Opcode.TEXT:
+        elif message.text:
             self.json.on_line(data)
         else:
             self.json.error(None, BadRequest(reason=N_("send JSON objects as text frames")))
@@ -360,7 +401,8 @@ class WebHandler(Pinged):
         return inner.farewell(err) if inner is not None else b""
 
     def on_close(self, reason: str) -> None:
-        self.stop_watching()
+        self._stop_deadline()
+        self.server.liveness.forget(self)
         if self.fakelag is not None:
             self.fakelag.cancel()
         if self.json is not None:
@@ -370,16 +412,16 @@ class WebHandler(Pinged):
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def _request(self, request: Request) -> None:
-        ws, path = self.conn.ws, request_path(request.path)
+    def _request(self, ws: WebProtocol, request: Request) -> None:
+        path = request_path(request.path)
         if path is None:
             self.server.stats.errors["bad_request"] += 1
             ws.send_response(text_response(400, "Bad Request", "the request target is no URL"))
             return
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if path == "/ws" or (path in IRC_PATHS and upgrade):
-            self.conn.ws.irc_wanted = path in IRC_PATHS
-            self._upgrade(request)
+            ws.irc_wanted = path in IRC_PATHS
+            self._upgrade(ws, request)
             return
         stats = self.server.stats
         if request.method not in ("GET", "HEAD"):
@@ -406,8 +448,8 @@ class WebHandler(Pinged):
             resp = Response(resp.status_code, resp.reason_phrase, resp.headers, b"")
         ws.send_response(resp)
 
-    def _upgrade(self, request: Request) -> None:
-        ws, settings = self.conn.ws, self.server.settings
+    def _upgrade(self, ws: WebProtocol, request: Request) -> None:
+        settings = self.server.settings
         origin = request.headers.get("Origin")
         # Browsers always send Origin; programs (bots, our tests) may not, and are not the
         # cross-site risk the check is for.
@@ -426,22 +468,23 @@ class WebHandler(Pinged):
         for name, value in SECURITY_HEADERS[1:]:
             resp.headers[name] = value
         ws.send_response(resp)
-        # websockets' parser keeps the request in a suspended generator's locals for the
-        # life of the connection; its headers are most of it (some 2 KB per WebSocket).
-        request.headers.clear()
         if resp.status_code == 101:
             frame = IRC_SUBPROTOCOLS.get(ws.subprotocol or "")
             if frame is not None:
                 self._open_irc(frame)
-            elif self.conn.ws.irc_wanted:
-                # An IRC path without an IRC subprotocol: nothing to speak. The protocol
-                # closes, so that its close frame follows the 101 still queued in it.
-                ws.fail(CloseCode.PROTOCOL_ERROR, "IRC needs text.ircv3.net or binary.ircv3.net")
+            elif ws.irc_wanted:
+                # An IRC path without an IRC subprotocol: nothing to speak. The WebSocket
+                # opens (the 101 is sent) only to be closed with the reason.
+                self.conn.open_frames(0)
+                self.conn.fail(
+                    CloseCode.PROTOCOL_ERROR, "IRC needs text.ircv3.net or binary.ircv3.net"
+                )
             else:
                 self._open()
 
     def _open(self) -> None:
         server = self.server
+        self.conn.open_frames(server.settings.max_line_bytes + FRAME_OVERHEAD)
         session = server.hub.connect(self.conn, server.web_encoder, Door.WEB, self.conn.peer)
         self.json = JsonHandler(
             server,
@@ -452,35 +495,39 @@ class WebHandler(Pinged):
             wrap=wsf.line_frame,
         )
         server.start_nick_timer(self.conn)
-        self.stop_watching()
-        self.watch(server.settings.ping_interval)
+        self._watch()
         log.debug("websocket open", extra={"peer": self.conn.peer})
 
     def _open_irc(self, frame: Callable[[bytes], bytes]) -> None:
         """An IRC client over WebSocket: the IRC door's handler, each line a frame."""
+        # An IRC line may carry 4096 bytes of client tags before its 512.
+        self.conn.open_frames(IRC_LINE_BYTES + FRAME_OVERHEAD)
         self.irc = IrcHandler(self.server, self.conn, frame)
-        # An IRC line may carry 4096 bytes of client tags before its 512 (the parser reads
-        # the limit afresh for each frame).
-        self.conn.ws.max_message_size = IRC_LINE_BYTES + FRAME_OVERHEAD
-        self.stop_watching()
-        self.watch(self.server.settings.ping_interval)
+        self._watch()
         log.debug("irc websocket open", extra={"peer": self.conn.peer})
 
     # -- liveness (Pinged) ---------------------------------------------------------------
 
-    def finished(self) -> bool:
-        # Before the WebSocket opens the timer is the request deadline: then it only ends.
+    def _no_request(self) -> None:
+        self.timer = None
         conn = self.conn
-        opened = self.json is not None or self.irc is not None
-        if not conn.closing and not opened and conn.ws.state is not OPEN:
+        if not conn.closing and conn.frames is None:
             conn.abort("no request in time")
-        return conn.closing or not opened
+
+    def _stop_deadline(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _watch(self) -> None:
+        self._stop_deadline()
+        self.server.liveness.watch(self, self.server.loop)
+
+    def finished(self) -> bool:
+        return self.conn.closing
 
     def send_ping(self) -> None:
-        ws = self.conn.ws
-        ws.send_ping(b"tertulia")
-        for chunk in ws.data_to_send():
-            self.conn.deliver(chunk)
+        self.conn.deliver(wsf.ping_frame(b"tertulia"))
 
     def ping_timeout(self) -> None:
         log.info("closed: ping timeout", extra={"peer": self.conn.peer})
