@@ -12,7 +12,6 @@ from conftest import ServerFactory
 from ircclient import IrcClient, irc, irc_port
 from tertulia.server.app import Server
 from tertulia.server.irc.commands import COMMANDS, Command
-from tertulia.server.irc.pings import sweep_for
 
 
 async def test_registration_burst_without_cap(server: Server) -> None:
@@ -221,10 +220,10 @@ async def test_a_silent_client_is_pinged_then_dropped(make_server: ServerFactory
 
 
 async def test_idle_clients_share_one_ping_sweep_and_leave_it(make_server: ServerFactory) -> None:
-    # One timer per server pings every IRC client: each that leaves (a QUIT, a dropped
-    # socket) leaves the sweep, and the last one takes the timer with it.
+    # One sweep per server pings every quiet client, with no timer of its own: each that
+    # leaves (a QUIT, a dropped socket) leaves the sweep, so idle memory does not leak.
     server: Server = await make_server()
-    sweep = sweep_for(server)
+    sweep = server.liveness
     ana = await irc(server, "ana")
     bo = await irc(server, "bo")
     assert len(sweep) == 2
@@ -237,7 +236,7 @@ async def test_idle_clients_share_one_ping_sweep_and_leave_it(make_server: Serve
     assert len(sweep) == 1
     await ana.send("QUIT :bye")
     await ana.closed()
-    assert len(sweep) == 0 and sweep._timer is None
+    assert len(sweep) == 0
 
 
 async def test_server_time_and_echo_message(server: Server) -> None:

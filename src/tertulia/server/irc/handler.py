@@ -23,7 +23,7 @@ from tertulia.protocols.irc.render import mask, server_time
 from tertulia.server.door import SessionHandler
 from tertulia.server.irc import cmd_monitor
 from tertulia.server.irc.commands import COMMANDS
-from tertulia.server.irc.pings import sweep_for
+from tertulia.server.liveness import Pinged
 
 if TYPE_CHECKING:
     from tertulia.server.connection import Connection
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 
 
-class IrcHandler(SessionHandler):
+class IrcHandler(SessionHandler, Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
@@ -62,9 +62,8 @@ class IrcHandler(SessionHandler):
         self.waiting: deque[Item] | None = None
         self.busy = False
         self.label: str | None = None  # the label of the command being answered
-        # Liveness: one sweep per server looks at every client each ping interval.
-        self.heard, self.pinged = True, False
-        sweep_for(server).add(self)
+        # One sweep per server pings every quiet client: no timer of its own.
+        server.liveness.watch(self, server.loop)
         server.start_nick_timer(conn)
 
     @property
@@ -86,7 +85,7 @@ class IrcHandler(SessionHandler):
     # -- the connection's Handler ---------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
-        self.heard = True  # a sign of life (check_alive)
+        self.heard = True  # a sign of life (Pinged)
         if self.busy:
             # A slow command is being answered: this one waits its turn, so that answers
             # keep the order of the commands, as on a server that does one thing at a time.
@@ -160,7 +159,7 @@ class IrcHandler(SessionHandler):
             log.debug("bad irc line", extra={"peer": self.conn.peer, "reason": err.reason})
 
     def on_close(self, reason: str) -> None:
-        sweep_for(self.server).discard(self)
+        self.server.liveness.forget(self)
         if self.watching:
             cmd_monitor.forget(self)
         super().on_close(reason)
@@ -169,20 +168,13 @@ class IrcHandler(SessionHandler):
         line = serialize(Message("ERROR", (f"Closing link: {err.render(self.tr)}",)))
         return line if self.frame is None else self.frame(line)
 
-    # -- liveness (pings.Sweep) ----------------------------------------------------------
+    # -- liveness (Pinged) ---------------------------------------------------------------
 
-    def check_alive(self) -> None:
-        """One sweep's look, as server.liveness does it: silent for a whole interval, the
-        client is pinged; silent for another after that, it is dropped."""
-        if self.gone:
-            sweep_for(self.server).discard(self)
-        elif self.heard:
-            self.heard = self.pinged = False
-        elif not self.pinged:
-            self.pinged = True
-            self.send(Message("PING", (self.server.name,)))
-        else:
-            self.ping_timeout()
+    def finished(self) -> bool:
+        return self.gone
+
+    def send_ping(self) -> None:
+        self.send(Message("PING", (self.server.name,)))
 
     def ping_timeout(self) -> None:
         log.info("closed: ping timeout", extra={"peer": self.conn.peer, "nick": self.nick})
@@ -190,7 +182,7 @@ class IrcHandler(SessionHandler):
         self.leave("ping timeout")
 
     def leave(self, reason: str) -> None:
-        sweep_for(self.server).discard(self)
+        self.server.liveness.forget(self)
         if self.watching:
             cmd_monitor.forget(self)
         self.hub.disconnect(self.session, reason)
