@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, Field, dataclass, fields
 from typing import Any, ClassVar
 
 from tertulia.core import bans
@@ -381,9 +381,14 @@ def ban_data(entry: bans.ServerBan) -> dict[str, Any]:
     }  # fmt: skip
 
 
+# Made once: json.dumps builds a new encoder on every call that passes any option, which
+# cost more than the encoding of a message event itself (and it runs for every message).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(obj: dict[str, Any]) -> bytes:
     """One object as one line: compact, UTF-8, no ASCII escaping."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(obj).encode() + b"\n"
 
 
 def parse_request(text: str) -> Request:
@@ -425,7 +430,7 @@ def _request(obj: dict[str, Any]) -> Request:
     if cls is None:
         raise BadRequest(reason=N_("unknown type {type!r}"), type=str(kind))
     values: dict[str, Any] = {}
-    for f in fields(cls):
+    for f in _fields_of(cls):
         if f.name not in obj:
             if f.default is MISSING:
                 raise BadRequest(reason=N_("missing field {field!r}"), field=f.name)
@@ -439,6 +444,17 @@ def _request(obj: dict[str, Any]) -> Request:
     if values.get("kind", ev.Kind.MESSAGE.value) not in _KINDS:
         raise BadRequest(reason=N_("unknown kind {kind!r}"), kind=str(values["kind"]))
     return cls(**values)
+
+
+def _fields_of(cls: type[Request]) -> tuple[Field[Any], ...]:
+    # dataclasses.fields builds its tuple afresh on each call: once per request type is enough.
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = fields(cls)
+    return found
+
+
+_FIELDS: dict[type, tuple[Field[Any], ...]] = {}
 
 
 def _type_ok(cls_name: str, name: str, value: object, default: object) -> bool:
