@@ -11,10 +11,13 @@ one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tertulia.server.context import DoorContext
+
+log = logging.getLogger(__name__)
 
 
 class Pinged:
@@ -92,9 +95,17 @@ class Liveness:
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        # A copy: a ping or a timeout may close a connection, and closing forgets it.
-        for client in list(self._watched):
-            if not client.check_alive():
-                self._watched.pop(client, None)
-        if self._watched:
-            self._timer = loop.call_later(self._interval, self._sweep, loop)
+        try:
+            # A copy: a ping or a timeout may close a connection, and closing forgets it.
+            for client in list(self._watched):
+                try:
+                    alive = client.check_alive()
+                except Exception:
+                    # One client's bug must not stop everyone else's pings: it leaves.
+                    log.exception("internal error checking a client's liveness")
+                    alive = False
+                if not alive:
+                    self._watched.pop(client, None)
+        finally:
+            if self._watched:
+                self._timer = loop.call_later(self._interval, self._sweep, loop)
