@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tertulia.core.errors import (
@@ -32,11 +34,12 @@ from tertulia.core.events import (
     ModeChanged,
     NickChanged,
     Parted,
+    PrivateMessage,
     Quit,
     RoomMessage,
     ServerNotice,
 )
-from tertulia.core.hub import ORPHAN_RINGS, Hub, Limits
+from tertulia.core.hub import ORPHAN_RINGS, Hub, Limits, RoomDelivery, Settled
 from tertulia.core.session import Door, Session
 
 
@@ -362,3 +365,69 @@ def test_a_topic_may_not_turn_the_text_around() -> None:
     with pytest.raises(BadText):
         hub.topic(ana, "#dev", "hola \u202edlrow")
     assert hub.topic(ana, "#dev", "hola 👨\u200d👩\u200d👧").topic.startswith("hola")
+
+
+class HeldGate:
+    """A gate that keeps stored messages until the test lets them out."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[RoomDelivery, Settled]] = []
+
+    @property
+    def waiting(self) -> bool:
+        return False
+
+    def durable(self, event: object, deliver: object, settled: Settled) -> None:
+        assert isinstance(deliver, RoomDelivery)
+        self.held.append((deliver, settled))
+
+    def later(self, deliver: Callable[[], None]) -> None:
+        deliver()
+
+    def forget(self, event: object) -> None:
+        pass
+
+    def keep(self, event: object, account: str, settled: Settled) -> None:
+        pass
+
+
+class Picky(CountingEncoder):
+    """A wire format that shows nothing of one sender's messages."""
+
+    def encode(self, event: Event) -> bytes | None:
+        if isinstance(event, RoomMessage) and event.sender == "bob":
+            return None
+        return super().encode(event)
+
+
+def test_a_run_of_stored_messages_reads_exactly_as_one_by_one() -> None:
+    def said(inboxes: dict[str, Inbox], run: bool) -> dict[str, bytes]:
+        hub, gate = Hub(clock=lambda: 1000.0), HeldGate()
+        hub.gate = gate
+        plain, picky = CountingEncoder(), Picky()
+        people = {nick: member(hub, nick, plain) for nick in ("ana", "bob", "eva")}
+        people["pat"] = member(hub, "pat", picky)
+        inboxes.update({nick: inbox for nick, (_, inbox) in people.items()})
+        for inbox in inboxes.values():
+            inbox.got.clear()
+
+        def settle(event: RoomMessage | PrivateMessage, error: object) -> None:
+            # What a JSON sender gets: its own reply, in its place among the others'.
+            inboxes[event.sender].deliver(f"ok {event.text}\n".encode())
+
+        for nick, text in [("ana", "1"), ("bob", "2"), ("ana", "3"), ("eva", "4"), ("bob", "5")]:
+            hub.say(people[nick][0], "#lobby", text, settled=settle)
+        if run:
+            hub.deliver_run(gate.held)
+        else:
+            for delivery, settled in gate.held:
+                delivery()
+                settled(delivery.event, None)
+        return {nick: b"".join(inbox.got) for nick, inbox in inboxes.items()}
+
+    one_by_one, as_run = said({}, run=False), said(ran := {}, run=True)
+    assert as_run == one_by_one
+    assert b"ok 1" in as_run["ana"] and b"'2'" in as_run["ana"] and b"ok 2" not in as_run["ana"]
+    assert b"'2'" not in as_run["pat"] and b"'4'" in as_run["pat"]
+    # Whoever did not speak gets the whole run in one hand-over.
+    assert len(ran["pat"].got) == 1

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff, NotStored
 from tertulia.core.events import PrivateMessage, RoomMessage
-from tertulia.core.hub import Settled
+from tertulia.core.hub import RoomDelivery, Settled
 from tertulia.store import Message, Store
 
 if TYPE_CHECKING:
@@ -355,6 +355,16 @@ class History:
         except Exception:
             log.exception("history checkpoint failed")
 
+    @staticmethod
+    def _deliver_run(run: list[tuple[RoomDelivery, Settled | None]]) -> None:
+        """Deliver and empty a run of one room's stored messages."""
+        if run:
+            try:
+                run[0][0].hub.deliver_run(run)
+            except Exception:
+                log.exception("internal error delivering messages")
+            run.clear()
+
     # -- group commit ---------------------------------------------------------------------
 
     def _kick(self) -> None:
@@ -393,17 +403,28 @@ class History:
                     stats.errors["history_write"] += 1
                     log.error("history refused messages", extra={"ids": sorted(refused)})
         flush, count = self.flush, 0
+        # Consecutive messages of one room go out as a run: one hand-over per recipient.
+        run: list[tuple[RoomDelivery, Settled | None]] = []
         for event, deliver, started, account, settled in batch:
             count += 1
             if flush is not None and count % FLUSH_EVERY == 0:
                 # A big batch is written out in pieces: a stalled client's queue meets the
                 # transport's bound (and is dropped) before it can hold megabytes.
+                self._deliver_run(run)
                 flush()
             try:
                 if event is not None and (refused is None or event.id in refused):
+                    self._deliver_run(run)
                     if settled is not None:
                         settled(event, NotStored())
                     continue
+                if isinstance(deliver, RoomDelivery):
+                    if run and run[0][0].room is not deliver.room:
+                        self._deliver_run(run)
+                    run.append((deliver, settled))
+                    stats.sent(started)
+                    continue
+                self._deliver_run(run)
                 deliver()
                 if event is not None:
                     if not account:
@@ -412,6 +433,7 @@ class History:
                         settled(event, None)
             except Exception:
                 log.exception("internal error delivering an event")
+        self._deliver_run(run)
         self._busy = False
         if self._held and len(self._queue) < BACKLOG_HIGH // 2:
             held, self._held = self._held, set()
