@@ -8,10 +8,11 @@ import logging
 import random
 import socket
 import struct
+import sys
 
 import pytest
 
-from chatclient import JsonClient, LineClient
+from chatclient import TIMEOUT, JsonClient, LineClient
 from conftest import ServerFactory
 from tertulia.server.app import Server
 
@@ -300,24 +301,42 @@ async def test_junk_and_abrupt_disconnects_from_many_clients_break_nothing(
     assert (await friend.expect("#lobby (")).endswith("friend watcher")
 
 
+# A client on another machine: it reads while the server's loop writes a batch out
+# (a reader in the server's own process, even in a thread, waits for the loop or its GIL).
+READER = """
+import socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+sock.sendall(b"lector\\n")
+received = bytearray()
+while b"you are lector" not in received:
+    received.extend(sock.recv(65536))
+print("joined", flush=True)
+while b"[fuente] 4999 " not in received:
+    chunk = sock.recv(65536)
+    if not chunk:
+        break
+    received.extend(chunk)
+print(sum(line.startswith(b"[fuente] ") for line in received.split(b"\\n")), flush=True)
+"""
+
+
 async def test_a_big_batch_is_written_in_pieces(make_server: ServerFactory) -> None:
     # A flood's group commit can hold thousands of messages; written to each client in one
     # piece, a stalled client's queue took megabytes before its bound could drop it.
     server = await make_server(send_buffer_bytes=65536)
-    # The reader shares the server's event loop, so it reads nothing while a batch is
-    # written: a receive buffer that holds the whole flood stands in for a client reading
-    # on another machine meanwhile (the bound counts the server's kernel buffer, not its).
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    reader = await LineClient.connect(server.port, "lector", sock=sock)
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", READER, str(server.port), stdout=asyncio.subprocess.PIPE
+    )
+    assert reader.stdout is not None
+    assert await asyncio.wait_for(reader.stdout.readline(), TIMEOUT) == b"joined\n"
     stalled = await LineClient.connect(server.port, "quieto")
     stalled.writer.transport.pause_reading()  # type: ignore[attr-defined]
     sender = await LineClient.connect(server.port, "fuente")
     await sender.send("".join(f"{i} {'x' * 100}\n" for i in range(5000)), newline=False)
-    lines = await reader.lines_until("[fuente] 4999 ")
-    assert sum(1 for line in lines if line.startswith("[fuente] ")) == 4999
+    assert await asyncio.wait_for(reader.stdout.readline(), TIMEOUT) == b"5000\n"
+    assert await reader.wait() == 0
     assert 0 < server.stats.largest_write <= 65536
-    for client in (reader, stalled, sender):
+    for client in (stalled, sender):
         await client.close()
 
 

@@ -231,7 +231,9 @@ class Server:
     async def _open_history(self) -> None:
         s = self.settings
         store = SqliteStore(Path(s.data_dir) / FILE_NAME, s.history_sync) if s.history else None
-        self._history = history = History(store, self.loop, self.stats)
+        # FULL makes every commit wait for an fsync: then commits get a thread of their own.
+        on_loop = s.history_sync.lower() != "full"
+        self._history = history = History(store, self.loop, self.stats, on_loop)
         history.flush = self.flusher.flush_now
         if store is not None:
             try:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff, NotStored
 from tertulia.core.events import PrivateMessage, RoomMessage
 from tertulia.core.hub import RoomDelivery, Settled
+from tertulia.server.writer import Writer
 from tertulia.store import Message, Store
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ T = TypeVar("T")
 BACKLOG_HIGH = 10_000
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoints, when something was committed
 INDEX_EVERY = 0.5  # seconds between two search-index runs, when something was committed
+INDEX_STEP = 500  # messages indexed per step on the loop (under a millisecond)
 READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
 READS_PER_CLIENT = 2  # of those, what one client (one address, unless exempt) may hold
 
@@ -60,22 +62,28 @@ FLUSH_EVERY = 256  # messages of a batch delivered between two writes to the cli
 TAKEN_BACK = 1000  # redacted ids reads leave out while their deletes may be under way
 
 
-def _log_failure(future: Future[Any]) -> None:
-    if future.exception() is not None:
-        log.error("a reaction could not be stored", exc_info=future.exception())
+def _log_failure(_: None, error: BaseException | None) -> None:
+    if error is not None:
+        log.error("a reaction could not be stored", exc_info=error)
 
 
 class History:
     """The Gate of core.hub, over a store; without a store it only keeps events in order."""
 
-    def __init__(self, store: Store | None, loop: asyncio.AbstractEventLoop, stats: Stats) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        loop: asyncio.AbstractEventLoop,
+        stats: Stats,
+        commits_on_loop: bool = True,
+    ) -> None:
+        """`commits_on_loop`: whether a commit is quick enough for the event loop (see
+        server.writer); False when each one waits for the disk."""
         self.store = store
         self._loop = loop
         self._stats = stats
-        self._executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tertulia-history")
-            if store is not None
-            else None
+        self._writer = (
+            Writer(loop, "tertulia-history", commits_on_loop) if store is not None else None
         )
         self._queue: list[Pending] = []
         self._held: set[Pausable] = set()
@@ -155,17 +163,15 @@ class History:
 
     def forget(self, event: Message) -> None:
         """A redacted message leaves the store, in the writer's thread after its commit."""
-        store, executor = self.store, self._executor
-        if store is None or executor is None:
+        store, writer = self.store, self._writer
+        if store is None or writer is None:
             return
         self._taken_back[event.id] = None
         while len(self._taken_back) > TAKEN_BACK:
             del self._taken_back[next(iter(self._taken_back))]
-        future = executor.submit(store.forget, event.id)
-        future.add_done_callback(self._forgotten)
+        writer.submit(self._forgotten, store.forget, event.id)
 
-    def _forgotten(self, future: Future[None]) -> None:
-        error = future.exception()
+    def _forgotten(self, _: None, error: BaseException | None) -> None:
         if error is not None:
             self._stats.errors["history_write"] += 1
             log.error("a redacted message could not be deleted", exc_info=error)
@@ -181,8 +187,8 @@ class History:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in the store's thread, after every write queued before it."""
-        assert self._executor is not None, "no history store"
-        return await self._loop.run_in_executor(self._executor, fn, *args)
+        assert self._writer is not None, "no history store"
+        return await self._writer.run(fn, *args)
 
     async def caught_up(self) -> None:
         """Wait until every message accepted so far is stored: a reader then sees what it
@@ -252,10 +258,9 @@ class History:
     def keep_reaction(self, msgid: int, sender: str, emoji: str, ts: float) -> None:
         """Store a reaction in the store's thread, behind the messages queued before it
         (the message it is on is stored first); a failure is logged, nobody waits."""
-        if self.store is None or self._executor is None:
+        if self.store is None or self._writer is None:
             return
-        future = self._executor.submit(self.store.add_reaction, msgid, sender, emoji, ts)
-        future.add_done_callback(_log_failure)
+        self._writer.submit(_log_failure, self.store.add_reaction, msgid, sender, emoji, ts)
 
     def readable(self) -> Store:
         """The store, or HistoryOff for a server that keeps no history."""
@@ -309,10 +314,10 @@ class History:
         if self._prunes is not None:
             await asyncio.to_thread(self._prunes.shutdown, wait=True)
             self._prunes = None
-        if self.store is not None and self._executor is not None:
+        if self.store is not None and self._writer is not None:
             await self.run(self.store.close)
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None
 
     def start_housekeeping(self) -> None:
         """Start the housekeeping timers: checkpoints and the search index's catch-up."""
@@ -323,22 +328,33 @@ class History:
     def _index(self) -> None:
         """Index what was committed since the last run, in the writer's thread: one big
         batch every INDEX_EVERY costs a tenth of indexing each message as it commits."""
-        if self._executor is None or self.store is None:
+        self._index_timer = None
+        if self._writer is None or self.store is None:
             return
         if self._stats.commits != self._indexed_at:
             self._indexed_at = self._stats.commits
-            self._executor.submit(self.store.index).add_done_callback(self._indexed)
-        self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
+            self._index_step()
+        else:
+            self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
 
-    def _indexed(self, future: Future[int]) -> None:
-        error = future.exception()
+    def _index_step(self) -> None:
+        # On the loop, a few milliseconds at a time: messages and replies go out between
+        # two steps. In a thread, everything at once.
+        assert self._writer is not None and self.store is not None
+        step = INDEX_STEP if self._writer.on_loop else None
+        self._writer.submit(self._indexed, self.store.index, step)
+
+    def _indexed(self, count: int, error: BaseException | None) -> None:
         if error is not None:
             log.error("history indexing failed", exc_info=error)
-        else:  # counted on the loop, the counter's one writer
-            self._loop.call_soon_threadsafe(self._count_indexed, future.result())
-
-    def _count_indexed(self, count: int) -> None:
-        self._stats.indexed += count
+        else:
+            self._stats.indexed += count
+        if self._writer is None:
+            return  # closed meanwhile
+        if error is None and self._writer.on_loop and count >= INDEX_STEP:
+            self._index_step()
+        else:
+            self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
 
     def _checkpoint(self) -> None:
         busy = self._checkpointing is not None and not self._checkpointing.done()
@@ -376,19 +392,39 @@ class History:
     def _commit(self) -> None:
         # One transaction for everything that arrived since the last one began.
         batch, self._queue = self._queue, []
-        messages = [event for event, _, _, _, _ in batch if event is not None]
-        if not messages or self.store is None or self._executor is None:
-            self._deliver(batch, None)
-            return
-        offline = [(account, event.id) for event, _, _, account, _ in batch if event and account]
-        future = self._executor.submit(self.store.append, messages, offline)
-        future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._deliver, batch, f))
+        if not self._store_ahead(batch):
+            self._deliver(batch, None, None)
 
-    def _deliver(self, batch: list[Pending], future: Future[list[int]] | None) -> None:
+    def _store_ahead(self, batch: list[Pending]) -> bool:
+        """Hand a batch's messages to the writer, to be delivered once committed; False if
+        it has none to store (its events may go out as soon as those before them)."""
+        messages = [event for event, _, _, _, _ in batch if event is not None]
+        if not messages or self.store is None or self._writer is None:
+            return False
+        offline = [(account, event.id) for event, _, _, account, _ in batch if event and account]
+        self._writer.submit(
+            lambda result, error: self._deliver(batch, result, error),
+            self.store.append, messages, offline,
+        )  # fmt: skip
+        return True
+
+    def _deliver(
+        self, batch: list[Pending], stored: list[int] | None, error: BaseException | None
+    ) -> None:
+        """Deliver a batch once its commit is over: `stored` is the ids the store refused,
+        None (with no error) when nothing was written."""
         stats = self._stats
+        # What arrived during that commit is committed while this batch goes out: the
+        # writer never waits for the fan-out. Its delivery comes after this one (the writer
+        # keeps order), so the events queued behind it stay behind it.
+        ahead = False
+        if self._queue:
+            waiting, self._queue = self._queue, []
+            ahead = self._store_ahead(waiting)
+            if not ahead:
+                self._queue = waiting + self._queue
         refused: set[int] | None = set()  # ids the store did not keep; None: none of them
-        if future is not None:
-            error = future.exception()
+        if stored is not None or error is not None:
             if error is not None:
                 # Nothing of the batch is stored, so nothing of it goes out: whatever anyone
                 # received is in history. Each sender is told its message was not sent.
@@ -396,7 +432,7 @@ class History:
                 stats.errors["history_write"] += 1
                 log.error("history write failed", exc_info=error, extra={"messages": len(batch)})
             else:
-                refused = set(future.result())
+                refused = set(stored or ())
                 stats.commits += 1
                 stats.stored += sum(event is not None for event, *_ in batch) - len(refused)
                 if refused:
@@ -434,11 +470,13 @@ class History:
             except Exception:
                 log.exception("internal error delivering an event")
         self._deliver_run(run)
-        self._busy = False
         if self._held and len(self._queue) < BACKLOG_HIGH // 2:
             held, self._held = self._held, set()
             for reader in held:
                 reader.resume_reading()
+        if ahead:
+            return  # still busy: the next batch's delivery carries on from here
+        self._busy = False
         if self._queue:
             self._kick()
         else:

@@ -64,12 +64,13 @@ class HistoryStore(Protocol):
         `opened` as for `before`. Only what index() has indexed is found."""
         ...
 
-    def index(self) -> int:
-        """Index for search what was stored since the last call; how many messages.
+    def index(self, limit: int | None = None) -> int:
+        """Index for search what was stored since the last call (at most `limit`
+        messages); how many.
 
         Kept out of append so that indexing never delays a message: the server calls it
-        from the writer's thread at least once a second and before every search. After a
-        crash it indexes what the crash left unindexed; nothing is indexed twice.
+        between commits, in steps, within a second of each commit and before every search.
+        After a crash it indexes what the crash left unindexed; nothing is indexed twice.
         """
         ...
 

@@ -362,26 +362,28 @@ class SqliteStore:
                 refused.add(row[0])
         return refused
 
-    def index(self) -> int:
-        """Index for search every message stored since the last call; how many.
+    def index(self, limit: int | None = None) -> int:
+        """Index for search the messages stored since the last call (at most `limit` of
+        them); how many.
 
-        Runs in the writer's thread, between commits, in transactions of INDEX_BATCH rows
-        that move the mark with the rows: a crash undoes the batch under way and the next
-        call indexes it again, so nothing is indexed twice or left out.
+        Called between commits, in transactions of INDEX_BATCH rows that move the mark
+        with the rows: a crash undoes the batch under way and the next call indexes it
+        again, so nothing is indexed twice or left out.
         """
         db, count = self.db, 0
-        while True:
+        while limit is None or count < limit:
+            size = INDEX_BATCH if limit is None else min(INDEX_BATCH, limit - count)
             db.execute("BEGIN")
             try:
                 (mark,) = db.execute("SELECT value FROM meta WHERE key = 'fts_indexed'").fetchone()
                 (last,) = db.execute(
                     "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id"
                     " LIMIT ?)",
-                    (mark, INDEX_BATCH),
+                    (mark, size),
                 ).fetchone()
                 if last is None:
                     db.execute("COMMIT")
-                    return count
+                    break
                 count += db.execute(
                     "INSERT INTO messages_fts (rowid, text)"
                     " SELECT id, text FROM messages WHERE id > ? AND id <= ?",
@@ -392,6 +394,7 @@ class SqliteStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        return count
 
     def unindexed(self) -> int:
         """How many stored messages search cannot find yet."""
