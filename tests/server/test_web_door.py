@@ -63,6 +63,9 @@ async def test_metrics_move_when_messages_flow(server: Server) -> None:
     assert after[("tertulia_connections", (("door", "web"),))] == 2  # wes and this scrape
     assert after[("tertulia_users", ())] == 3
     assert after[("tertulia_fanout_seconds_count", ())] == 4
+    assert after[("tertulia_fanout_seconds_bucket", (("le", "+Inf"),))] == 4
+    assert after[("tertulia_fanout_seconds_bucket", (("le", "1.0"),))] == 4
+    assert 0 < after[("tertulia_fanout_seconds_sum", ())] < 4
     assert after[("tertulia_received_bytes_total", (("door", "web"),))] > 0
     assert after[("tertulia_sent_bytes_total", (("door", "plain"),))] > 0
     assert after[("tertulia_errors_total", (("kind", "usage"),))] == 1

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 from tertulia import __version__
@@ -45,7 +50,8 @@ class Stats:
         "commits",
         "connections",
         "errors",
-        "fanout",
+        "fanout_counts",
+        "fanout_sum",
         "indexed",
         "largest_write",
         "messages_in",
@@ -76,15 +82,14 @@ class Stats:
         self.read_door = Door.PLAIN
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[float] = []
+        # The fan-out histogram, counted here rather than by prometheus-client's Histogram,
+        # whose observe() takes a lock for every message: one count per bucket (the last
+        # for +Inf) and the sum, turned into cumulative buckets when scraped.
+        self.fanout_counts = [0] * (len(FANOUT_BUCKETS) + 1)
+        self.fanout_sum = 0.0
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Collector(self, hub))
         ProcessCollector(registry=self.registry)
-        self.fanout = Histogram(
-            "tertulia_fanout_seconds",
-            "Time from reading a message to writing it to its last recipient",
-            buckets=FANOUT_BUCKETS,
-            registry=self.registry,
-        )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -121,8 +126,11 @@ class Stats:
     def _flushed(self) -> None:
         now = time.perf_counter()
         pending, self._pending = self._pending, []
+        counts = self.fanout_counts
         for started in pending:
-            self.fanout.observe(now - started)
+            took = now - started
+            counts[bisect_left(FANOUT_BUCKETS, took)] += 1  # le: a bound counts as within
+            self.fanout_sum += took
 
 
 class _Collector(Collector):
@@ -182,6 +190,16 @@ class _Collector(Collector):
             "tertulia_history_indexed",
             "Messages indexed for search (behind stored by at most a second's worth)",
             value=s.indexed,
+        )
+        cumulative, buckets = 0, []
+        for bound, count in zip((*FANOUT_BUCKETS, float("inf")), s.fanout_counts, strict=True):
+            cumulative += count
+            buckets.append((str(bound) if bound != float("inf") else "+Inf", cumulative))
+        yield HistogramMetricFamily(
+            "tertulia_fanout_seconds",
+            "Time from reading a message to writing it to its last recipient",
+            buckets=buckets,
+            sum_value=s.fanout_sum,
         )
         yield GaugeMetricFamily(
             "tertulia_largest_write_bytes",
