@@ -195,3 +195,33 @@ def test_history_paging_fields_are_checked() -> None:
         "type": "search", "id": 3, "room": "#a", "more": True,
         "messages": [{"msgid": 9, "ts": 1.5, "from": "ana", "text": "hola", "kind": "message"}],
     }  # fmt: skip
+
+
+@given(
+    room=st.text(min_size=1, max_size=20),
+    sender=st.text(min_size=1, max_size=20),
+    text=st.text(max_size=60),
+    msgid=st.integers(min_value=1, max_value=1 << 53),
+    ts=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    account=st.text(max_size=10),
+    reply_to=st.one_of(st.none(), st.integers(min_value=1, max_value=1 << 40)),
+    kind=st.sampled_from(list(Kind)),
+    rid=st.one_of(st.none(), st.integers(min_value=-(1 << 40), max_value=1 << 40), st.text()),
+)
+def test_the_fast_message_lines_are_the_generic_ones(
+    room: str,
+    sender: str,
+    text: str,
+    msgid: int,
+    ts: float,
+    account: str,
+    reply_to: int | None,
+    kind: Kind,
+    rid: str | int | None,
+) -> None:
+    tags = () if reply_to is None else ((jl.REPLY_TAG, str(reply_to)),)
+    message = RoomMessage(msgid, ts, room, sender, text, kind, account, False, tags)
+    assert jl.message_line(message) == jl.dumps(jl.event_object(message, str))
+    assert jl.said(rid, message) == jl.reply(rid, msgid=msgid, ts=ts, room=room)
+    private = PrivateMessage(msgid, ts, sender, room, text, kind, account)
+    assert jl.said(rid, private) == jl.reply(rid, msgid=msgid, ts=ts, to=room)

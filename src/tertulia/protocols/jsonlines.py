@@ -386,6 +386,41 @@ def ban_data(entry: bans.ServerBan) -> dict[str, Any]:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+# json's own string quoting (its C version where built): what dumps does to each string.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def message_line(event: ev.RoomMessage) -> bytes:
+    """A room message's event line, exactly as dumps(event_object(...)) writes it, for the
+    one event every message makes: without the dict, and its walk by the encoder."""
+    line = (
+        f'{{"type":"message","room":{_quote(event.room)},"from":{_quote(event.sender)},'
+        f'"text":{_quote(event.text)},"kind":"{event.kind.value}","msgid":{event.id:d},'
+        f'"ts":{event.ts!r}'
+    )
+    if event.account:
+        line += f',"account":{_quote(event.account)}'
+    if event.tags and (reply_to := reply_of(event)) is not None:
+        line += f',"reply_to":{reply_to:d}'
+    return (line + "}\n").encode()
+
+
+def said(rid: RequestId, event: ev.RoomMessage | ev.PrivateMessage) -> bytes:
+    """The `ok` to a say or tell, exactly as reply() writes it, without the dict."""
+    where = (
+        f'"room":{_quote(event.room)}'
+        if isinstance(event, ev.RoomMessage)
+        else f'"to":{_quote(event.target)}'
+    )
+    if rid is None:
+        head = '{"type":"ok"'
+    elif isinstance(rid, int):
+        head = f'{{"type":"ok","id":{rid:d}'
+    else:
+        head = f'{{"type":"ok","id":{_quote(rid)}'
+    return f'{head},"msgid":{event.id:d},"ts":{event.ts!r},{where}}}\n'.encode()
+
+
 def dumps(obj: dict[str, Any]) -> bytes:
     """One object as one line: compact, UTF-8, no ASCII escaping."""
     return _ENCODER.encode(obj).encode() + b"\n"
@@ -620,6 +655,8 @@ class JsonEncoder:
         if isinstance(event, ev.TagMessage):
             obj = tag_object(event)
             return None if obj is None else dumps(obj)  # other client tags are IRC's
+        if type(event) is ev.RoomMessage:
+            return message_line(event)
         return dumps(event_object(event, self._tr))
 
 

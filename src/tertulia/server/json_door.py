@@ -251,10 +251,8 @@ class JsonHandler(SessionHandler):
         def settled(event: RoomMessage | PrivateMessage, error: TertuliaError | None) -> None:
             if error is not None:
                 self.error(rid, error)
-            elif isinstance(event, RoomMessage):
-                self.send(jl.reply(rid, msgid=event.id, ts=event.ts, room=event.room))
             else:
-                self.send(jl.reply(rid, msgid=event.id, ts=event.ts, to=event.target))
+                self.send(jl.said(rid, event))
 
         return settled
 
