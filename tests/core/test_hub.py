@@ -53,6 +53,8 @@ class Inbox:
     def deliver(self, data: bytes) -> None:
         self.got.append(data)
 
+    deliver_later = deliver
+
     def close(self, data: bytes | None = None) -> None:
         self.closed = True
 

@@ -20,6 +20,8 @@ class Inbox:
     def deliver(self, data: bytes) -> None:
         self.got.append(data)
 
+    deliver_later = deliver
+
     def close(self, data: bytes | None = None) -> None:
         pass
 

@@ -340,6 +340,26 @@ async def test_a_big_batch_is_written_in_pieces(make_server: ServerFactory) -> N
         await client.close()
 
 
+async def test_a_crowd_joining_costs_each_member_a_few_writes(server: Server) -> None:
+    # Each join is told to every member; told one write per join, a crowd of N joining
+    # one room cost N^2 / 2 writes. Who came and went may wait a moment instead.
+    watcher = await LineClient.connect(server.port, "vigia")
+    residents = [await LineClient.connect(server.port, f"r{i}") for i in range(20)]
+    writes, events = server.stats.writes["plain"], server.hub.delivered
+    # One after another: each arrival in a loop turn of its own.
+    crowd = [await LineClient.connect(server.port, f"n{i}") for i in range(60)]
+    await crowd[-1].send("hola")
+    lines = await watcher.lines_until("[n59] hola")
+    # Every arrival reached the watcher, before what came after it.
+    joined = [line for line in lines if line.startswith("* n") and " joined #lobby" in line]
+    assert sorted(joined) == sorted(f"* n{i} joined #lobby" for i in range(60))
+    told = server.hub.delivered - events
+    assert told >= 60 * 21  # each arrival, to everyone there before it
+    assert server.stats.writes["plain"] - writes < told / 3
+    for client in (watcher, *residents, *crowd):
+        await client.close()
+
+
 async def test_anonymous_listeners_are_counted_and_can_be_turned_off(
     make_server: ServerFactory,
 ) -> None:

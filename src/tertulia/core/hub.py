@@ -90,6 +90,12 @@ class Limits:
 Settled = Callable[[RoomMessage | PrivateMessage, TertuliaError | None], None]
 
 
+# Who came and went: a member learns it within a fraction of a second (Sink.deliver_later),
+# so that a crowd joining one room costs each member one write now and then, not one per
+# newcomer. Order holds: whatever is sent to a member next carries these bytes first.
+_MAY_WAIT: frozenset[type[Event]] = frozenset({Joined, Parted, Quit, AwayChanged})
+
+
 class RoomDelivery:
     """A stored room message on its way to the room: alone (call it), or in a run with the
     messages of the same room stored beside it (Hub.deliver_run), which costs each
@@ -1051,6 +1057,9 @@ class Hub:
         last: Encoder | None = None
         data: bytes | None = None
         count = 0
+        if type(event) in _MAY_WAIT:
+            self._deliver_later(event, recipients, exclude)
+            return
         for recipient in recipients:
             if recipient is exclude:
                 continue
@@ -1072,6 +1081,31 @@ class Hub:
         self.delivered += count
         if isinstance(event, RoomMessage | PrivateMessage):
             self.messages_delivered += count
+        for observer in self.observers:
+            observer(event)
+
+    def _deliver_later(
+        self, event: Event, recipients: Iterable[Session], exclude: Session | None
+    ) -> None:
+        """_deliver for events that may wait a moment (see _MAY_WAIT)."""
+        encoded: dict[Encoder, bytes | None] = {}
+        count = 0
+        for recipient in recipients:
+            if recipient is exclude:
+                continue
+            encoder = recipient.encoder
+            data = encoded.get(encoder, _MISSING)
+            if data is _MISSING:
+                try:
+                    data = encoder.encode(event)
+                except Exception as exc:
+                    data = None
+                    self._encode_failed(event, exc)
+                encoded[encoder] = data
+            if data is not None:
+                recipient.sink.deliver_later(data)  # type: ignore[arg-type]
+                count += 1
+        self.delivered += count
         for observer in self.observers:
             observer(event)
 

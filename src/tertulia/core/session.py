@@ -35,6 +35,11 @@ class Sink(Protocol):
         """Queue bytes for the recipient. Must not block; a slow recipient is the sink's problem."""
         ...
 
+    def deliver_later(self, data: bytes) -> None:
+        """Queue bytes that may wait a moment (who joined or left): they go out with the
+        next bytes given to deliver(), or within a fraction of a second, in order."""
+        ...
+
     def close(self, data: bytes | None = None) -> None:
         """Send `data` if given, then end the session's transport."""
         ...

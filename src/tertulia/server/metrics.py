@@ -61,6 +61,7 @@ class Stats:
         "slow_consumers",
         "started",
         "stored",
+        "writes",
     )  # fmt: skip
 
     def __init__(self, hub: Hub) -> None:
@@ -69,6 +70,7 @@ class Stats:
         self.connections: Counter[str] = Counter()
         self.bytes_in: Counter[str] = Counter()
         self.bytes_out: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()  # writes handed to the kernel
         self.messages_in: Counter[str] = Counter()
         self.slow_consumers: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -169,6 +171,14 @@ class _Collector(Collector):
         yield _by_door(
             CounterMetricFamily("tertulia_sent_bytes", "Bytes written", labels=["door"]),
             s.bytes_out,
+        )
+        yield _by_door(
+            CounterMetricFamily(
+                "tertulia_writes",
+                "Writes to clients' sockets (over events sent: how well they coalesce)",
+                labels=["door"],
+            ),
+            s.writes,
         )
         yield _by_door(
             CounterMetricFamily(
