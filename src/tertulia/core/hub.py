@@ -6,7 +6,7 @@ import itertools
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
@@ -90,10 +90,13 @@ class Limits:
 Settled = Callable[[RoomMessage | PrivateMessage, TertuliaError | None], None]
 
 
-# Who came and went: a member learns it within a fraction of a second (Sink.deliver_later),
-# so that a crowd joining one room costs each member one write now and then, not one per
-# newcomer. Order holds: whatever is sent to a member next carries these bytes first.
+# Who came and went, told to more than CROWD people: each learns it within a fraction of a
+# second (Sink.deliver_later), so that a crowd joining one room costs each member one write
+# now and then, not one per newcomer. Order holds: whatever is sent to a member next
+# carries these bytes first. Smaller audiences are told at once, as before: the bytes held
+# meanwhile cost memory that a small room does not need to spend.
 _MAY_WAIT: frozenset[type[Event]] = frozenset({Joined, Parted, Quit, AwayChanged})
+CROWD = 200
 
 
 class RoomDelivery:
@@ -1057,7 +1060,7 @@ class Hub:
         last: Encoder | None = None
         data: bytes | None = None
         count = 0
-        if type(event) in _MAY_WAIT:
+        if type(event) in _MAY_WAIT and isinstance(recipients, Sized) and len(recipients) > CROWD:
             self._deliver_later(event, recipients, exclude)
             return
         for recipient in recipients:
