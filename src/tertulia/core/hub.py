@@ -400,8 +400,11 @@ class Hub:
             self.unlisten(session)
             return
         event = Quit(nick=session.nick or "", reason=self._clean(reason))
-        neighbours = self._neighbours(session)
-        for room in list(session.rooms.values()):
+        rooms = list(session.rooms.values())
+        # In one room (most are), its receivers are the neighbours, without leaving: no
+        # copy of a big room's members for each of its members who quits.
+        neighbours = rooms[0].receivers if len(rooms) == 1 else self._neighbours(session)
+        for room in rooms:
             self._leave(session, room)
         self._remember(session)
         del self.sessions[session.key]
@@ -1040,13 +1043,7 @@ class Hub:
     ) -> tuple[list[bytes | None], bytes, int]:
         """Each event's bytes in one wire format (None where it has none), all of them
         joined, and how many there are."""
-        parts: list[bytes | None] = []
-        for event in events:
-            try:
-                parts.append(encoder.encode(event))
-            except Exception as exc:
-                parts.append(None)
-                self._encode_failed(event, exc)
+        parts = [self._encode(encoder, event) for event in events]
         present = [data for data in parts if data is not None]
         return parts, b"".join(present), len(present)
 
@@ -1071,12 +1068,7 @@ class Hub:
                 last = encoder
                 found = encoded.get(encoder, _MISSING)
                 if found is _MISSING:
-                    try:
-                        found = encoder.encode(event)
-                    except Exception as exc:
-                        found = None
-                        self._encode_failed(event, exc)
-                    encoded[encoder] = found
+                    found = encoded[encoder] = self._encode(encoder, event)
                 data = found  # type: ignore[assignment]
             if data is not None:
                 recipient.sink.deliver(data)
@@ -1092,25 +1084,33 @@ class Hub:
     ) -> None:
         """_deliver for events that may wait a moment (see _MAY_WAIT)."""
         encoded: dict[Encoder, bytes | None] = {}
+        last: Encoder | None = None
+        data: bytes | None = None
         count = 0
         for recipient in recipients:
             if recipient is exclude:
                 continue
             encoder = recipient.encoder
-            data = encoded.get(encoder, _MISSING)
-            if data is _MISSING:
-                try:
-                    data = encoder.encode(event)
-                except Exception as exc:
-                    data = None
-                    self._encode_failed(event, exc)
-                encoded[encoder] = data
+            if encoder is not last:
+                last = encoder
+                found = encoded.get(encoder, _MISSING)
+                if found is _MISSING:
+                    found = encoded[encoder] = self._encode(encoder, event)
+                data = found  # type: ignore[assignment]
             if data is not None:
-                recipient.sink.deliver_later(data)  # type: ignore[arg-type]
+                recipient.sink.deliver_later(data)
                 count += 1
         self.delivered += count
         for observer in self.observers:
             observer(event)
+
+    def _encode(self, encoder: Encoder, event: Event) -> bytes | None:
+        """An event in one wire format; None if it has none there, or failed (counted)."""
+        try:
+            return encoder.encode(event)
+        except Exception as exc:
+            self._encode_failed(event, exc)
+            return None
 
     def _encode_failed(self, event: Event, exc: Exception) -> None:
         self.encode_failures += 1

@@ -54,14 +54,8 @@ class Writer:
         the loop, in a later callback (never from inside submit)."""
         if self._thread is not None:
             self._jobs.put((fn, args, done))
-            return
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            result = fn(*args)
-        except Exception as exc:  # handed to the caller, whose job it is
-            error = exc
-        self._loop.call_soon(done, result, error)
+        else:
+            self._loop.call_soon(done, *_outcome(fn, args))
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) in the writer's turn, awaited."""
@@ -88,13 +82,16 @@ class Writer:
         jobs, loop = self._jobs, self._loop
         while (job := jobs.get()) is not None:
             fn, args, done = job
-            result: Any = None
-            error: BaseException | None = None
+            outcome = _outcome(fn, args)
             try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the caller, whose job it is
-                error = exc
-            try:
-                loop.call_soon_threadsafe(done, result, error)
+                loop.call_soon_threadsafe(done, *outcome)
             except RuntimeError:  # the loop is closed: nobody is left to tell
                 log.debug("store job finished after the loop closed")
+
+
+def _outcome(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, Exception | None]:
+    """fn(*args)'s result and None, or None and what it raised (the caller's to handle)."""
+    try:
+        return fn(*args), None
+    except Exception as exc:
+        return None, exc
