@@ -16,6 +16,7 @@ from chatclient import TIMEOUT, JsonClient, LineClient
 from conftest import ServerFactory
 from tertulia.core.hub import CROWD
 from tertulia.server.app import Server
+from tertulia.server.plain_door import WELCOME_NAMES
 
 
 async def test_three_clients_each_message_reaches_the_other_two_once(server: Server) -> None:
@@ -357,6 +358,10 @@ async def test_a_crowd_joining_costs_each_member_a_few_writes(server: Server) ->
     # Every arrival reached the watcher, before what came after it.
     joined = [line for line in lines if line.startswith("* n") and " joined #lobby" in line]
     assert sorted(joined) == sorted(f"* n{i} joined #lobby" for i in range(60))
+    # A newcomer's welcome names some of a crowd, and says how many there are.
+    welcome = next(line for line in crowd[-1].seen if line.startswith("* you are n59,"))
+    assert f"with {CROWD + 60} more, among them: vigia, r" in welcome
+    assert len(welcome.split("among them: ")[1].split(", ")) == WELCOME_NAMES
     told = server.hub.delivered - events
     assert told >= 60 * (CROWD + 1)  # each arrival, to everyone there before it
     assert server.stats.writes["plain"] - writes < told / 3

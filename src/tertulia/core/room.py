@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from tertulia.core.session import Session
 
+# Member lists up to this size come sorted; a bigger room's come in the order people came.
+SORTED_UP_TO = 200
+
 
 @dataclass(frozen=True, slots=True)
 class MaskEntry:
@@ -89,4 +92,8 @@ class Room:
         return {"b": self.bans, "e": self.exceptions, "I": self.invex}[mode]
 
     def nicks(self) -> list[str]:
-        return sorted((s.nick for s in self.members.values() if s.nick), key=str.lower)
+        """The members' nicks: in alphabetical order, or for a crowd in the order they
+        came (each newcomer gets the list: sorting a crowd's for each cost O(N log N) a
+        join)."""
+        names = [s.nick for s in self.members.values() if s.nick]
+        return names if len(names) > SORTED_UP_TO else sorted(names, key=str.lower)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WELCOME_NAMES = 30  # nicks a welcome names; past that, some of them and how many more
+
 
 class PlainHandler(SessionHandler):
     """One plain connection: anonymous listener, then a nick, then chat in one room at a time.
@@ -462,7 +464,16 @@ class PlainHandler(SessionHandler):
         entered = self.hub.join(self.session, room)
         self.room = entered
         others = [n for n in entered.nicks() if fold(n) != self.session.key]
-        if others:
+        if len(others) > WELCOME_NAMES:
+            # A crowd: a line of thousands of nicks helps nobody (/who lists them all).
+            self._send_notice(
+                N_("you are {nick}, in {room} with {count} more, among them: {nicks}"),
+                nick=self.session.nick,
+                room=entered.name,
+                count=len(others),
+                nicks=", ".join(others[:WELCOME_NAMES]),
+            )
+        elif others:
             self._send_notice(
                 N_("you are {nick}, in {room} with {count} more: {nicks}"),
                 nick=self.session.nick,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from tertulia.core.errors import NotInRoom, TertuliaError
 from tertulia.core.masks import matches
 from tertulia.core.names import fold
-from tertulia.core.room import Room
+from tertulia.core.room import SORTED_UP_TO, Room
 from tertulia.protocols.irc import Message
 from tertulia.protocols.irc.isupport import MAX_TARGETS
 from tertulia.protocols.irc.modes import USER_MODES, mode_string, parse_changes, user_mode_changes
@@ -127,9 +127,14 @@ def prefix(h: IrcHandler, room: Room, key: str) -> str:
 def names_of(h: IrcHandler, room: Room, end: bool = True) -> None:
     full = "userhost-in-names" in h.caps.enabled
     member = h.session.key in room.members
+    members = room.members.items()
+    # Sorted for a room of people, in the order they came for a crowd: each newcomer gets
+    # the list, and sorting a crowd's for each made its join storm O(N^2 log N).
+    ordered = members if len(room.members) > SORTED_UP_TO else sorted(members)
+    marked = room.operators or room.voiced
     shown = [
-        prefix(h, room, key) + (s.mask if full else s.nick or "")
-        for key, s in sorted(room.members.items())
+        (prefix(h, room, key) if marked else "") + (s.mask if full else s.nick or "")
+        for key, s in ordered
         if member or "i" not in s.modes
     ]
     symbol = "@" if "s" in room.modes else "="
