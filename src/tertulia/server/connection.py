@@ -38,7 +38,7 @@ class Handler(Protocol):
 # How long bytes that may wait (who came and went in a crowd) wait for more: joins into a
 # big room then cost each member one write per interval, not one per join (10,000 joins
 # into one room were 50 million writes).
-LAZY_DELAY = 0.25
+LAZY_DELAY = 0.5
 
 
 class WriteFlusher:

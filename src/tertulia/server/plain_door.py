@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -463,30 +464,7 @@ class PlainHandler(SessionHandler):
     def _enter(self, room: str) -> None:
         entered = self.hub.join(self.session, room)
         self.room = entered
-        others = [n for n in entered.nicks() if fold(n) != self.session.key]
-        if len(others) > WELCOME_NAMES:
-            # A crowd: a line of thousands of nicks helps nobody (/who lists them all).
-            self._send_notice(
-                N_("you are {nick}, in {room} with {count} more, among them: {nicks}"),
-                nick=self.session.nick,
-                room=entered.name,
-                count=len(others),
-                nicks=", ".join(others[:WELCOME_NAMES]),
-            )
-        elif others:
-            self._send_notice(
-                N_("you are {nick}, in {room} with {count} more: {nicks}"),
-                nick=self.session.nick,
-                room=entered.name,
-                count=len(others),
-                nicks=", ".join(others),
-            )
-        else:
-            self._send_notice(
-                N_("you are {nick}, in {room}, with nobody else for now"),
-                nick=self.session.nick,
-                room=entered.name,
-            )
+        self._welcome(entered)
         if entered.topic:
             self._send_notice(
                 N_("topic of {room}: {topic}"), room=entered.name, topic=entered.topic
@@ -494,6 +472,37 @@ class PlainHandler(SessionHandler):
         if entered.key != self.heard:
             self._replay(entered)
         self.heard = None
+
+    def _welcome(self, room: Room) -> None:
+        """Who else is in the room the user just entered: every nick, or for a crowd some
+        of them and how many (a line of thousands of nicks helps nobody, /who lists them,
+        and listing them for each newcomer made a crowd's arrival O(N^2))."""
+        me, members = self.session.key, room.members
+        count = len(members) - (me in members)
+        if count > WELCOME_NAMES:
+            some = (s.nick for key, s in members.items() if key != me and s.nick)
+            self._send_notice(
+                N_("you are {nick}, in {room} with {count} more, among them: {nicks}"),
+                nick=self.session.nick,
+                room=room.name,
+                count=count,
+                nicks=", ".join(itertools.islice(some, WELCOME_NAMES)),
+            )
+        elif count:
+            others = [n for n in room.nicks() if fold(n) != me]
+            self._send_notice(
+                N_("you are {nick}, in {room} with {count} more: {nicks}"),
+                nick=self.session.nick,
+                room=room.name,
+                count=len(others),
+                nicks=", ".join(others),
+            )
+        else:
+            self._send_notice(
+                N_("you are {nick}, in {room}, with nobody else for now"),
+                nick=self.session.nick,
+                room=room.name,
+            )
 
     def _replay(self, room: Room) -> None:
         messages = self.hub.replay(room)
