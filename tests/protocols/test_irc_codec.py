@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tertulia.core.events import Kind
 from tertulia.core.names import fold
 from tertulia.protocols.irc import (
     BODY_LIMIT,
@@ -16,6 +19,7 @@ from tertulia.protocols.irc import (
     serialize,
     unescape_tag,
 )
+from tertulia.protocols.irc.render import say_line, say_message
 
 
 def test_a_plain_command_with_a_trailing_parameter() -> None:
@@ -176,3 +180,23 @@ def test_any_bytes_parse_or_say_why(line: bytes) -> None:
         again = serialize(msg)
         if len(again) <= BODY_LIMIT and not msg.tags:
             assert parse(again) == msg
+
+
+@given(
+    nick=st.text(min_size=1, max_size=12),
+    target=st.text(max_size=12),
+    text=st.text(max_size=40),
+    kind=st.sampled_from(list(Kind)),
+    user=st.text(max_size=8),
+)
+def test_the_fast_say_line_is_the_generic_one(
+    nick: str, target: str, text: str, kind: Kind, user: str
+) -> None:
+    def line(make: Callable[[], bytes]) -> bytes | str:
+        try:
+            return make()
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    generic = line(lambda: serialize(say_message(nick, target, text, kind, None, user)))
+    assert line(lambda: say_line(nick, target, text, kind, user)) == generic
