@@ -427,7 +427,8 @@ def test_a_run_of_stored_messages_reads_exactly_as_one_by_one() -> None:
                 settled(delivery.event, None)
         return {nick: b"".join(inbox.got) for nick, inbox in inboxes.items()}
 
-    one_by_one, as_run = said({}, run=False), said(ran := {}, run=True)
+    ran: dict[str, Inbox] = {}
+    one_by_one, as_run = said({}, run=False), said(ran, run=True)
     assert as_run == one_by_one
     assert b"ok 1" in as_run["ana"] and b"'2'" in as_run["ana"] and b"ok 2" not in as_run["ana"]
     assert b"'2'" not in as_run["pat"] and b"'4'" in as_run["pat"]

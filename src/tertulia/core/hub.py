@@ -6,7 +6,7 @@ import itertools
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
@@ -983,7 +983,7 @@ class Hub:
         # The members at delivery time: whoever joined meanwhile was not shown it yet.
         self._deliver(event, room.receivers, exclude=delivery.sender)
 
-    def deliver_run(self, run: list[tuple[RoomDelivery, Settled | None]]) -> None:
+    def deliver_run(self, run: Sequence[tuple[RoomDelivery, Settled | None]]) -> None:
         """Deliver stored messages of one room, in order, and settle each.
 
         Each recipient gets what it would get message by message, in one hand-over: the
