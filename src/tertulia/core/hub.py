@@ -1057,9 +1057,10 @@ class Hub:
         last: Encoder | None = None
         data: bytes | None = None
         count = 0
-        if type(event) in _MAY_WAIT and isinstance(recipients, Sized) and len(recipients) > CROWD:
-            self._deliver_later(event, recipients, exclude)
-            return
+        # Who came and went, told to a crowd, may wait a moment (see _MAY_WAIT).
+        lazy = (
+            type(event) in _MAY_WAIT and isinstance(recipients, Sized) and len(recipients) > CROWD
+        )
         for recipient in recipients:
             if recipient is exclude:
                 continue
@@ -1071,36 +1072,14 @@ class Hub:
                     found = encoded[encoder] = self._encode(encoder, event)
                 data = found  # type: ignore[assignment]
             if data is not None:
-                recipient.sink.deliver(data)
+                if lazy:
+                    recipient.sink.deliver_later(data)
+                else:
+                    recipient.sink.deliver(data)
                 count += 1
         self.delivered += count
         if isinstance(event, RoomMessage | PrivateMessage):
             self.messages_delivered += count
-        for observer in self.observers:
-            observer(event)
-
-    def _deliver_later(
-        self, event: Event, recipients: Iterable[Session], exclude: Session | None
-    ) -> None:
-        """_deliver for events that may wait a moment (see _MAY_WAIT)."""
-        encoded: dict[Encoder, bytes | None] = {}
-        last: Encoder | None = None
-        data: bytes | None = None
-        count = 0
-        for recipient in recipients:
-            if recipient is exclude:
-                continue
-            encoder = recipient.encoder
-            if encoder is not last:
-                last = encoder
-                found = encoded.get(encoder, _MISSING)
-                if found is _MISSING:
-                    found = encoded[encoder] = self._encode(encoder, event)
-                data = found  # type: ignore[assignment]
-            if data is not None:
-                recipient.sink.deliver_later(data)
-                count += 1
-        self.delivered += count
         for observer in self.observers:
             observer(event)
 
