@@ -203,9 +203,10 @@ async def stall_them(served: Served, tls: ssl.SSLContext | None = None) -> None:
     # transport, the allocator's slack; some 30 KiB here), no more.
     assert kept - baseline < LISTENERS * (BUDGET + 128 * KIB)
     # The kernel's share is capped (64 KiB asked, doubled by Linux for its bookkeeping, and
-    # it may pass that by one segment of up to 64 KiB), where it would otherwise grow to
-    # megabytes a client. The bound above counts what it holds either way.
-    assert most_for_one <= 3 * 64 * KIB
+    # it may pass that by what one write hands it: a run of a group commit can be tens of
+    # KiB, and 209 KiB was seen once), where it would otherwise grow to megabytes a
+    # client. The bound above counts what it holds either way.
+    assert most_for_one <= 4 * 64 * KIB
     for door in doors:
         assert metrics[("tertulia_slow_consumers_total", (("door", door),))] == LISTENERS // 3
     await asyncio.wait_for(asyncio.gather(reader.close(), sender.close()), TIMEOUT)
