@@ -69,8 +69,8 @@ class WriteFlusher:
 
     def _flush_lazy(self) -> None:
         self._lazy_timer = None
-        self._flush(self._lazy)
-        self._lazy = []
+        lazy, self._lazy = self._lazy, []  # what the flush itself schedules waits for next
+        self._flush(lazy)
 
     def _flush(self, dirty: list[Connection] | None = None) -> None:
         if dirty is None:

@@ -328,8 +328,9 @@ class History:
             self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
 
     def _index(self) -> None:
-        """Index what was committed since the last run, in the writer's thread: one big
-        batch every INDEX_EVERY costs a tenth of indexing each message as it commits."""
+        """Index what was committed since the last run, where commits run (the loop, in
+        steps, or the writer's thread): big batches every INDEX_EVERY cost a fraction of
+        indexing each message in its own commit."""
         self._index_timer = None
         if self._writer is None or self.store is None:
             return
