@@ -14,6 +14,15 @@ from ircclient import cap_requested
 from tertulia.server.app import Server
 
 
+async def ana_and_bea(browser: Browser, server: Server) -> tuple[Page, Page]:
+    """Two pages logged in, as ana and bea."""
+    ana = await open_page(browser, server)
+    await log_in(ana, "ana")
+    bea = await open_page(browser, server)
+    await log_in(bea, "bea")
+    return ana, bea
+
+
 def toolbar(page: Page) -> Locator:
     return page.get_by_role("toolbar", name="Message actions")
 
@@ -21,10 +30,7 @@ def toolbar(page: Page) -> Locator:
 async def test_a_reply_and_reactions_made_in_the_page_show_in_another(
     browser: Browser, server: Server
 ) -> None:
-    ana = await open_page(browser, server)
-    await log_in(ana, "ana")
-    bea = await open_page(browser, server)
-    await log_in(bea, "bea")
+    ana, bea = await ana_and_bea(browser, server)
     pia = await LineClient.connect(server.port, "pia")
     irc = await cap_requested(server, "irc", "message-tags")
     await irc.send("CAP END\r\nJOIN #lobby")
@@ -105,10 +111,7 @@ async def test_a_reply_and_reactions_made_in_the_page_show_in_another(
 
 
 async def test_a_reply_in_a_private_conversation(browser: Browser, server: Server) -> None:
-    ana = await open_page(browser, server)
-    await log_in(ana, "ana")
-    bea = await open_page(browser, server)
-    await log_in(bea, "bea")
+    ana, bea = await ana_and_bea(browser, server)
     await say(ana, "/msg bea ¿vienes?")
     await bea.locator("#room-list .tab", has_text="ana").click()
     asked = line(bea, "<ana> ¿vienes?")
@@ -126,10 +129,7 @@ async def test_a_reply_in_a_private_conversation(browser: Browser, server: Serve
 async def test_deleting_your_message_removes_it_for_everyone_and_from_history(
     browser: Browser, server: Server
 ) -> None:
-    ana = await open_page(browser, server)
-    await log_in(ana, "ana")
-    bea = await open_page(browser, server)
-    await log_in(bea, "bea")
+    ana, bea = await ana_and_bea(browser, server)
     await say(ana, "se queda")
     await say(ana, "me equivoqué")
     await say(bea, "lo he visto")
