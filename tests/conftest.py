@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from browser import browser  # noqa: F401  # the Chromium fixture, for tests/web
+from pgserver import pg_server, pg_url  # noqa: F401  # a real PostgreSQL, for tests/store
 from tertulia.config import Settings
 from tertulia.server.app import Server
 

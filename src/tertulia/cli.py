@@ -72,6 +72,10 @@ def _add_serve(sub: Any, tr: Translate) -> None:
         help=tr(N_("keep no history (nothing is written to the data directory)")),
     )
     p.add_argument(
+        "--store",
+        help=tr(N_("history and accounts: sqlite:///FILE or postgresql://USER@HOST/DB")),
+    )
+    p.add_argument(
         "--history-replay", type=int, help=tr(N_("messages shown on joining a room (default 50)"))
     )
     p.add_argument("--config", help=tr(N_("TOML configuration file")))

@@ -78,6 +78,13 @@ class Settings:
     history: bool = field(
         default=True, metadata={"help": "keep messages in data_dir/tertulia.db (SQLite)"}
     )
+    store: str = field(
+        default="",
+        metadata={
+            "help": "where history and accounts live: sqlite:///file or "
+            "postgresql://user:password@host:port/db (empty: SQLite in data_dir)"
+        },
+    )
     history_replay: int = field(
         default=50, metadata={"help": "messages shown to whoever joins a room"}
     )

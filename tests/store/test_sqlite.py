@@ -1,4 +1,6 @@
-"""The SQLite history store on its own: migrations, batches, paging, search and retention."""
+"""What only the SQLite store does: its file, WAL and checkpoints, its own migrations, and
+an FTS5 index that trails the commits (tests/store/test_contract.py holds what every
+store does)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
-from tertulia.store import StoreError
-from tertulia.store.sqlite import MIGRATIONS, PRUNE_BATCH, SCHEMA_VERSION, SqliteStore
+from tertulia.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 
 def room_messages(
@@ -82,15 +83,6 @@ def test_names_folded_the_old_way_are_found_after_the_upgrade(tmp_path: Path) ->
         store.close()
 
 
-def test_a_newer_schema_is_refused_with_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "future.db"
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    db.close()
-    with pytest.raises(StoreError, match="upgrade tertulia"):
-        SqliteStore(path).open()
-
-
 def test_wal_mode_and_batches(store: SqliteStore) -> None:
     assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     store.append(room_messages("#a", ["uno", "dos"]))
@@ -104,55 +96,6 @@ def test_wal_mode_and_batches(store: SqliteStore) -> None:
     # is stored, in the same transaction.
     assert store.append(room_messages("#a", ["clash", "tres"], first_id=3)) == [3]
     assert [m.text for m in store.before("#a", None, 10)] == ["uno", "dos", "tres"]
-
-
-def test_paging_and_recent(store: SqliteStore) -> None:
-    store.append(room_messages("#a", [f"a{i}" for i in range(10)]))
-    store.append(room_messages("#B", ["b0", "b1"], first_id=11))
-    assert [m.text for m in store.before("#a", None, 3)] == ["a7", "a8", "a9"]
-    assert [m.text for m in store.before("#a", 8, 3)] == ["a4", "a5", "a6"]
-    assert [m.text for m in store.before("#a", 2, 3)] == ["a0"]
-    recent = store.recent(2)
-    assert {k: [m.text for m in v] for k, v in recent.items()} == {
-        "#a": ["a8", "a9"],
-        "#b": ["b0", "b1"],
-    }
-
-
-def test_search_takes_words_not_syntax(store: SqliteStore) -> None:
-    store.append(room_messages("#a", ["Él dijo: ¡ÑANDÚ!", "ñandu y gato", "perro", 'a "b" OR c']))
-    assert store.index() == 4
-    assert [m.text for m in store.search("#a", "ñandú", None, 10)] == [
-        "ñandu y gato",
-        "Él dijo: ¡ÑANDÚ!",
-    ]
-    assert [m.text for m in store.search("#a", "NANDU gato", None, 10)] == ["ñandu y gato"]
-    assert store.search("#a", "", None, 10) == []
-    assert store.search("#a", '" OR * NEAR(', None, 10) == []
-    assert [m.text for m in store.search("#a", 'b" OR "c', None, 10)] == ['a "b" OR c']
-    assert store.search("#other", "perro", None, 10) == []
-
-
-def test_a_forgotten_message_leaves_pages_and_search(store: SqliteStore) -> None:
-    store.append(room_messages("#a", ["uno gato", "dos gato", "tres"]))
-    store.index()
-    store.forget(2)
-    assert [m.text for m in store.before("#a", None, 10, 0.0)] == ["uno gato", "tres"]
-    assert [m.text for m in store.search("#a", "gato", None, 10)] == ["uno gato"]
-    assert store.last_id() == 3  # ids never go back
-
-
-def test_retention_by_age_and_by_count(store: SqliteStore) -> None:
-    store.append(room_messages("#a", [f"a{i}" for i in range(10)], ts=100.0))
-    store.append(room_messages("#b", [f"b{i}" for i in range(5)], first_id=11, ts=200.0))
-    store.index()
-    assert store.prune(older_than=105.0, keep_per_room=None) == 5
-    assert [m.text for m in store.before("#a", None, 20)] == [f"a{i}" for i in range(5, 10)]
-    assert store.prune(older_than=None, keep_per_room=2) == 3 + 3
-    assert [m.text for m in store.before("#a", None, 20)] == ["a8", "a9"]
-    assert [m.text for m in store.before("#b", None, 20)] == ["b3", "b4"]
-    # Pruned messages leave the search index too.
-    assert store.search("#a", "a0", None, 10) == []
 
 
 def test_checkpoints_run_beside_commits_and_close_leaves_one_file(tmp_path: Path) -> None:
@@ -175,41 +118,6 @@ def test_checkpoints_run_beside_commits_and_close_leaves_one_file(tmp_path: Path
     reopened.open()
     assert reopened.last_id() == 501
     reopened.close()
-
-
-def test_ids_never_go_back_after_pruning(store: SqliteStore) -> None:
-    store.append(room_messages("#a", ["uno", "dos", "tres"], ts=100.0))
-    assert store.prune(older_than=1000.0, keep_per_room=None) == 3
-    assert store.last_id() == 3  # a restarted server goes on from 4, not from 1
-
-
-def test_one_row_the_database_refuses_costs_only_itself(store: SqliteStore) -> None:
-    batch: list[RoomMessage | PrivateMessage] = [
-        *room_messages("#lobby", ["antes", "\ud800", "después"], first_id=1),
-        PrivateMessage(4, 1004.0, "ana", "bob", "psst"),
-    ]
-    refused = store.append(batch, offline=[("bob", 2), ("bob", 4)])
-    assert refused == [2]
-    assert [m.text for m in store.before("#lobby", None, 10)] == ["antes", "después"]
-    assert [m.id for m in store.offline("bob")] == [4]
-    assert store.last_id() == 4
-
-
-def test_pruning_runs_from_its_own_thread_in_batches(store: SqliteStore) -> None:
-    count = 2 * PRUNE_BATCH + 7
-    store.append(room_messages("#a", [f"viejo {i}" for i in range(count)], ts=100.0))
-    kept = PrivateMessage(count + 1, 50.0, "ana", "bob", "psst")
-    store.append([kept], offline=[("bob", kept.id)])
-    store.append(room_messages("#a", ["nuevo"], first_id=count + 2, ts=10_000.0))
-    done: list[int] = []
-    # Its own thread and connection, as the server runs it: the writer's stays free.
-    pruner = threading.Thread(target=lambda: done.append(store.prune(5000.0, None)))
-    pruner.start()
-    pruner.join(30)
-    assert done == [count + 1]
-    assert [m.text for m in store.before("#a", None, 10)] == ["nuevo"]
-    assert store.offline("bob") == []  # its offline row went with it
-    store.append(room_messages("#a", ["después"], first_id=count + 3, ts=10_001.0))
 
 
 def test_the_data_directory_and_database_are_the_owners_alone(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import sqlite3
 import ssl
 import time
 from collections.abc import Callable, Collection, Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
 from tertulia.config import Settings
@@ -43,8 +42,7 @@ from tertulia.server.metrics import Stats
 from tertulia.server.moderation import Moderation
 from tertulia.server.plain_door import PlainHandler
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
-from tertulia.store import HistoryUnavailable, StoreError
-from tertulia.store.sqlite import FILE_NAME, SqliteStore
+from tertulia.store import HistoryUnavailable, StoreError, from_url
 
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
 TLS_HANDSHAKE_SECONDS = 10.0  # to finish a TLS handshake after connecting
@@ -230,9 +228,12 @@ class Server:
 
     async def _open_history(self) -> None:
         s = self.settings
-        store = SqliteStore(Path(s.data_dir) / FILE_NAME, s.history_sync) if s.history else None
-        # FULL makes every commit wait for an fsync: then commits get a thread of their own.
-        on_loop = s.history_sync.lower() != "full"
+        try:
+            store = from_url(s.store, s.data_dir, s.history_sync) if s.history else None
+        except StoreError as exc:
+            raise HistoryUnavailable(path=s.store, reason=str(exc)) from exc
+        # A commit that waits (for an fsync, for the network) gets a thread of its own.
+        on_loop = store is None or store.commits_on_loop
         self._history = history = History(store, self.loop, self.stats, on_loop)
         history.flush = self.flusher.flush_now
         if store is not None:
@@ -245,14 +246,14 @@ class Server:
                 reacted = await history.run(store.reactions, shown)
             except (OSError, sqlite3.Error, StoreError) as exc:
                 await history.close()
-                raise HistoryUnavailable(path=str(store.path), reason=str(exc)) from exc
+                raise HistoryUnavailable(path=store.where, reason=str(exc)) from exc
             self.hub.restore(last, recent)
             self.hub.reactions.update(reacted)
             self.hub.on_reaction = history.keep_reaction
             history.start_housekeeping()
             await self.accounts.load()
             await self.moderation.load()
-            log.info("history open", extra={"path": str(store.path), "last_id": last})
+            log.info("history open", extra={"path": store.where, "last_id": last})
         self.hub.gate = history
 
     async def _prune_forever(self) -> None:
@@ -260,7 +261,7 @@ class Server:
             await asyncio.sleep(PRUNE_EVERY)
             try:
                 await self._prune()
-            except (sqlite3.Error, StoreError):
+            except Exception:  # the store's own errors (a lost PostgreSQL...): try again later
                 log.exception("history pruning failed")
 
     async def _prune(self) -> None:

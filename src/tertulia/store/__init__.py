@@ -1,8 +1,10 @@
-"""History (and, later, accounts) behind interfaces: SQLite now, other stores for clusters later."""
+"""History, accounts and moderation behind interfaces: SQLite, the embedded default, or
+PostgreSQL (`--store postgresql://...`) for servers that outgrow one file."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from tertulia.core.bans import ServerBan
@@ -15,9 +17,14 @@ Message = RoomMessage | PrivateMessage
 class HistoryStore(Protocol):
     """What the server needs from a history store.
 
-    Every method may block: the server calls them from one worker thread, in order, never
-    from the event loop. Room names are compared folded (ASCII lower case), as nicks are.
+    Every method may block. Writes come from one writer, in order: on the event loop when
+    `commits_on_loop` (a commit that waits for nobody), else from a thread of their own;
+    reads and retention from threads of their own. Room names are compared folded, as
+    nicks are.
     """
+
+    where: str  # the file or the address, for operators (never a password)
+    commits_on_loop: bool  # a commit is quick enough to run on the event loop
 
     def open(self) -> None:
         """Create or upgrade the storage; raises OSError or StoreError if it cannot."""
@@ -149,7 +156,7 @@ class ModerationStore(Protocol):
 
 
 class Store(HistoryStore, AccountStore, ModerationStore, Protocol):
-    """Everything the server keeps: what SqliteStore implements."""
+    """Everything the server keeps: what SqliteStore and PostgresStore implement."""
 
 
 class StoreError(Exception):
@@ -159,3 +166,34 @@ class StoreError(Exception):
 class HistoryUnavailable(TertuliaError):
     code = "history_unavailable"
     template = N_("cannot open the history at {path}: {reason}")
+
+
+def from_url(url: str, data_dir: str | Path, synchronous: str = "normal") -> Store:
+    """The store a `store` setting names: "" (SQLite in the data directory),
+    `sqlite:///path/to/file.db` or `postgresql://user:password@host:port/database`.
+
+    Raises StoreError with one line for a URL it cannot use, or when PostgreSQL support
+    (psycopg) is not installed.
+    """
+    from tertulia.store.sqlite import FILE_NAME, SqliteStore
+
+    if not url:
+        return SqliteStore(Path(data_dir) / FILE_NAME, synchronous)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise StoreError(f"store {url!r} is not a URL: sqlite:///file or postgresql://...")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if not rest.strip("/"):
+            raise StoreError("a sqlite store URL names a file: sqlite:///path/to/file.db")
+        # sqlite:///var/lib/x.db is /var/lib/x.db; sqlite://x.db is x.db, relative.
+        return SqliteStore(Path(rest), synchronous)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from tertulia.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                "PostgreSQL needs psycopg: pip install 'tertulia[postgresql]'"
+            ) from exc
+        return PostgresStore(url)
+    raise StoreError(f"unknown store {scheme!r}: use sqlite:///file or postgresql://...")

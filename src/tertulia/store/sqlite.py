@@ -178,7 +178,11 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self.synchronous = synchronous.upper()
+        # WAL with synchronous=NORMAL commits to the page cache, some tens of microseconds:
+        # on the loop. FULL waits for an fsync, which the loop must not wait for.
+        self.commits_on_loop = self.synchronous != "FULL"
         self._db: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._pruner: sqlite3.Connection | None = None

@@ -1,0 +1,604 @@
+"""History and accounts in PostgreSQL: a pool of psycopg connections, versioned migrations,
+one statement per batch, and search with PostgreSQL's own full-text search (tsvector, GIN).
+
+The same promises as the SQLite store, kept the same way: a batch is one transaction that
+commits before anyone receives its messages, ids only grow (a `meta` row remembers the
+highest ever stored), and one row the database refuses costs only itself. Everything lives
+in a schema of its own (`tertulia`), so the database can be one an operator already has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from tertulia.core.bans import ServerBan
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.core.names import fold
+from tertulia.store import Message, StoreError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "tertulia"
+OFFLINE_LIMIT = 100  # private messages kept per offline account (as in SQLite)
+PRUNE_BATCH = 500  # messages deleted per transaction when pruning
+POOL_SIZE = 4  # the writer, two readers and retention at once
+CONNECT_TIMEOUT = 3  # seconds for one connection attempt
+# Seconds a store call waits for a connection. While PostgreSQL is down every batch fails
+# after this long, its senders are told, and the senders behind it wait at most as long.
+POOL_WAIT = 3.0
+# Seconds the pool keeps retrying a lost connection in the background before it gives up
+# and lets the next call try again at once: short, so recovery follows PostgreSQL's return
+# within a second or two instead of an ever longer backoff.
+RECONNECT_FOR = 2.0
+REFOLD_BATCH = 1000  # rows a migration folds for search per statement
+
+_WORD = re.compile(r"\w+")
+_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
+_VISIBLE = "NOT (restricted AND ts < %s)"
+# One statement per batch: each column travels as one array, so a batch of thousands of
+# messages is one round trip and one parse, with no per-row work in Python beyond lists.
+_INSERT_ARRAYS = """
+INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,
+                      restricted, tags, words)
+SELECT id, ts, room, room_key, sender, target, kind, text, account, restricted, tags,
+       to_tsvector('simple', folded)
+FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::text[])
+     AS t(id, ts, room, room_key, sender, target, kind, text, account, restricted, tags,
+          folded)
+"""
+_INSERT_ONE = """
+INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,
+                      restricted, tags, words)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s))
+"""
+# What one bad row raises (text with a NUL or a lone surrogate, a duplicate id), as opposed
+# to the database failing (it is down, the disk is full), which fails the whole batch.
+_ROW_ERRORS = (UnicodeError, OverflowError, psycopg.DataError, psycopg.IntegrityError)
+
+
+def search_text(text: str) -> str:
+    """Text as search sees it: its words, accents dropped and case folded, one space
+    apart (FTS5's unicode61 with remove_diacritics does the same for SQLite). Python splits
+    the words, so that PostgreSQL's parser, whose idea of a letter depends on the
+    database's locale, has only words and spaces to split."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(_WORD.findall(bare))
+
+
+def _refold(conn: psycopg.Connection[Any]) -> None:
+    """Fill the search column of rows stored before search existed, in batches."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, text FROM messages WHERE id > %s AND room_key IS NOT NULL"
+            " ORDER BY id LIMIT %s",
+            (last, REFOLD_BATCH),
+        ).fetchall()
+        if not rows:
+            return
+        with conn.cursor() as cur:
+            cur.execute(
+                "UPDATE messages SET words = to_tsvector('simple', t.folded)"
+                " FROM unnest(%s::bigint[], %s::text[]) AS t(id, folded)"
+                " WHERE messages.id = t.id",
+                ([r[0] for r in rows], [search_text(r[1]) for r in rows]),
+            )
+        last = rows[-1][0]
+
+
+# Each entry upgrades the schema by one version; meta's `schema` row says how far a
+# database is. Never edit a shipped entry: add one.
+MIGRATIONS: tuple[str | Callable[[psycopg.Connection[Any]], None], ...] = (
+    # 1: messages, accounts, what waits for them, bans, registered rooms, reactions; the
+    # same tables as SQLite's seven migrations, which a new store need not replay.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('last_id', 0);
+    CREATE TABLE messages (
+        id         BIGINT PRIMARY KEY,  -- the hub's message id, growing across restarts
+        ts         DOUBLE PRECISION NOT NULL,  -- server time, seconds since the epoch
+        room       TEXT,                -- the room as shown; NULL for a private message
+        room_key   TEXT,                -- the room folded, for lookups
+        sender     TEXT NOT NULL,
+        target     TEXT,                -- the recipient of a private message
+        kind       TEXT NOT NULL,       -- message, action or notice
+        text       TEXT NOT NULL,
+        account    TEXT,                -- the sender's account, if logged in
+        restricted BOOLEAN NOT NULL DEFAULT false,  -- said while the room was closed
+        tags       TEXT                 -- JSON [[name, value], ...]; NULL for none
+    );
+    CREATE INDEX messages_by_room ON messages (room_key, id);
+    CREATE INDEX messages_by_ts ON messages (ts);
+    CREATE TABLE accounts (
+        name_key TEXT PRIMARY KEY,      -- the nick folded
+        name     TEXT NOT NULL,         -- as registered
+        secret   TEXT NOT NULL,         -- scrypt parameters, salt and hash; never the password
+        created  DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE offline (
+        account    TEXT NOT NULL,       -- the recipient's account, folded
+        message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        PRIMARY KEY (account, message_id)
+    );
+    CREATE INDEX offline_by_message ON offline (message_id);
+    CREATE TABLE server_bans (
+        mask_key TEXT PRIMARY KEY,      -- the mask folded
+        mask     TEXT NOT NULL,
+        reason   TEXT NOT NULL,
+        by_whom  TEXT NOT NULL,
+        created  DOUBLE PRECISION NOT NULL,
+        expires  DOUBLE PRECISION NOT NULL  -- 0: never
+    );
+    CREATE TABLE rooms (
+        room_key TEXT PRIMARY KEY,      -- the name folded
+        name     TEXT NOT NULL,
+        owner    TEXT NOT NULL,         -- the account it is registered to, folded
+        created  DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE reactions (
+        message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        sender     TEXT NOT NULL,
+        emoji      TEXT NOT NULL,
+        ts         DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (message_id, sender, emoji)
+    );
+    """,
+    # 2: full-text search. Each room message carries its words (accents and case folded
+    # by search_text, split by the 'simple' configuration: no stemming, any language) in
+    # a GIN index, written in the same statement that stores it: GIN's pending list makes
+    # that cheap, and search never trails delivery.
+    """
+    ALTER TABLE messages ADD COLUMN words tsvector;
+    CREATE INDEX messages_words ON messages USING gin (words);
+    """,
+    _refold,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and error lines."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _room_message(row: tuple[Any, ...]) -> RoomMessage:
+    id_, ts, room, sender, kind, text, account, restricted, tags = row
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
+    )
+
+
+def _tags(stored: str | None) -> tuple[tuple[str, str], ...]:
+    if not stored:
+        return ()
+    try:
+        return tuple((str(k), str(v)) for k, v in json.loads(stored))
+    except (ValueError, TypeError):
+        return ()
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # Every statement names tables without a schema: this connection finds them in ours.
+    conn.execute(f"SET search_path TO {SCHEMA}")
+
+
+class PostgresStore:
+    """History, accounts and moderation in one PostgreSQL database, through a small pool.
+
+    Called from the server's store threads (the writer, the readers, retention) like the
+    SQLite store; each call takes a connection from the pool for its own length.
+    """
+
+    commits_on_loop = False  # a commit waits for the network: the writer has a thread
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = redacted(url)
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._room_keys_cache: dict[str, str] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            configure=_configure,
+            timeout=POOL_WAIT,
+            reconnect_timeout=RECONNECT_FOR,
+            name="tertulia",
+            open=False,
+        )
+        try:
+            # One connection made here, in the caller's thread, so that a wrong address or
+            # password is one clear line now rather than a pool retrying in the background.
+            with psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            ) as first:
+                first.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                _configure(first)
+                self._migrate(first)
+            pool.open(wait=True, timeout=POOL_WAIT * 2)
+        except (psycopg.Error, PoolTimeout) as exc:
+            pool.close()
+            raise StoreError(_one_line(exc)) from exc
+        except BaseException:
+            pool.close()
+            raise
+        self._pool = pool
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Bring the database up to `target`; returns the version it was at."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            _configure(conn)
+            return self._migrate(conn, target)
+
+    def _migrate(self, conn: psycopg.Connection[Any], target: int = SCHEMA_VERSION) -> int:
+        found = self._version(conn)
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.where} has schema version {found}; this tertulia knows up to "
+                f"{SCHEMA_VERSION}: upgrade tertulia"
+            )
+        for version in range(found + 1, target + 1):
+            with conn.transaction():
+                # Several servers may start at once on one database: one migrates, the
+                # others wait for it and then find nothing left to do.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('tertulia migrate'))")
+                if self._version(conn) >= version:
+                    continue
+                step = MIGRATIONS[version - 1]
+                if isinstance(step, str):
+                    conn.execute(step)
+                else:
+                    step(conn)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (version,),
+                )
+        return found
+
+    @staticmethod
+    def _version(conn: psycopg.Connection[Any]) -> int:
+        (exists,) = conn.execute(  # type: ignore[misc]
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.meta",)
+        ).fetchone()
+        if not exists:
+            return 0
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def checkpoint(self) -> None:
+        """PostgreSQL checkpoints by itself."""
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._pool is None:
+            raise StoreError("the history store is not open")
+        with self._pool.connection() as conn:
+            yield conn
+
+    # -- writing --------------------------------------------------------------------------
+
+    def last_id(self) -> int:
+        with self._conn() as conn:
+            (found,) = conn.execute(  # type: ignore[misc]
+                "SELECT greatest((SELECT value FROM meta WHERE key = 'last_id'),"
+                " (SELECT coalesce(max(id), 0) FROM messages))"
+            ).fetchone()
+        return int(found)
+
+    def append(
+        self, messages: Sequence[Message], offline: Sequence[tuple[str, int]] = ()
+    ) -> list[int]:
+        keys = self._room_keys_cache
+        if len(keys) > 10_000:
+            keys.clear()
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        (ids, tss, rooms, room_keys, senders, targets, kinds, texts, accounts, restricted,
+         tags, folded) = columns  # fmt: skip
+        for m in messages:
+            ids.append(m.id)
+            tss.append(m.ts)
+            senders.append(m.sender)
+            kinds.append(m.kind.value)
+            texts.append(m.text)
+            accounts.append(m.account)
+            tags.append(json.dumps(m.tags) if m.tags else None)
+            if isinstance(m, RoomMessage):
+                key = keys.get(m.room)
+                if key is None:
+                    key = keys[m.room] = fold(m.room)
+                rooms.append(m.room)
+                room_keys.append(key)
+                targets.append(None)
+                restricted.append(m.restricted)
+                folded.append(search_text(m.text))
+            else:
+                rooms.append(None)
+                room_keys.append(None)
+                targets.append(m.target)
+                restricted.append(False)
+                folded.append(None)
+        with self._conn() as conn:
+            refused: set[int] = set()
+            try:
+                with conn.transaction():
+                    conn.execute(_INSERT_ARRAYS, columns)
+                    self._after_insert(conn, messages, offline, refused)
+                return []
+            except _ROW_ERRORS:
+                pass  # one row the database will not take: the batch again, row by row
+            with conn.transaction():
+                for row in zip(*columns, strict=True):
+                    try:
+                        with conn.transaction():  # a savepoint: a failure undoes this row
+                            conn.execute(_INSERT_ONE, row)
+                    except _ROW_ERRORS:
+                        refused.add(row[0])
+                self._after_insert(conn, messages, offline, refused)
+        return sorted(refused)
+
+    @staticmethod
+    def _after_insert(
+        conn: psycopg.Connection[Any],
+        messages: Sequence[Message],
+        offline: Sequence[tuple[str, int]],
+        refused: set[int],
+    ) -> None:
+        last = max((m.id for m in messages if m.id not in refused), default=0)
+        conn.execute("UPDATE meta SET value = greatest(value, %s) WHERE key = 'last_id'", (last,))
+        kept = [(account, mid) for account, mid in offline if mid not in refused]
+        if kept:
+            # Kept up to OFFLINE_LIMIT per account: nobody can fill someone's box for ever.
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO offline (account, message_id) SELECT %s, %s WHERE"
+                    " (SELECT count(*) FROM offline WHERE account = %s) < %s"
+                    " ON CONFLICT DO NOTHING",
+                    [(account, mid, account, OFFLINE_LIMIT) for account, mid in kept],
+                )
+
+    def index(self, limit: int | None = None) -> int:
+        """Nothing to do: each message is indexed in the statement that stores it."""
+        return 0
+
+    def unindexed(self) -> int:
+        return 0
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def accounts(self) -> set[str]:
+        with self._conn() as conn:
+            return {key for (key,) in conn.execute("SELECT name_key FROM accounts")}
+
+    def secret(self, name: str) -> str | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT secret FROM accounts WHERE name_key = %s", (fold(name),)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_account(self, name: str, secret: str, created: float) -> bool:
+        with self._conn() as conn:
+            cur = conn.execute(
+                "INSERT INTO accounts (name_key, name, secret, created) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (fold(name), name, secret, created),
+            )
+            return cur.rowcount == 1
+
+    def set_secret(self, name: str, secret: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE accounts SET secret = %s WHERE name_key = %s", (secret, fold(name))
+            )
+
+    def offline(self, account: str) -> list[PrivateMessage]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
+                "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
+                "WHERE o.account = %s ORDER BY m.id",
+                (fold(account),),
+            ).fetchall()
+        return [
+            PrivateMessage(id_, ts, sender, target, text, Kind(kind), account_ or "")
+            for id_, ts, sender, target, kind, text, account_ in rows
+        ]
+
+    def handed_over(self, account: str, ids: Sequence[int]) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "DELETE FROM offline WHERE account = %s AND message_id = ANY(%s::bigint[])",
+                (fold(account), list(ids)),
+            )
+
+    # -- server bans and registered rooms -------------------------------------------------
+
+    def bans(self) -> list[ServerBan]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT mask, reason, by_whom, created, expires FROM server_bans ORDER BY created"
+            ).fetchall()
+        return [ServerBan(*row) for row in rows]
+
+    def add_ban(self, ban: ServerBan) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO server_bans (mask_key, mask, reason, by_whom, created, expires)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (mask_key) DO UPDATE SET"
+                " mask = excluded.mask, reason = excluded.reason, by_whom = excluded.by_whom,"
+                " created = excluded.created, expires = excluded.expires",
+                (fold(ban.mask), ban.mask, ban.reason, ban.by, ban.created, ban.expires),
+            )
+
+    def remove_ban(self, mask: str) -> None:
+        with self._conn() as conn:
+            conn.execute("DELETE FROM server_bans WHERE mask_key = %s", (fold(mask),))
+
+    def registered_rooms(self) -> dict[str, tuple[str, str]]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT room_key, name, owner FROM rooms").fetchall()
+        return {key: (name, owner) for key, name, owner in rows}
+
+    def register_room(self, name: str, owner: str, created: float) -> bool:
+        with self._conn() as conn:
+            cur = conn.execute(
+                "INSERT INTO rooms (room_key, name, owner, created) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (fold(name), name, fold(owner), created),
+            )
+            return cur.rowcount == 1
+
+    def unregister_room(self, name: str) -> None:
+        with self._conn() as conn:
+            conn.execute("DELETE FROM rooms WHERE room_key = %s", (fold(name),))
+
+    # -- reactions ------------------------------------------------------------------------
+
+    def add_reaction(self, message_id: int, sender: str, emoji: str, ts: float) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO reactions (message_id, sender, emoji, ts)"
+                " SELECT %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM messages WHERE id = %s)"
+                " ON CONFLICT DO NOTHING",
+                (message_id, sender, emoji, ts, message_id),
+            )
+
+    def reactions(self, message_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        found: dict[int, list[tuple[str, str]]] = {}
+        if not message_ids:
+            return found
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT message_id, emoji, sender FROM reactions"
+                " WHERE message_id = ANY(%s::bigint[]) ORDER BY ts",
+                (list(message_ids),),
+            ).fetchall()
+        for mid, emoji, sender in rows:
+            found.setdefault(mid, []).append((emoji, sender))
+        return found
+
+    def forget(self, message_id: int) -> None:
+        with self._conn() as conn:
+            conn.execute("DELETE FROM messages WHERE id = %s", (message_id,))
+
+    def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
+        """Delete old messages a few hundred per transaction: between two, the writer's
+        commits go through."""
+        deleted = 0
+        with self._conn() as conn:
+            if older_than is not None:
+                deleted += self._delete_batches(conn, "ts < %s", (older_than,))
+            if keep_per_room is not None:
+                for key in self._keys(conn):
+                    row = conn.execute(
+                        "SELECT id FROM messages WHERE room_key = %s"
+                        " ORDER BY id DESC LIMIT 1 OFFSET %s",
+                        (key, keep_per_room),
+                    ).fetchone()
+                    if row is not None:
+                        deleted += self._delete_batches(
+                            conn, "room_key = %s AND id <= %s", (key, row[0])
+                        )
+        return deleted
+
+    @staticmethod
+    def _delete_batches(conn: psycopg.Connection[Any], where: str, args: tuple[object, ...]) -> int:
+        deleted = 0
+        while True:
+            cur = conn.execute(
+                f"DELETE FROM messages WHERE id IN"
+                f" (SELECT id FROM messages WHERE {where} LIMIT %s)",
+                (*args, PRUNE_BATCH),
+            )
+            deleted += cur.rowcount
+            if cur.rowcount < PRUNE_BATCH:
+                return deleted
+
+    # -- reading --------------------------------------------------------------------------
+
+    def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
+        with self._conn() as conn:
+            keys = self._keys(conn)
+        return {key: self.before(key, None, per_room) for key in keys}
+
+    @staticmethod
+    def _keys(conn: psycopg.Connection[Any]) -> list[str]:
+        # Every room's key, one index probe per room rather than a scan of every message
+        # (PostgreSQL 15 has no skip scan of its own).
+        rows = conn.execute(
+            "WITH RECURSIVE keys (k) AS ("
+            " (SELECT room_key FROM messages WHERE room_key IS NOT NULL"
+            "  ORDER BY room_key LIMIT 1)"
+            " UNION ALL"
+            " SELECT (SELECT room_key FROM messages WHERE room_key > keys.k"
+            "  ORDER BY room_key LIMIT 1) FROM keys WHERE keys.k IS NOT NULL"
+            ") SELECT k FROM keys WHERE k IS NOT NULL"
+        ).fetchall()
+        return [key for (key,) in rows]
+
+    def before(
+        self, room: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM messages"
+                f" WHERE room_key = %s AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
+                (fold(room), before if before is not None else 1 << 62, opened, limit),
+            ).fetchall()
+        return [_room_message(row) for row in reversed(rows)]
+
+    def search(
+        self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
+    ) -> list[RoomMessage]:
+        # Words, never query syntax: plainto_tsquery reads its text as words to AND.
+        found = search_text(words)
+        if not found:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM messages"
+                " WHERE room_key = %s AND words @@ plainto_tsquery('simple', %s)"
+                f" AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
+                (
+                    fold(room), found, before if before is not None else 1 << 62,
+                    opened, limit,
+                ),
+            ).fetchall()  # fmt: skip
+        return [_room_message(row) for row in rows]
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error from psycopg as one line (libpq's messages span several)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
