@@ -13,7 +13,7 @@ import pytest
 
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
-from tertulia.store import Store, StoreError, from_url
+from tertulia.store import TABLES, Store, StoreError, from_url
 from tertulia.store import sqlite as sqlite_store
 
 Message = RoomMessage | PrivateMessage
@@ -47,9 +47,11 @@ class SqliteBackend:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
+        self.made = 0
 
     def fresh(self) -> Store:
-        return from_url(f"sqlite://{self.tmp / 'h.db'}", self.tmp)
+        self.made += 1
+        return from_url(f"sqlite://{self.tmp / f'h{self.made}.db'}", self.tmp)
 
     def old(self) -> Store:
         path = self.tmp / "old.db"
@@ -353,3 +355,35 @@ def test_reactions_once_per_sender_and_emoji_oldest_first(store: Store) -> None:
     store.add_reaction(1, "bob", "👍", 3.0)  # again: kept once
     store.add_reaction(99, "bob", "👍", 1.0)  # no such message: nothing
     assert store.reactions([1, 2, 99]) == {1: [("🎉", "ana"), ("👍", "bob")]}
+
+
+# -- moving a whole store -----------------------------------------------------------------
+
+
+def test_a_whole_store_reads_out_and_into_another(backend: Backend, store: Store) -> None:
+    said: list[Message] = [
+        *room_messages("#a", ["uno", "dos"]),
+        PrivateMessage(3, 1003.0, "ana", "Bob", "psst", Kind.ACTION, "ana", (("+x", "1"),)),
+    ]
+    store.append(said, offline=[("bob", 3)])
+    store.add_account("Bob", "scrypt$1", 1.0)
+    store.add_ban(ServerBan("*!*@10.0.0.0/8", "spam", "oper", 1.0, 0.0))
+    store.register_room("#a", "bob", 1.0)
+    store.add_reaction(1, "bob", "👍", 2.0)
+    assert store.export_messages(0, 2) == said[:2]
+    assert store.export_messages(2, 10) == said[2:]
+    other = backend.fresh()
+    other.open()
+    try:
+        assert other.append(store.export_messages(0, 10)) == []
+        for table in TABLES:
+            rows = store.export_rows(table)
+            assert other.import_rows(table, rows) == len(rows) == 1
+            assert other.import_rows(table, rows) == 0  # again: nothing twice
+        other.keep_last_id(10)
+        assert other.counts() == store.counts() == {"messages": 3, **dict.fromkeys(TABLES, 1)}
+        assert other.offline("bob") == store.offline("bob")
+        assert other.reactions([1]) == {1: [("👍", "bob")]}
+        assert other.last_id() == 10
+    finally:
+        other.close()

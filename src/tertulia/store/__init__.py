@@ -155,7 +155,43 @@ class ModerationStore(Protocol):
     def unregister_room(self, name: str) -> None: ...
 
 
-class Store(HistoryStore, AccountStore, ModerationStore, Protocol):
+# What a copy moves besides the messages: each table's rows, their columns in this order
+# in every store (tertulia store copy).
+TABLES: dict[str, tuple[str, ...]] = {
+    "accounts": ("name_key", "name", "secret", "created"),
+    "server_bans": ("mask_key", "mask", "reason", "by", "created", "expires"),
+    "rooms": ("room_key", "name", "owner", "created"),
+    "offline": ("account", "message_id"),
+    "reactions": ("message_id", "sender", "emoji", "ts"),
+}
+
+
+class PortableStore(Protocol):
+    """Whole-store reads and writes, for moving a store into another (never the server)."""
+
+    def export_messages(self, after: int, limit: int) -> list[Message]:
+        """Up to `limit` stored messages with ids above `after`, room and private, by id."""
+        ...
+
+    def export_rows(self, table: str) -> list[tuple[object, ...]]:
+        """Every row of one of TABLES, its columns in TABLES' order."""
+        ...
+
+    def import_rows(self, table: str, rows: Sequence[tuple[object, ...]]) -> int:
+        """Add rows to one of TABLES, skipping those whose key is there already; how many
+        were added."""
+        ...
+
+    def keep_last_id(self, last: int) -> None:
+        """Never hand out ids up to `last` (what the source store had handed out)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows stored: "messages" and each of TABLES."""
+        ...
+
+
+class Store(HistoryStore, AccountStore, ModerationStore, PortableStore, Protocol):
     """Everything the server keeps: what SqliteStore and PostgresStore implement."""
 
 

@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
-from tertulia.store import Message, StoreError
+from tertulia.store import TABLES, Message, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ REFOLD_BATCH = 1000  # rows a migration folds for search per statement
 
 _WORD = re.compile(r"\w+")
 _COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
+_COLUMN_NAMES = {"by": "by_whom"}  # where a column of TABLES has another name here
 _VISIBLE = "NOT (restricted AND ts < %s)"
 # One statement per batch: each column travels as one array, so a batch of thousands of
 # messages is one round trip and one parse, with no per-row work in Python beyond lists.
@@ -182,6 +183,16 @@ def redacted(url: str) -> str:
 
 def _room_message(row: tuple[Any, ...]) -> RoomMessage:
     id_, ts, room, sender, kind, text, account, restricted, tags = row
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
+    )
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    """A stored message of either kind, from export_messages' columns."""
+    id_, ts, room, sender, target, kind, text, account, restricted, tags = row
+    if room is None:
+        return PrivateMessage(id_, ts, sender, target, text, Kind(kind), account or "", _tags(tags))
     return RoomMessage(
         id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
     )
@@ -544,6 +555,52 @@ class PostgresStore:
             deleted += cur.rowcount
             if cur.rowcount < PRUNE_BATCH:
                 return deleted
+
+    # -- moving a whole store (tertulia store copy) ----------------------------------------
+
+    def export_messages(self, after: int, limit: int) -> list[Message]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT id, ts, room, sender, target, kind, text, account, restricted, tags"
+                " FROM messages WHERE id > %s ORDER BY id LIMIT %s",
+                (after, limit),
+            ).fetchall()
+        return [_message(row) for row in rows]
+
+    def export_rows(self, table: str) -> list[tuple[object, ...]]:
+        columns = ", ".join(_COLUMN_NAMES.get(c, c) for c in TABLES[table])
+        with self._conn() as conn:
+            return list(conn.execute(f"SELECT {columns} FROM {table}").fetchall())
+
+    def import_rows(self, table: str, rows: Sequence[tuple[object, ...]]) -> int:
+        columns = [_COLUMN_NAMES.get(c, c) for c in TABLES[table]]
+        added = 0
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            # COPY into a temporary table, then one insert that skips keys already there:
+            # thousands of rows in one round trip each way.
+            cur.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {table}) ON COMMIT DROP")
+            with cur.copy(f"COPY incoming ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {table} ({', '.join(columns)})"
+                f" SELECT {', '.join(columns)} FROM incoming ON CONFLICT DO NOTHING"
+            )
+            added = cur.rowcount
+        return added
+
+    def keep_last_id(self, last: int) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE meta SET value = greatest(value, %s) WHERE key = 'last_id'", (last,)
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._conn() as conn:
+            return {
+                table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+                for table in ("messages", *TABLES)
+            }
 
     # -- reading --------------------------------------------------------------------------
 

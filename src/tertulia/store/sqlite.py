@@ -14,7 +14,7 @@ from typing import Any
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
-from tertulia.store import Message, StoreError
+from tertulia.store import TABLES, Message, StoreError
 
 # Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
 # Never edit a shipped entry: add one.
@@ -150,6 +150,16 @@ def _room_message(
     row: tuple[int, float, str, str, str, str, str | None, int, str | None],
 ) -> RoomMessage:
     id_, ts, room, sender, kind, text, account, restricted, tags = row
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
+    )
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    """A stored message of either kind, from export_messages' columns."""
+    id_, ts, room, sender, target, kind, text, account, restricted, tags = row
+    if room is None:
+        return PrivateMessage(id_, ts, sender, target, text, Kind(kind), account or "", _tags(tags))
     return RoomMessage(
         id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
     )
@@ -559,6 +569,42 @@ class SqliteStore:
             deleted += count
             if count < PRUNE_BATCH:
                 return deleted
+
+    # -- moving a whole store (tertulia store copy) ----------------------------------------
+
+    def export_messages(self, after: int, limit: int) -> list[Message]:
+        rows = self.reader.execute(
+            "SELECT id, ts, room, sender, target, kind, text, account, restricted, tags"
+            " FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [_message(row) for row in rows]
+
+    def export_rows(self, table: str) -> list[tuple[object, ...]]:
+        columns = ", ".join(TABLES[table])
+        return list(self.reader.execute(f"SELECT {columns} FROM {table}").fetchall())
+
+    def import_rows(self, table: str, rows: Sequence[tuple[object, ...]]) -> int:
+        columns = TABLES[table]
+        db = self.db
+        before = db.total_changes
+        with db:
+            db.executemany(
+                f"INSERT OR IGNORE INTO {table} ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                rows,
+            )
+        return db.total_changes - before
+
+    def keep_last_id(self, last: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            table: int(self.reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("messages", *TABLES)
+        }
 
     # -- reading --------------------------------------------------------------------------
 
