@@ -52,3 +52,10 @@ def setup(level: str = "info", as_json: bool = False) -> None:
     # The WebSocket protocol's own INFO lines (every request, every handshake) only in debug.
     chatty = logging.getLogger("tertulia.server.web_door.protocol")
     chatty.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+    # The PostgreSQL driver's pool logs each failed reconnection in several lines of its
+    # own; the history already says that the store is away (once in full, then one line
+    # per failure), so the driver's lines show only in debug, and in our format.
+    driver = logging.getLogger("psycopg")
+    driver.handlers[:] = [handler]
+    driver.setLevel(logging.DEBUG if level.lower() == "debug" else logging.ERROR)
+    driver.propagate = False

@@ -12,17 +12,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from chatclient import TIMEOUT, JsonClient, LineClient
 
 LISTENING = re.compile(rb"plain door listening on [\d.]+:(\d+)")
 
 
 @asynccontextmanager
-async def tertulia(data_dir: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+async def tertulia(
+    data_dir: Path, store: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tertulia", "serve", "--port", "0", "--no-irc", "--no-web",
-        "--data-dir", str(data_dir), "--lang", "en", "--log-level", "warning",
+        "--data-dir", str(data_dir), "--store", store, "--lang", "en", "--log-level", "warning",
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -49,8 +53,15 @@ async def receive_until_gone(client: LineClient, halfway: asyncio.Event, at: int
     return got
 
 
-async def test_every_message_anyone_received_survives_a_sigkill(tmp_path: Path) -> None:
-    async with tertulia(tmp_path) as (proc, port):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'tertulia.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+async def test_every_message_anyone_received_survives_a_sigkill(tmp_path: Path, store: str) -> None:
+    async with tertulia(tmp_path, store) as (proc, port):
         receivers = [await LineClient.connect(port, f"r{i}") for i in range(2)]
         senders = [await LineClient.connect(port, f"s{i}") for i in range(4)]
         halfway = asyncio.Event()
@@ -83,7 +94,7 @@ async def test_every_message_anyone_received_survives_a_sigkill(tmp_path: Path) 
     # The burst was going on: more was sent than anyone received.
     assert all(0 < len(got) < sum(sent) for got in received), ([len(g) for g in received], sent)
 
-    async with tertulia(tmp_path) as (_, port):
+    async with tertulia(tmp_path, store) as (_, port):
         reader = await JsonClient.connect(port, "auditor")
         stored: list[str] = []
         before = None

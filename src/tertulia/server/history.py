@@ -40,6 +40,10 @@ INDEX_EVERY = 0.5  # seconds between two search-index runs, when something was c
 # Messages indexed per step on the loop: a few milliseconds. FTS5 writes a segment per
 # transaction, so smaller steps cost more per message (500: 4 µs, 2,000: 3, 5,000: 1.8).
 INDEX_STEP = 2000
+# Seconds between two checks that the store answers (a remote one can go away while
+# nobody writes), and between two while it is away, so that /healthz follows it.
+PROBE_EVERY = 5.0
+PROBE_AWAY = 1.0
 READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
 READS_PER_CLIENT = 2  # of those, what one client (one address, unless exempt) may hold
 
@@ -62,6 +66,10 @@ def _nothing() -> None:
 
 FLUSH_EVERY = 256  # messages of a batch delivered between two writes to the clients
 TAKEN_BACK = 1000  # redacted ids reads leave out while their deletes may be under way
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _log_failure(_: None, error: BaseException | None) -> None:
@@ -118,6 +126,10 @@ class History:
         self._checkpointing: Future[None] | None = None
         self._indexed_at = 0  # the commit count at the last index run
         self._index_timer: asyncio.TimerHandle | None = None
+        self._probe_timer: asyncio.TimerHandle | None = None
+        self._probing = False
+        if store is not None:
+            stats.store_up = True
         self._busy = False  # a commit is scheduled, running, or its messages being delivered
         self._idle = asyncio.Event()
         self._idle.set()
@@ -285,10 +297,50 @@ class History:
             # still see it: the ids of the last ones taken back are left out here.
             return [m for m in found if m.id not in self._taken_back] if self._taken_back else found
         except Exception as exc:
-            log.exception("history read failed")
+            self._store_failed(exc, "history read failed")
             raise HistoryFailed() from exc
         finally:
             self._reading -= 1
+
+    # -- whether the store is there -------------------------------------------------------
+
+    def _store_failed(self, error: BaseException, what: str, messages: int = 0) -> None:
+        stats = self._stats
+        stats.store_failures += 1
+        if stats.store_up:
+            # The first failure in full, for the operator; then one line per failure until
+            # the store answers again (an outage of a remote store fails every batch).
+            stats.store_up = False
+            log.error(what, exc_info=error, extra={"messages": messages})
+        else:
+            log.warning(what, extra={"messages": messages, "reason": _one_line(error)})
+
+    def _store_answered(self) -> None:
+        if self._stats.store_up is False:
+            self._stats.store_up = True
+            log.warning("history store answers again")
+
+    def _probe(self) -> None:
+        """Ask the store whether it answers, from a reading thread: /healthz and the
+        metrics follow a store that goes away (or comes back) while nobody writes."""
+        self._probe_timer = None
+        if self._reads is None or self.store is None or self._probing:
+            return
+        self._probing = True
+        future = self._loop.run_in_executor(self._reads, self.store.check)
+        future.add_done_callback(self._probed)
+
+    def _probed(self, future: asyncio.Future[None]) -> None:
+        self._probing = False
+        if future.cancelled() or self._reads is None:
+            return
+        error = future.exception()
+        if error is not None:
+            self._store_failed(error, "history store does not answer")
+        else:
+            self._store_answered()
+        wait = PROBE_EVERY if self._stats.store_up else PROBE_AWAY
+        self._probe_timer = self._loop.call_later(wait, self._probe)
 
     async def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Retention, in the pruning thread: never in the way of a commit."""
@@ -307,6 +359,8 @@ class History:
             self._checkpoint_timer.cancel()
         if self._index_timer is not None:
             self._index_timer.cancel()
+        if self._probe_timer is not None:
+            self._probe_timer.cancel()
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.shutdown, wait=True)
             self._checkpoints = None
@@ -326,6 +380,7 @@ class History:
         if self._checkpoints is not None:
             self._checkpoint_timer = self._loop.call_later(CHECKPOINT_EVERY, self._checkpoint)
             self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
+            self._probe_timer = self._loop.call_later(PROBE_EVERY, self._probe)
 
     def _index(self) -> None:
         """Index what was committed since the last run, where commits run (the loop, in
@@ -433,8 +488,9 @@ class History:
                 # received is in history. Each sender is told its message was not sent.
                 refused = None
                 stats.errors["history_write"] += 1
-                log.error("history write failed", exc_info=error, extra={"messages": len(batch)})
+                self._store_failed(error, "history write failed", len(batch))
             else:
+                self._store_answered()
                 refused = set(stored or ())
                 stats.commits += 1
                 stats.stored += sum(event is not None for event, *_ in batch) - len(refused)

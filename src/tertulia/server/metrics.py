@@ -60,6 +60,8 @@ class Stats:
         "registry",
         "slow_consumers",
         "started",
+        "store_failures",
+        "store_up",
         "stored",
         "writes",
     )  # fmt: skip
@@ -78,6 +80,10 @@ class Stats:
         self.commits = 0  # history transactions
         self.stored = 0  # messages they stored
         self.indexed = 0  # messages indexed for search since the start
+        # Whether the store took the last write or answered the last probe (None: the
+        # server keeps no history), and how many store calls have failed.
+        self.store_up: bool | None = None
+        self.store_failures = 0
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
@@ -104,8 +110,12 @@ class Stats:
         return generate_latest(self.registry)
 
     def health(self) -> bytes:
+        # Degraded, not down: the server goes on relaying what it can while its store is
+        # away (a message it cannot store is refused with a reason), and comes back by
+        # itself; an orchestrator should not restart it for that.
         body = {
-            "status": "ok",
+            "status": "degraded" if self.store_up is False else "ok",
+            "store": {None: "none", True: "ok", False: "unavailable"}[self.store_up],
             "version": __version__,
             "uptime": round(time.time() - self.started, 3),
             "connections": {door: self.connections[door] for door in DOORS},
@@ -228,6 +238,17 @@ class _Collector(Collector):
         for kind, count in sorted(s.errors.items()):
             errors.add_metric([kind], count)
         yield errors
+        if s.store_up is not None:
+            yield GaugeMetricFamily(
+                "tertulia_store_up",
+                "1 while the history store takes writes and answers, 0 while it is away",
+                value=int(s.store_up),
+            )
+            yield CounterMetricFamily(
+                "tertulia_store_failures",
+                "Store calls that failed (writes, reads, probes): the store was away or broken",
+                value=s.store_failures,
+            )
 
 
 def _by_door(family: GaugeMetricFamily | CounterMetricFamily, counts: Counter[str]) -> Metric:

@@ -52,6 +52,10 @@ class HistoryStore(Protocol):
         """Housekeeping the server runs now and then from another thread (may do nothing)."""
         ...
 
+    def check(self) -> None:
+        """Raise if the store cannot be reached now; called from a reading thread."""
+        ...
+
     def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
         """The last `per_room` messages of every room, oldest first, by folded room name."""
         ...

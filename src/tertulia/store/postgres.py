@@ -310,6 +310,10 @@ class PostgresStore:
     def checkpoint(self) -> None:
         """PostgreSQL checkpoints by itself."""
 
+    def check(self) -> None:
+        with self._conn() as conn:
+            conn.execute("SELECT 1")
+
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         if self._pool is None:

@@ -299,6 +299,9 @@ class SqliteStore:
             self._checkpointer.execute("PRAGMA busy_timeout = 5000")
         self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def check(self) -> None:
+        self.reader.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+
     # -- writing --------------------------------------------------------------------------
 
     def last_id(self) -> int:
