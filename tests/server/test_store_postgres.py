@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
-from chatclient import TIMEOUT, JsonClient, LineClient
+from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
+from ircclient import irc
 from pgserver import PgServer
 from tertulia.server.app import Server
 from webclient import http, samples, web_port
 
 OUTAGE = 10.0  # seconds PostgreSQL stays stopped while clients talk
+NOT_SENT = "the history cannot store messages right now: not sent"
 
 
 async def history_texts(client: JsonClient, room: str = "#lobby") -> list[str]:
@@ -86,6 +88,10 @@ async def test_postgresql_away_for_ten_seconds_loses_nothing_acknowledged(
     server = await make_server(store=own_pg.new_database())
     talker = await JsonClient.connect(server.port, "habla")
     listener = await LineClient.connect(server.port, "oye")
+    plain = await LineClient.connect(server.port, "llano")
+    ivan = await irc(server, "ivan")
+    await ivan.send("JOIN #lobby")
+    await ivan.expect(" 366 ")
     acked: list[str] = []
     refused: list[dict[str, Any]] = []
     counter = iter(range(1_000_000))
@@ -116,6 +122,11 @@ async def test_postgresql_away_for_ten_seconds_loses_nothing_acknowledged(
             metrics = samples((await http(web_port(server), "/metrics")).body.decode())
             assert metrics[("tertulia_store_up", ())] == 0
             assert metrics[("tertulia_store_failures_total", ())] >= 1
+            # Every door's sender is told.
+            await plain.send("perdido")
+            assert await plain.expect("! ") == f"! {NOT_SENT}"
+            await ivan.send("PRIVMSG #lobby :perdido")
+            await ivan.expect(NOT_SENT)
     assert len(refused) >= 2
 
     await asyncio.to_thread(own_pg.start)
