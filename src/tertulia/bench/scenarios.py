@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tertulia.bench import procstat
@@ -90,16 +90,22 @@ class NoProgress:
 
 
 class Meter:
-    """The server's CPU and memory, when its process is known (spawned, or --server-pid)."""
+    """The server's CPU and memory, when its process is known (spawned, or --server-pid);
+    with `store_pid`, the CPU of the store's processes too (a PostgreSQL and its backends),
+    so that moving work into the database does not make it look free."""
 
-    def __init__(self, pid: int | None) -> None:
+    def __init__(self, pid: int | None, store_pid: int | None = None) -> None:
         self.pid = pid
+        self.store_pid = store_pid
 
     def read(self) -> procstat.Usage | None:
         if self.pid is None:
             return None
         try:
-            return procstat.usage(self.pid)
+            own = procstat.usage(self.pid)
+            if self.store_pid is None:
+                return own
+            return replace(own, cpu_s=own.cpu_s + procstat.tree_cpu(self.store_pid))
         except OSError:
             return None
 
@@ -392,7 +398,7 @@ async def _burst(
     rate: bool = False,
 ) -> tuple[Flow, list[BenchClient]]:
     """Connect, send a burst (windowed or at a rate), wait for it: the body of most scenarios."""
-    meter = Meter(target.pid)
+    meter = Meter(target.pid, target.store_pid)
     senders = max(1, min(opts.senders, healthy))
     sampled = _pick_samples(healthy, senders, opts.sample)
     began = time.perf_counter()
@@ -479,7 +485,7 @@ async def _dropped(frozen: Sequence[BenchClient]) -> int:
 async def idle(target: Target, opts: Options, progress: Progress) -> Result:
     """Connect and join everyone, hold, and weigh what each idle client costs the server."""
     result = Result("idle", target.name, target.wire.name, opts.clients)
-    meter = Meter(target.pid)
+    meter = Meter(target.pid, target.store_pid)
     before = meter.read()
     began = time.perf_counter()
     clients, times = await connect_all(target, opts.clients, opts, progress, rooms=opts.rooms)
@@ -500,7 +506,7 @@ async def idle(target: Target, opts: Options, progress: Progress) -> Result:
 async def churn(target: Target, opts: Options, progress: Progress) -> Result:
     """Connect, join and leave `cycles` times with a few residents watching: memory stays flat."""
     result = Result("churn", target.name, target.wire.name, opts.clients)
-    meter = Meter(target.pid)
+    meter = Meter(target.pid, target.store_pid)
     residents, _ = await connect_all(target, opts.clients, opts, progress, label="residents")
     done = 0
     failures = 0

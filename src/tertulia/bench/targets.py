@@ -34,6 +34,7 @@ class Target:
     workdir: tempfile.TemporaryDirectory[str] | None = None
     issued: int = 0
     retries: int = 0  # connections the bench had to open again
+    store_pid: int | None = None  # the store's server, whose CPU counts with this one's
 
     def take(self, count: int) -> int:
         """The first of `count` client numbers never used on this target, so nicks never clash
@@ -62,7 +63,9 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     """`[name=]URL[,opt=value...]`, URL being `plain://h:p`, `json://`, `irc://` or `spawn:KIND`.
 
     Options: `pid=N` (an address target's server process), `history=off` (a spawned
-    tertulia without history), `path=` (the original baseline's file).
+    tertulia without history), `store=URL` (a spawned tertulia's store, e.g. a scratch
+    PostgreSQL database), `storepid=N` (that store's server process, whose CPU and its
+    children's is counted with the server's), `path=` (the original baseline's file).
     """
     name = ""
     if "=" in spec.split(",")[0] and "://" not in spec.split("=")[0]:
@@ -98,7 +101,10 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
         kind = url.removeprefix("spawn:")
         if kind in ("plain", "json", "irc", "web"):
             history = options.get("history", "on") not in ("off", "no", "0", "false")
-            return await spawn_tertulia(name, WIRES[kind], extra_args, history)
+            store = ("--store", options["store"]) if "store" in options else ()
+            target = await spawn_tertulia(name, WIRES[kind], (*store, *extra_args), history)
+            target.store_pid = int(options["storepid"]) if "storepid" in options else None
+            return target
         if kind == "original":
             return await spawn_original(name, _baseline_path(options.get("path")))
         if kind == "ngircd":
@@ -112,7 +118,8 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
     kind, host, port = match.groups()
     if host not in ("127.0.0.1", "localhost"):
         raise TargetError("the bench only targets 127.0.0.1")
-    return Target(name, WIRES[kind], "127.0.0.1", int(port), pid)
+    store_pid = int(options["storepid"]) if "storepid" in options else None
+    return Target(name, WIRES[kind], "127.0.0.1", int(port), pid, store_pid=store_pid)
 
 
 def _free_port() -> int:
