@@ -46,17 +46,22 @@ _WORD = re.compile(r"\w+")
 _COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 _COLUMN_NAMES = {"by": "by_whom"}  # where a column of TABLES has another name here
 _VISIBLE = "NOT (restricted AND ts < %s)"
-# One statement per batch: each column travels as one array, so a batch of thousands of
-# messages is one round trip and one parse, with no per-row work in Python beyond lists.
-_INSERT_ARRAYS = """
+# One statement per batch, its rows in one JSON parameter: psycopg adapts a Python list
+# to an array element by element in Python (a dozen arrays cost some 300 µs a batch),
+# while json.dumps is C and PostgreSQL reads JSON as fast. With the highest id in the same
+# statement, the usual batch (nothing kept for offline accounts) is one round trip in
+# autocommit mode, where a statement is its own transaction, instead of four (BEGIN,
+# INSERT, UPDATE, COMMIT), each some 80 µs of system time on loopback.
+_INSERT_JSON = """
 INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,
                       restricted, tags, words)
-SELECT id, ts, room, room_key, sender, target, kind, text, account, restricted, tags,
-       to_tsvector('simple', folded)
-FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::text[])
-     AS t(id, ts, room, room_key, sender, target, kind, text, account, restricted, tags,
-          folded)
+SELECT (r->>0)::bigint, (r->>1)::float8, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8,
+       (r->>9)::boolean, r->>10, to_tsvector('simple', r->>11)
+FROM json_array_elements(%s::json) AS rows (r)
+"""
+_INSERT_JSON_AND_MARK = f"""
+WITH stored AS ({_INSERT_JSON} RETURNING id)
+UPDATE meta SET value = greatest(value, (SELECT max(id) FROM stored)) WHERE key = 'last_id'
 """
 _INSERT_ONE = """
 INSERT INTO messages (id, ts, room, room_key, sender, target, kind, text, account,
@@ -337,43 +342,37 @@ class PostgresStore:
         keys = self._room_keys_cache
         if len(keys) > 10_000:
             keys.clear()
-        columns: list[list[Any]] = [[] for _ in range(12)]
-        (ids, tss, rooms, room_keys, senders, targets, kinds, texts, accounts, restricted,
-         tags, folded) = columns  # fmt: skip
+        rows: list[tuple[Any, ...]] = []
         for m in messages:
-            ids.append(m.id)
-            tss.append(m.ts)
-            senders.append(m.sender)
-            kinds.append(m.kind.value)
-            texts.append(m.text)
-            accounts.append(m.account)
-            tags.append(json.dumps(m.tags) if m.tags else None)
+            tags = json.dumps(m.tags) if m.tags else None
             if isinstance(m, RoomMessage):
                 key = keys.get(m.room)
                 if key is None:
                     key = keys[m.room] = fold(m.room)
-                rooms.append(m.room)
-                room_keys.append(key)
-                targets.append(None)
-                restricted.append(m.restricted)
-                folded.append(search_text(m.text))
+                rows.append(
+                    (m.id, m.ts, m.room, key, m.sender, None, m.kind.value, m.text, m.account,
+                     m.restricted, tags, search_text(m.text))
+                )  # fmt: skip
             else:
-                rooms.append(None)
-                room_keys.append(None)
-                targets.append(m.target)
-                restricted.append(False)
-                folded.append(None)
+                rows.append(
+                    (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text,
+                     m.account, False, tags, None)
+                )  # fmt: skip
+        refused: set[int] = set()
         with self._conn() as conn:
-            refused: set[int] = set()
             try:
+                batch = json.dumps(rows, ensure_ascii=False)
+                if not offline:
+                    conn.execute(_INSERT_JSON_AND_MARK, (batch,))
+                    return []
                 with conn.transaction():
-                    conn.execute(_INSERT_ARRAYS, columns)
+                    conn.execute(_INSERT_JSON, (batch,))
                     self._after_insert(conn, messages, offline, refused)
                 return []
             except _ROW_ERRORS:
                 pass  # one row the database will not take: the batch again, row by row
             with conn.transaction():
-                for row in zip(*columns, strict=True):
+                for row in rows:
                     try:
                         with conn.transaction():  # a savepoint: a failure undoes this row
                             conn.execute(_INSERT_ONE, row)
