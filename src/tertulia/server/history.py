@@ -4,8 +4,9 @@ A message is delivered only after the transaction that stores it has committed, 
 whatever anyone received is in history even if the process is killed a moment later.
 Messages that arrive while a commit runs wait for the next one and share its transaction:
 the busier the server, the bigger the batches, and throughput does not fall to one commit
-per message. The store is used from one worker thread, so the event loop never blocks on
-the disk and the store sees its calls in order.
+per message. The store's writes run in order through one writer (server/writer.py: on
+the loop for SQLite, in a thread where a commit waits for a disk or a network), its reads
+in threads of their own, and whether the store answers is kept for /healthz.
 """
 
 from __future__ import annotations
