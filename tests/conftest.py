@@ -25,15 +25,26 @@ def settings_for(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def make_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerFactory]:
+async def make_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[ServerFactory]:
     """Start servers with overridden settings; every one is shut down after the test.
 
     Each server keeps its history in a fresh directory unless the test names one.
     """
     servers: list[Server] = []
+    # TERTULIA_TEST_STORE=postgresql runs every server test on a fresh PostgreSQL
+    # database instead of SQLite (by hand: CI runs the store contract on both instead).
+    on_postgres = os.environ.get("TERTULIA_TEST_STORE") == "postgresql"
+    databases: dict[str, str] = {}  # one database per data directory, as one file is
 
     async def start(**overrides: Any) -> Server:
         overrides.setdefault("data_dir", str(tmp_path_factory.mktemp("data")))
+        if on_postgres and "store" not in overrides:
+            data_dir = overrides["data_dir"]
+            if data_dir not in databases:
+                databases[data_dir] = request.getfixturevalue("pg_server").new_database()
+            overrides["store"] = databases[data_dir]
         server = Server(settings_for(**overrides))
         await server.start()
         servers.append(server)
