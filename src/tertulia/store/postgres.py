@@ -25,6 +25,13 @@ from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import TABLES, Message, StoreError
+from tertulia.store.rows import (
+    MESSAGE_COLUMNS,
+    ROOM_COLUMNS,
+    message,
+    room_message,
+    tags_to,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,6 @@ RECONNECT_FOR = 2.0
 REFOLD_BATCH = 1000  # rows a migration folds for search per statement
 
 _WORD = re.compile(r"\w+")
-_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 _COLUMN_NAMES = {"by": "by_whom"}  # where a column of TABLES has another name here
 _VISIBLE = "NOT (restricted AND ts < %s)"
 # One statement per batch, its rows in one JSON parameter: psycopg adapts a Python list
@@ -186,32 +192,6 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _room_message(row: tuple[Any, ...]) -> RoomMessage:
-    id_, ts, room, sender, kind, text, account, restricted, tags = row
-    return RoomMessage(
-        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
-    )
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    """A stored message of either kind, from export_messages' columns."""
-    id_, ts, room, sender, target, kind, text, account, restricted, tags = row
-    if room is None:
-        return PrivateMessage(id_, ts, sender, target, text, Kind(kind), account or "", _tags(tags))
-    return RoomMessage(
-        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
-    )
-
-
-def _tags(stored: str | None) -> tuple[tuple[str, str], ...]:
-    if not stored:
-        return ()
-    try:
-        return tuple((str(k), str(v)) for k, v in json.loads(stored))
-    except (ValueError, TypeError):
-        return ()
-
-
 def _configure(conn: psycopg.Connection[Any]) -> None:
     # Every statement names tables without a schema: this connection finds them in ours.
     conn.execute(f"SET search_path TO {SCHEMA}")
@@ -344,7 +324,7 @@ class PostgresStore:
             keys.clear()
         rows: list[tuple[Any, ...]] = []
         for m in messages:
-            tags = json.dumps(m.tags) if m.tags else None
+            tags = tags_to(m.tags)
             if isinstance(m, RoomMessage):
                 key = keys.get(m.room)
                 if key is None:
@@ -564,11 +544,10 @@ class PostgresStore:
     def export_messages(self, after: int, limit: int) -> list[Message]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT id, ts, room, sender, target, kind, text, account, restricted, tags"
-                " FROM messages WHERE id > %s ORDER BY id LIMIT %s",
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > %s ORDER BY id LIMIT %s",
                 (after, limit),
             ).fetchall()
-        return [_message(row) for row in rows]
+        return [message(row) for row in rows]
 
     def export_rows(self, table: str) -> list[tuple[object, ...]]:
         columns = ", ".join(_COLUMN_NAMES.get(c, c) for c in TABLES[table])
@@ -632,11 +611,11 @@ class PostgresStore:
     ) -> list[RoomMessage]:
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM messages"
+                f"SELECT {ROOM_COLUMNS} FROM messages"
                 f" WHERE room_key = %s AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
                 (fold(room), before if before is not None else 1 << 62, opened, limit),
             ).fetchall()
-        return [_room_message(row) for row in reversed(rows)]
+        return [room_message(row) for row in reversed(rows)]
 
     def search(
         self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
@@ -647,7 +626,7 @@ class PostgresStore:
             return []
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM messages"
+                f"SELECT {ROOM_COLUMNS} FROM messages"
                 " WHERE room_key = %s AND words @@ plainto_tsquery('simple', %s)"
                 f" AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
                 (
@@ -655,7 +634,7 @@ class PostgresStore:
                     opened, limit,
                 ),
             ).fetchall()  # fmt: skip
-        return [_room_message(row) for row in rows]
+        return [room_message(row) for row in rows]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -15,6 +14,13 @@ from tertulia.core.bans import ServerBan
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import TABLES, Message, StoreError
+from tertulia.store.rows import (
+    MESSAGE_COLUMNS,
+    ROOM_COLUMNS,
+    message,
+    room_message,
+    tags_to,
+)
 
 # Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
 # Never edit a shipped entry: add one.
@@ -133,7 +139,6 @@ OFFLINE_LIMIT = 100  # private messages kept per offline account
 PRUNE_BATCH = 500  # messages deleted per transaction when pruning
 INDEX_BATCH = 5000  # messages indexed for search per transaction (a few milliseconds)
 
-_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 # A closed room's messages older than the room now of that name are not shown.
 _VISIBLE = "NOT (restricted AND ts < ?)"
 _WORD = re.compile(r"\w+")
@@ -144,34 +149,6 @@ _INSERT = (
 # What one bad row raises (text that cannot be encoded, a duplicate id...), as opposed to
 # the database failing (a full disk, a lost file), which fails the whole batch.
 _ROW_ERRORS = (UnicodeError, OverflowError, sqlite3.IntegrityError)
-
-
-def _room_message(
-    row: tuple[int, float, str, str, str, str, str | None, int, str | None],
-) -> RoomMessage:
-    id_, ts, room, sender, kind, text, account, restricted, tags = row
-    return RoomMessage(
-        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
-    )
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    """A stored message of either kind, from export_messages' columns."""
-    id_, ts, room, sender, target, kind, text, account, restricted, tags = row
-    if room is None:
-        return PrivateMessage(id_, ts, sender, target, text, Kind(kind), account or "", _tags(tags))
-    return RoomMessage(
-        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), _tags(tags)
-    )
-
-
-def _tags(stored: str | None) -> tuple[tuple[str, str], ...]:
-    if not stored:
-        return ()
-    try:
-        return tuple((str(k), str(v)) for k, v in json.loads(stored))
-    except (ValueError, TypeError):
-        return ()  # a row written by hand: its message still reads
 
 
 def _private(path: Path, mode: int) -> None:
@@ -327,12 +304,12 @@ class SqliteStore:
         rows = [
             (
                 m.id, m.ts, m.room, room_key(m.room), m.sender, None, m.kind.value, m.text,
-                m.account, m.restricted, json.dumps(m.tags) if m.tags else None,
+                m.account, m.restricted, tags_to(m.tags),
             )
             if isinstance(m, RoomMessage)
             else (
                 m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text, m.account,
-                False, json.dumps(m.tags) if m.tags else None,
+                False, tags_to(m.tags),
             )
             for m in messages
         ]  # fmt: skip
@@ -577,11 +554,10 @@ class SqliteStore:
 
     def export_messages(self, after: int, limit: int) -> list[Message]:
         rows = self.reader.execute(
-            "SELECT id, ts, room, sender, target, kind, text, account, restricted, tags"
-            " FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > ? ORDER BY id LIMIT ?",
             (after, limit),
         ).fetchall()
-        return [_message(row) for row in rows]
+        return [message(row) for row in rows]
 
     def export_rows(self, table: str) -> list[tuple[object, ...]]:
         columns = ", ".join(TABLES[table])
@@ -618,11 +594,11 @@ class SqliteStore:
         self, room: str, before: int | None, limit: int, opened: float = 0.0
     ) -> list[RoomMessage]:
         rows = self.reader.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE room_key = ? AND id < ? AND {_VISIBLE} "
+            f"SELECT {ROOM_COLUMNS} FROM messages WHERE room_key = ? AND id < ? AND {_VISIBLE} "
             "ORDER BY id DESC LIMIT ?",
             (fold(room), before if before is not None else 1 << 62, opened, limit),
         ).fetchall()
-        return [_room_message(row) for row in reversed(rows)]
+        return [room_message(row) for row in reversed(rows)]
 
     def search(
         self, room: str, words: str, before: int | None, limit: int, opened: float = 0.0
@@ -632,13 +608,13 @@ class SqliteStore:
         if not query:
             return []
         rows = self.reader.execute(
-            f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))} "
+            f"SELECT {', '.join('m.' + c for c in ROOM_COLUMNS.split(', '))} "
             "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ? AND m.room_key = ? AND m.id < ? "
             "AND NOT (m.restricted AND m.ts < ?) ORDER BY m.id DESC LIMIT ?",
             (query, fold(room), before if before is not None else 1 << 62, opened, limit),
         ).fetchall()
-        return [_room_message(row) for row in rows]
+        return [room_message(row) for row in rows]
 
     def _room_keys(self) -> list[str]:
         rows = self.reader.execute(

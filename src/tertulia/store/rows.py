@@ -1,0 +1,48 @@
+"""Stored rows to messages and back, the same for every store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+
+Message = RoomMessage | PrivateMessage
+
+# The columns room_message reads, in its order; message() reads target too.
+ROOM_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
+MESSAGE_COLUMNS = "id, ts, room, sender, target, kind, text, account, restricted, tags"
+
+
+def room_message(row: tuple[Any, ...]) -> RoomMessage:
+    """A room message from ROOM_COLUMNS."""
+    id_, ts, room, sender, kind, text, account, restricted, tags = row
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), tags_from(tags)
+    )
+
+
+def message(row: tuple[Any, ...]) -> Message:
+    """A stored message of either kind, from MESSAGE_COLUMNS."""
+    id_, ts, room, sender, target, kind, text, account, restricted, tags = row
+    if room is None:
+        return PrivateMessage(
+            id_, ts, sender, target, text, Kind(kind), account or "", tags_from(tags)
+        )
+    return RoomMessage(
+        id_, ts, room, sender, text, Kind(kind), account or "", bool(restricted), tags_from(tags)
+    )
+
+
+def tags_to(tags: tuple[tuple[str, str], ...]) -> str | None:
+    """Client tags as stored: JSON [[name, value], ...], or NULL for none."""
+    return json.dumps(tags) if tags else None
+
+
+def tags_from(stored: str | None) -> tuple[tuple[str, str], ...]:
+    if not stored:
+        return ()
+    try:
+        return tuple((str(k), str(v)) for k, v in json.loads(stored))
+    except (ValueError, TypeError):
+        return ()  # a row written by hand: its message still reads
