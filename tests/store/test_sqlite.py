@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.store import StoreError, from_url
 from tertulia.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 
@@ -130,6 +131,23 @@ def test_the_data_directory_and_database_are_the_owners_alone(tmp_path: Path) ->
         assert (data / "tertulia.db").stat().st_mode & 0o777 == 0o600
     finally:
         store.close()
+
+
+def test_a_file_placed_elsewhere_leaves_its_directory_alone(tmp_path: Path) -> None:
+    # sqlite:///tmp/chat.db must not make /tmp the owner's alone: only the data directory
+    # is tertulia's to narrow.
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o1777)
+    store = from_url(f"sqlite://{shared / 'chat.db'}", tmp_path / "data")
+    store.open()
+    try:
+        assert shared.stat().st_mode & 0o7777 == 0o1777
+        assert (shared / "chat.db").stat().st_mode & 0o777 == 0o600
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="is a directory"):
+        from_url(f"sqlite://{shared}", tmp_path).open()
 
 
 def fts_integrity(db: sqlite3.Connection) -> None:

@@ -182,8 +182,9 @@ class PortableStore(Protocol):
         ...
 
     def import_rows(self, table: str, rows: Sequence[tuple[object, ...]]) -> int:
-        """Add rows to one of TABLES, skipping those whose key is there already; how many
-        were added."""
+        """Add rows to one of TABLES in one transaction, skipping those whose key is there
+        already; how many were added. Rows that name a message (offline, reactions) must
+        name a stored one: the database refuses the whole call otherwise."""
         ...
 
     def keep_last_id(self, last: int) -> None:
@@ -227,7 +228,7 @@ def from_url(url: str, data_dir: str | Path, synchronous: str = "normal") -> Sto
         if not rest.strip("/"):
             raise StoreError("a sqlite store URL names a file: sqlite:///path/to/file.db")
         # sqlite:///var/lib/x.db is /var/lib/x.db; sqlite://x.db is x.db, relative.
-        return SqliteStore(Path(rest), synchronous)
+        return SqliteStore(Path(rest), synchronous, own_directory=False)
     if scheme in ("postgresql", "postgres"):
         try:
             from tertulia.store.postgres import PostgresStore

@@ -163,8 +163,14 @@ def _private(path: Path, mode: int) -> None:
 class SqliteStore:
     """One file, one connection, used from one worker thread at a time."""
 
-    def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
+    def __init__(
+        self, path: str | Path, synchronous: str = "normal", own_directory: bool = True
+    ) -> None:
+        """`own_directory`: the file's directory is tertulia's (the data directory), to be
+        made the owner's alone; False for a file the operator placed elsewhere, where
+        only the file itself is narrowed (its directory may be /tmp or anyone's)."""
         self.path = Path(path)
+        self.own_directory = own_directory
         self.where = str(self.path)
         self.synchronous = synchronous.upper()
         # WAL with synchronous=NORMAL commits to the page cache, some tens of microseconds:
@@ -207,7 +213,10 @@ class SqliteStore:
     def open(self) -> None:
         # Private messages and password hashes live here: the owner alone reads them.
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _private(self.path.parent, 0o700)
+        if self.own_directory:
+            _private(self.path.parent, 0o700)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a database file")
         self.path.touch(mode=0o600, exist_ok=True)
         _private(self.path, 0o600)
         # Autocommit mode: transactions are explicit, so a batch is exactly one commit.
@@ -331,7 +340,7 @@ class SqliteStore:
             db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
             # Kept up to OFFLINE_LIMIT per account: nobody can fill someone's box for ever.
             db.executemany(
-                "INSERT INTO offline (account, message_id) SELECT ?, ? WHERE"
+                "INSERT OR IGNORE INTO offline (account, message_id) SELECT ?, ? WHERE"
                 " (SELECT count(*) FROM offline WHERE account = ?) < ?",
                 [
                     (account, mid, account, OFFLINE_LIMIT)
@@ -567,17 +576,23 @@ class SqliteStore:
         columns = TABLES[table]
         db = self.db
         before = db.total_changes
-        with db:
+        # One transaction: in autocommit mode `with db` opens none, and every row would
+        # be a commit of its own (ten times slower, and half a table after an interruption).
+        db.execute("BEGIN")
+        try:
             db.executemany(
                 f"INSERT OR IGNORE INTO {table} ({', '.join(columns)})"
                 f" VALUES ({', '.join('?' * len(columns))})",
                 rows,
             )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         return db.total_changes - before
 
     def keep_last_id(self, last: int) -> None:
-        with self.db:
-            self.db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
+        self.db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last,))
 
     def counts(self) -> dict[str, int]:
         return {
