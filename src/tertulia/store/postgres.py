@@ -84,9 +84,10 @@ def search_text(text: str) -> str:
     apart (FTS5's unicode61 with remove_diacritics does the same for SQLite). Python splits
     the words, so that PostgreSQL's parser, whose idea of a letter depends on the
     database's locale, has only words and spaces to split."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join(_WORD.findall(bare))
+    if not text.isascii():  # most chat is ASCII, which has nothing to decompose
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_WORD.findall(text.casefold()))
 
 
 def _refold(conn: psycopg.Connection[Any]) -> None:
