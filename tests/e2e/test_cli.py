@@ -119,6 +119,27 @@ async def test_the_line_names_the_door_whose_port_is_taken() -> None:
     assert "listening" not in out
 
 
+async def test_a_store_that_cannot_be_reached_is_one_line_without_its_password() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port = closed.getsockname()[1]
+        url = f"postgresql://ana:secreto@127.0.0.1:{port}/chat"
+        code, out, err = await _run("serve", "--port", "0", "--no-irc", "--no-web", "--store", url)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(
+        f"tertulia: cannot open the history at postgresql://ana:***@127.0.0.1:{port}/chat: "
+    )
+    assert "secreto" not in err and "Traceback" not in err
+    assert "listening" not in out
+    code, _, err = await _run("serve", "--port", "0", "--store", "mysql://ana@db/chat")
+    assert (code, err.strip()) == (
+        1, "tertulia: cannot open the history at mysql://ana@db/chat: unknown store 'mysql': "
+        "use sqlite:///file or postgresql://...",
+    )  # fmt: skip
+
+
 async def test_bad_configuration_is_one_line() -> None:
     code, _, err = await _run("serve", env=_env(TERTULIA_PORT="many"))
     assert code == 2
