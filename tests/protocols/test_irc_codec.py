@@ -15,6 +15,7 @@ from tertulia.protocols.irc import (
     IrcParseError,
     Message,
     escape_tag,
+    fitted,
     parse,
     serialize,
     unescape_tag,
@@ -200,3 +201,32 @@ def test_the_fast_say_line_is_the_generic_one(
 
     generic = line(lambda: serialize(say_message(nick, target, text, kind, None, user)))
     assert line(lambda: say_line(nick, target, text, kind, user)) == generic
+
+
+def test_a_reply_quoting_a_huge_nick_is_cut_to_fit_the_line() -> None:
+    nick = "ñ" + "x" * 480
+    reply = fitted(Message("432", ("*", nick, "Erroneous nickname"), "irc.example.org"))
+    line = serialize(reply)
+    assert len(line) <= BODY_LIMIT
+    assert line.startswith(b":irc.example.org 432 * \xc3\xb1xxx")
+    assert line.endswith(b" :Erroneous nickname\r\n")
+    # A character is never cut in half.
+    wide = fitted(Message("401", ("ana", "ñ" * 300, "No such nick/channel"), "srv"))
+    assert len(serialize(wide)) <= BODY_LIMIT
+    assert set(wide.params[1]) == {"ñ"}
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters=" \r\n\0:"), min_size=1),
+        min_size=1,
+        max_size=4,
+    ),
+    st.text(alphabet=st.characters(blacklist_characters="\r\n\0")),
+)
+def test_fitted_lines_fit_and_short_ones_are_left_alone(middle: list[str], text: str) -> None:
+    message = Message("404", (*middle, text), "irc.example.org")
+    result = fitted(message)
+    assert len(serialize(result)) <= BODY_LIMIT
+    if len(serialize(message)) <= BODY_LIMIT:
+        assert result == message

@@ -610,3 +610,12 @@ async def test_nobody_runs_the_lobby_but_the_servers_operators(server: Server) -
     assert "segundo was put out of #lobby by op" in await second.expect("put out")
     for client in (first, second, op):
         await client.close()
+
+
+async def test_a_reply_quoting_a_huge_nick_still_fits_one_line(server: Server) -> None:
+    client = await IrcClient.connect(irc_port(server))
+    # The longest line a client may send (510 bytes and CR LF), all of it nick.
+    await client.send("NICK " + "ñ" * 200 + "x" * 105)
+    reply = await client.expect(" 432 ")
+    assert len(reply.encode()) + 2 <= 512  # with its CR LF, as RFC 2812 allows
+    assert reply.endswith(":Erroneous nickname")

@@ -170,3 +170,28 @@ def serialize(message: Message) -> bytes:
         else:
             parts.append(param)
     return (" ".join(parts) + "\r\n").encode()
+
+
+def fitted(message: Message) -> Message:
+    """`message` with its longest parameters cut, on a character boundary, until its body
+    fits BODY_LIMIT: a reply quoting what a client sent (a 400-byte nick in a 432)
+    must still be a line every client can read. Tags are not counted (their own limit).
+    A message serialize refuses is returned as it is, for the caller to repair."""
+    params = list(message.params)
+    try:
+        for _ in range(len(params) + 1):
+            over = len(serialize(Message(message.command, tuple(params), message.source)))
+            over -= BODY_LIMIT
+            if over <= 0 or not params:
+                break
+            # The longest middle parameter first (what was quoted), then the text.
+            i = max(range(len(params) - 1), key=lambda k: len(params[k]), default=-1)
+            if i < 0 or len(params[i].encode()) <= over:
+                i = len(params) - 1
+            raw = params[i].encode()
+            params[i] = raw[: max(len(raw) - over, 1)].decode(errors="ignore") or "*"
+    except ValueError:
+        return message
+    if tuple(params) == message.params:
+        return message
+    return Message(message.command, tuple(params), message.source, message.tags)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tertulia.core.errors import TertuliaError
 from tertulia.core.session import Door
 from tertulia.protocols.framing import Item, Overlong
-from tertulia.protocols.irc import IrcParseError, Message, escape_tag, parse, serialize
+from tertulia.protocols.irc import IrcParseError, Message, escape_tag, fitted, parse, serialize
 from tertulia.protocols.irc.caps import NO_CAPS
 from tertulia.protocols.irc.numerics import reply_for
 from tertulia.protocols.irc.registration import Registration
@@ -275,7 +275,8 @@ class IrcHandler(SessionHandler, Pinged):
     def numeric(self, code: str, *params: str) -> None:
         if code[0] == "4":
             self.server.stats.errors["irc_" + code] += 1
-        self.send(Message(code, (self.session.nick or "*", *params), self.server.name))
+        # A numeric quotes what the client sent: cut to fit the line, however long it was.
+        self.send(fitted(Message(code, (self.session.nick or "*", *params), self.server.name)))
 
     def reply(self, command: str, *params: str) -> None:
         """A line from the server in the client's own name (CAP, PONG)."""
