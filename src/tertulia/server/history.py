@@ -45,6 +45,9 @@ INDEX_STEP = 2000
 # nobody writes), and between two while it is away, so that /healthz follows it.
 PROBE_EVERY = 5.0
 PROBE_AWAY = 1.0
+# Messages retention deletes per step: on the loop, a few milliseconds (a row, its index
+# entries, its search terms, its offline row).
+PRUNE_STEP = 200
 READS_AT_ONCE = 8  # history and search requests running or waiting; more are refused
 READS_PER_CLIENT = 2  # of those, what one client (one address, unless exempt) may hold
 
@@ -344,11 +347,24 @@ class History:
         self._probe_timer = self._loop.call_later(wait, self._probe)
 
     async def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
-        """Retention, in the pruning thread: never in the way of a commit."""
-        assert self._prunes is not None and self.store is not None, "no history store"
-        return await self._loop.run_in_executor(
-            self._prunes, self.store.prune, older_than, keep_per_room
-        )
+        """Retention, in short steps: in the writer's turn for a store that takes one writer
+        at a time (SQLite: a step of PRUNE_STEP deletes between two commits, where a prune
+        on a connection of its own made each commit wait for the lock, the loop with it),
+        else in the pruning thread, beside the commits."""
+        store = self.store
+        assert self._prunes is not None and store is not None, "no history store"
+        cutoffs = await self.read(store.prune_cutoffs, keep_per_room)
+        deleted = 0
+        while True:
+            if store.single_writer:
+                count = await self.run(store.prune_step, older_than, cutoffs, PRUNE_STEP)
+            else:
+                count = await self._loop.run_in_executor(
+                    self._prunes, store.prune_step, older_than, cutoffs, PRUNE_STEP
+                )
+            deleted += count
+            if count < PRUNE_STEP:
+                return deleted
 
     async def drain(self) -> None:
         """Wait until every message accepted so far is stored and delivered."""

@@ -25,6 +25,9 @@ class HistoryStore(Protocol):
 
     where: str  # the file or the address, for operators (never a password)
     commits_on_loop: bool  # a commit is quick enough to run on the event loop
+    # Every write, retention's too, must go through the writer: the database lets one
+    # connection write at a time and makes the others wait (SQLite).
+    single_writer: bool
 
     def open(self) -> None:
         """Create or upgrade the storage; raises OSError or StoreError if it cannot."""
@@ -104,8 +107,19 @@ class HistoryStore(Protocol):
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Delete messages older than a time or beyond the newest N of each room; how many.
 
-        Called from a thread of its own, beside the commits: it must not hold them (short
-        transactions on a connection of its own)."""
+        All at once, in short transactions on a connection of its own, for a caller with a
+        thread of its own; the server uses prune_cutoffs and prune_step."""
+        ...
+
+    def prune_cutoffs(self, keep_per_room: int | None) -> dict[str, int]:
+        """For each room with more than `keep_per_room` messages, the newest id retention
+        drops (none without a count to keep). A read: from a reading thread."""
+        ...
+
+    def prune_step(self, older_than: float | None, cutoffs: dict[str, int], limit: int) -> int:
+        """Delete at most `limit` of the messages retention drops (older than a time, or
+        at or below their room's cutoff); how many. Fewer than `limit`: nothing is left.
+        Where a single_writer store runs it, in the writer's turn; else beside it."""
         ...
 
 

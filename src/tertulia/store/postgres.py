@@ -206,6 +206,7 @@ class PostgresStore:
     """
 
     commits_on_loop = False  # a commit waits for the network: the writer has a thread
+    single_writer = False  # rows are locked one by one: retention runs beside the commits
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -510,35 +511,46 @@ class PostgresStore:
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Delete old messages a few hundred per transaction: between two, the writer's
         commits go through."""
+        cutoffs, deleted = self.prune_cutoffs(keep_per_room), 0
+        while True:
+            count = self.prune_step(older_than, cutoffs, PRUNE_BATCH)
+            deleted += count
+            if count < PRUNE_BATCH:
+                return deleted
+
+    def prune_cutoffs(self, keep_per_room: int | None) -> dict[str, int]:
+        if keep_per_room is None:
+            return {}
+        found = {}
+        with self._conn() as conn:
+            for key in self._keys(conn):
+                row = conn.execute(
+                    "SELECT id FROM messages WHERE room_key = %s"
+                    " ORDER BY id DESC LIMIT 1 OFFSET %s",
+                    (key, keep_per_room),
+                ).fetchone()
+                if row is not None:
+                    found[key] = int(row[0])
+        return found
+
+    def prune_step(self, older_than: float | None, cutoffs: dict[str, int], limit: int) -> int:
         deleted = 0
         with self._conn() as conn:
             if older_than is not None:
-                deleted += self._delete_batches(conn, "ts < %s", (older_than,))
-            if keep_per_room is not None:
-                for key in self._keys(conn):
-                    row = conn.execute(
-                        "SELECT id FROM messages WHERE room_key = %s"
-                        " ORDER BY id DESC LIMIT 1 OFFSET %s",
-                        (key, keep_per_room),
-                    ).fetchone()
-                    if row is not None:
-                        deleted += self._delete_batches(
-                            conn, "room_key = %s AND id <= %s", (key, row[0])
-                        )
+                deleted += conn.execute(
+                    "DELETE FROM messages WHERE id IN"
+                    " (SELECT id FROM messages WHERE ts < %s LIMIT %s)",
+                    (older_than, limit),
+                ).rowcount
+            for key, last in cutoffs.items():
+                if deleted >= limit:
+                    break
+                deleted += conn.execute(
+                    "DELETE FROM messages WHERE id IN"
+                    " (SELECT id FROM messages WHERE room_key = %s AND id <= %s LIMIT %s)",
+                    (key, last, limit - deleted),
+                ).rowcount
         return deleted
-
-    @staticmethod
-    def _delete_batches(conn: psycopg.Connection[Any], where: str, args: tuple[object, ...]) -> int:
-        deleted = 0
-        while True:
-            cur = conn.execute(
-                f"DELETE FROM messages WHERE id IN"
-                f" (SELECT id FROM messages WHERE {where} LIMIT %s)",
-                (*args, PRUNE_BATCH),
-            )
-            deleted += cur.rowcount
-            if cur.rowcount < PRUNE_BATCH:
-                return deleted
 
     # -- moving a whole store (tertulia store copy) ----------------------------------------
 

@@ -151,6 +151,28 @@ _INSERT = (
 _ROW_ERRORS = (UnicodeError, OverflowError, sqlite3.IntegrityError)
 
 
+def _prune_step(
+    db: sqlite3.Connection, older_than: float | None, cutoffs: dict[str, int], limit: int
+) -> int:
+    """Delete at most `limit` of the messages retention drops; in autocommit mode each
+    statement is a short transaction of its own."""
+    deleted = 0
+    if older_than is not None:
+        deleted += db.execute(
+            "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ? LIMIT ?)",
+            (older_than, limit),
+        ).rowcount
+    for key, last in cutoffs.items():
+        if deleted >= limit:
+            break
+        deleted += db.execute(
+            "DELETE FROM messages WHERE id IN"
+            " (SELECT id FROM messages WHERE room_key = ? AND id <= ? LIMIT ?)",
+            (key, last, limit - deleted),
+        ).rowcount
+    return deleted
+
+
 def _private(path: Path, mode: int) -> None:
     """Narrow `path` to `mode` if it is ours and wider (an existing data directory)."""
     try:
@@ -176,6 +198,7 @@ class SqliteStore:
         # WAL with synchronous=NORMAL commits to the page cache, some tens of microseconds:
         # on the loop. FULL waits for an fsync, which the loop must not wait for.
         self.commits_on_loop = self.synchronous != "FULL"
+        self.single_writer = True  # one connection writes at a time; the others wait
         self._db: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._pruner: sqlite3.Connection | None = None
@@ -515,26 +538,34 @@ class SqliteStore:
             self.db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
     def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
-        """Delete old messages, a few hundred per transaction, from a connection of its own.
-
-        Meant for a thread of its own: between two batches the writer's commits go through,
-        so a long prune never holds a message for more than one short batch.
-        """
+        """Delete old messages, PRUNE_BATCH per transaction, from a connection of its own:
+        for a caller with a thread of its own. (The server steps through prune_step in
+        the writer's turn instead: SQLite lets one connection write at a time, and a
+        commit that finds another writing sleeps in SQLite's busy handler, the event loop
+        with it, for as long as a second.)"""
         db, deleted = self._pruning(), 0
-        if older_than is not None:
-            deleted += self._delete_batches(db, "ts < ?", (older_than,))
-        if keep_per_room is not None:
-            rows = db.execute(
-                "SELECT DISTINCT room_key FROM messages WHERE room_key IS NOT NULL"
-            ).fetchall()
-            for (key,) in rows:
-                row = db.execute(
-                    "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-                    (key, keep_per_room),
-                ).fetchone()
-                if row is not None:
-                    deleted += self._delete_batches(db, "room_key = ? AND id <= ?", (key, row[0]))
-        return deleted
+        cutoffs = self.prune_cutoffs(keep_per_room)
+        while True:
+            count = _prune_step(db, older_than, cutoffs, PRUNE_BATCH)
+            deleted += count
+            if count < PRUNE_BATCH:
+                return deleted
+
+    def prune_cutoffs(self, keep_per_room: int | None) -> dict[str, int]:
+        if keep_per_room is None:
+            return {}
+        found = {}
+        for key in self._room_keys():
+            row = self.reader.execute(
+                "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                (key, keep_per_room),
+            ).fetchone()
+            if row is not None:
+                found[key] = int(row[0])
+        return found
+
+    def prune_step(self, older_than: float | None, cutoffs: dict[str, int], limit: int) -> int:
+        return _prune_step(self.db, older_than, cutoffs, limit)
 
     def _pruning(self) -> sqlite3.Connection:
         if self._db is None:
@@ -545,19 +576,6 @@ class SqliteStore:
             db.execute("PRAGMA foreign_keys = ON")  # a pruned message drops its offline row
             self._pruner = db
         return self._pruner
-
-    @staticmethod
-    def _delete_batches(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> int:
-        # Autocommit: each statement is its own short transaction.
-        deleted = 0
-        while True:
-            count = db.execute(
-                f"DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE {where} LIMIT ?)",
-                (*args, PRUNE_BATCH),
-            ).rowcount
-            deleted += count
-            if count < PRUNE_BATCH:
-                return deleted
 
     # -- moving a whole store (tertulia store copy) ----------------------------------------
 
