@@ -284,6 +284,20 @@ def test_retention_by_age_and_by_count(store: Store) -> None:
     assert store.search("#a", "a0", None, 10) == []
 
 
+def test_retention_in_steps_the_server_takes_between_commits(store: Store) -> None:
+    store.append(room_messages("#a", [f"a{i}" for i in range(10)], ts=100.0))
+    store.append(room_messages("#b", [f"b{i}" for i in range(4)], first_id=11, ts=200.0))
+    assert store.prune_cutoffs(None) == {}
+    cutoffs = store.prune_cutoffs(2)
+    assert cutoffs == {"#a": 8, "#b": 12}  # the newest id each room drops
+    steps = []
+    while not steps or steps[-1] == 3:
+        steps.append(store.prune_step(150.0, cutoffs, 3))
+    assert steps == [3, 3, 3, 3, 0]  # 10 of #a (all older than 150), then 2 of #b
+    assert texts(store.before("#a", None, 20)) == []
+    assert texts(store.before("#b", None, 20)) == ["b2", "b3"]
+
+
 def test_pruning_runs_from_its_own_thread_in_batches(store: Store) -> None:
     count = 1207  # past two of either store's delete batches
     store.append(room_messages("#a", [f"viejo {i}" for i in range(count)], ts=100.0))
