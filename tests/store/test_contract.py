@@ -290,7 +290,7 @@ def test_retention_in_steps_the_server_takes_between_commits(store: Store) -> No
     assert store.prune_cutoffs(None) == {}
     cutoffs = store.prune_cutoffs(2)
     assert cutoffs == {"#a": 8, "#b": 12}  # the newest id each room drops
-    steps = []
+    steps: list[int] = []
     while not steps or steps[-1] == 3:
         steps.append(store.prune_step(150.0, cutoffs, 3))
     assert steps == [3, 3, 3, 3, 0]  # 10 of #a (all older than 150), then 2 of #b

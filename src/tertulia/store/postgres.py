@@ -48,6 +48,19 @@ POOL_WAIT = 3.0
 # within a second or two instead of an ever longer backoff.
 RECONNECT_FOR = 2.0
 REFOLD_BATCH = 1000  # rows a migration folds for search per statement
+# A PostgreSQL that stops answering (a partition, a frozen host) must not hold the writer
+# for ever: TCP keepalives find a silent peer in about 11 s, and data it leaves
+# unacknowledged for 10 s drops the connection.
+_LIMITS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+# The server's own statements give up rather than wait behind a lock (VACUUM FULL, an
+# ALTER TABLE) or run for ever; migrations and copies, which may be long, do not.
+SERVING = "-c statement_timeout=10s -c lock_timeout=5s"
 
 _WORD = re.compile(r"\w+")
 _COLUMN_NAMES = {"by": "by_whom"}  # where a column of TABLES has another name here
@@ -208,8 +221,10 @@ class PostgresStore:
     commits_on_loop = False  # a commit waits for the network: the writer has a thread
     single_writer = False  # rows are locked one by one: retention runs beside the commits
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: str = SERVING) -> None:
+        """`options`: server settings for the pool's connections (`-c name=value ...`)."""
         self.url = url
+        self.options = options
         self.where = redacted(url)
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._room_keys_cache: dict[str, str] = {}
@@ -221,7 +236,12 @@ class PostgresStore:
             self.url,
             min_size=1,
             max_size=POOL_SIZE,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT,
+                "options": self.options,
+                **_LIMITS,
+            },
             configure=_configure,
             timeout=POOL_WAIT,
             reconnect_timeout=RECONNECT_FOR,
@@ -231,12 +251,7 @@ class PostgresStore:
         try:
             # One connection made here, in the caller's thread, so that a wrong address or
             # password is one clear line now rather than a pool retrying in the background.
-            with psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-            ) as first:
-                first.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-                _configure(first)
-                self._migrate(first)
+            self.migrate()
             pool.open(wait=True, timeout=POOL_WAIT * 2)
         except (psycopg.Error, PoolTimeout) as exc:
             pool.close()
@@ -247,13 +262,33 @@ class PostgresStore:
         self._pool = pool
 
     def migrate(self, target: int = SCHEMA_VERSION) -> int:
-        """Bring the database up to `target`; returns the version it was at."""
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            _configure(conn)
-            return self._migrate(conn, target)
+        """Bring the database up to `target`; returns the version it was at.
 
-    def _migrate(self, conn: psycopg.Connection[Any], target: int = SCHEMA_VERSION) -> int:
+        Several servers may start at once on one database: each takes a session lock
+        before it looks at anything, so one creates the schema and migrates while the
+        others wait, then find nothing left to do. (A lock taken inside each step's
+        transaction was not enough: a transaction that began before the first server
+        committed still saw no tables, and ran the first step again.)
+        """
+        with psycopg.connect(
+            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **_LIMITS
+        ) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('tertulia migrate'))")
+            try:
+                # Only a missing schema is created: CREATE SCHEMA IF NOT EXISTS still
+                # needs the right to create one, which the owner of an existing one may
+                # not have.
+                (missing,) = conn.execute(  # type: ignore[misc]
+                    "SELECT to_regnamespace(%s) IS NULL", (SCHEMA,)
+                ).fetchone()
+                if missing:
+                    conn.execute(f"CREATE SCHEMA {SCHEMA}")
+                _configure(conn)
+                return self._migrate(conn, target)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('tertulia migrate'))")
+
+    def _migrate(self, conn: psycopg.Connection[Any], target: int) -> int:
         found = self._version(conn)
         if found > SCHEMA_VERSION:
             raise StoreError(
@@ -262,11 +297,6 @@ class PostgresStore:
             )
         for version in range(found + 1, target + 1):
             with conn.transaction():
-                # Several servers may start at once on one database: one migrates, the
-                # others wait for it and then find nothing left to do.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('tertulia migrate'))")
-                if self._version(conn) >= version:
-                    continue
                 step = MIGRATIONS[version - 1]
                 if isinstance(step, str):
                     conn.execute(step)
