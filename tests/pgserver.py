@@ -12,6 +12,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -99,6 +100,32 @@ class PgServer:
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it has started (the backends among them)."""
+        with open(os.path.join(self.data, "postmaster.pid")) as pidfile:
+            postmaster = int(pidfile.readline())
+        found = [postmaster]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    continue
+                if ppid == postmaster:
+                    found.append(int(entry))
+        return found
+
+    def freeze(self) -> None:
+        """Stop every process of the server (SIGSTOP): a frozen host, whose kernel still
+        answers TCP while nothing answers queries."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def log(self) -> str:
         try:

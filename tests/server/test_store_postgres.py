@@ -16,6 +16,7 @@ from conftest import ServerFactory
 from ircclient import irc
 from pgserver import PgServer
 from tertulia.server.app import Server
+from tertulia.server.history import STALL_AFTER
 from webclient import http, samples, web_port
 
 OUTAGE = 10.0  # seconds PostgreSQL stays stopped while clients talk
@@ -145,3 +146,39 @@ async def test_postgresql_away_for_ten_seconds_loses_nothing_acknowledged(
     assert [*received, acked[-1]] == acked
     auditor = await JsonClient.connect(server.port, "audita")
     assert await history_texts(auditor) == acked
+
+
+@pytest.mark.timeout(120)
+async def test_a_frozen_postgresql_gets_senders_told_within_seconds(
+    make_server: ServerFactory, own_pg: PgServer
+) -> None:
+    server = await make_server(store=own_pg.new_database())
+    talker = await JsonClient.connect(server.port, "habla")
+    listener = await LineClient.connect(server.port, "oye")
+    ok = await talker.request({"type": "say", "room": "#lobby", "text": "antes"})
+    assert ok["type"] == "ok"
+    own_pg.freeze()  # its kernel still takes the bytes; nothing answers them
+    try:
+        # The commit under way gets no answer: after a few seconds its sender is told,
+        # and whoever sends while the store is frozen is told at once.
+        stuck = await talker.request({"type": "say", "room": "#lobby", "text": "congelado"})
+        assert stuck["code"] == "history_unavailable", stuck
+        state = await health(server)
+        assert (state["status"], state["store"]) == ("degraded", "unavailable")
+        started = time.monotonic()
+        at_once = await talker.request({"type": "say", "room": "#lobby", "text": "mientras"})
+        assert at_once["code"] == "history_unavailable", at_once
+        # Told before the store answers: the freeze is still on.
+        assert time.monotonic() - started < STALL_AFTER
+    finally:
+        own_pg.thaw()
+    deadline = time.monotonic() + 60
+    while True:
+        reply = await talker.request({"type": "say", "room": "#lobby", "text": "después"})
+        if reply["type"] == "ok":
+            break
+        assert time.monotonic() < deadline, "the server did not come back to PostgreSQL"
+    # Nobody received what its sender was told was not sent.
+    lines = await listener.lines_until("[habla] después")
+    said = [line for line in lines if line.startswith("[habla] ")]
+    assert said == ["[habla] antes"]

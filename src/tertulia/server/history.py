@@ -45,6 +45,11 @@ INDEX_STEP = 2000
 # nobody writes), and between two while it is away, so that /healthz follows it.
 PROBE_EVERY = 5.0
 PROBE_AWAY = 1.0
+# Seconds a commit may go unanswered before the store counts as away: its senders, and
+# everyone who sends meanwhile, are told their messages were not sent rather than held
+# for as long as a frozen database takes. Checked every WATCH_EVERY seconds.
+STALL_AFTER = 5.0
+WATCH_EVERY = 1.0
 # Messages retention deletes per step: on the loop, a few milliseconds (a row, its index
 # entries, its search terms, its offline row).
 PRUNE_STEP = 200
@@ -132,6 +137,10 @@ class History:
         self._index_timer: asyncio.TimerHandle | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
         self._probing = False
+        self._watch_timer: asyncio.TimerHandle | None = None
+        self._in_flight: list[Pending] | None = None  # the batch the writer has now
+        self._writing_since = 0.0
+        self._stalled = False  # the writer has not answered for STALL_AFTER
         if store is not None:
             stats.store_up = True
         self._busy = False  # a commit is scheduled, running, or its messages being delivered
@@ -142,11 +151,16 @@ class History:
 
     @property
     def waiting(self) -> bool:
-        return self._busy or bool(self._queue)
+        # While the writer is stuck, nothing it holds will go out before what comes next.
+        return (self._busy and not self._stalled) or bool(self._queue)
 
     def durable(self, event: Message, deliver: Callable[[], None], settled: Settled) -> None:
         stats = self._stats
         stats.messages_in[stats.read_door] += 1
+        if self._stalled:
+            stats.errors["history_write"] += 1
+            settled(event, NotStored())
+            return
         if self.store is None and not self.waiting:
             deliver()
             stats.sent(stats.read_at)
@@ -156,6 +170,9 @@ class History:
         self._kick()
 
     def later(self, deliver: Callable[[], None]) -> None:
+        if self._stalled and not self._queue:
+            deliver()
+            return
         self._queue.append((None, deliver, 0.0, "", None))
         self._kick()
 
@@ -176,6 +193,10 @@ class History:
 
     def keep(self, event: PrivateMessage, account: str, settled: Settled) -> None:
         self._stats.messages_in[self._stats.read_door] += 1
+        if self._stalled:
+            self._stats.errors["history_write"] += 1
+            settled(event, NotStored())
+            return
         self._queue.append((event, _nothing, 0.0, account, settled))
         self._kick()
 
@@ -346,6 +367,44 @@ class History:
         wait = PROBE_EVERY if self._stats.store_up else PROBE_AWAY
         self._probe_timer = self._loop.call_later(wait, self._probe)
 
+    def _watch(self) -> None:
+        """Give up on a commit the store has not answered for STALL_AFTER seconds."""
+        self._watch_timer = None
+        if self._writer is None:
+            return
+        stuck = self._loop.time() - self._writing_since
+        if self._in_flight is not None and not self._stalled and stuck > STALL_AFTER:
+            self._stall(stuck)
+        self._watch_timer = self._loop.call_later(WATCH_EVERY, self._watch)
+
+    def _stall(self, stuck: float) -> None:
+        """The writer waits for a store that does not answer (a frozen host, a partition
+        TCP has not noticed yet): every message it holds, and every one waiting behind
+        it, is refused now, with its sender told, and what waited behind them goes out
+        in its order. Until the writer answers, new messages are refused at once. (If the
+        stuck commit does go through later, its messages are in the history although
+        nobody received them: never the other way round.)"""
+        assert self._in_flight is not None
+        self._stalled = True
+        self._store_failed(TimeoutError(f"no answer for {stuck:.1f} s"), "history store stalled")
+        stats = self._stats
+        for entries in (self._in_flight, self._queue):
+            for i, (event, deliver, _, _, settled) in enumerate(entries):
+                try:
+                    if event is None:
+                        deliver()
+                    else:
+                        stats.errors["history_write"] += 1
+                        if settled is not None:
+                            settled(event, NotStored())
+                except Exception:
+                    log.exception("internal error settling a message")
+                entries[i] = (None, _nothing, 0.0, "", None)
+        self._queue = []
+        held, self._held = self._held, set()
+        for reader in held:
+            reader.resume_reading()
+
     async def prune(self, older_than: float | None, keep_per_room: int | None) -> int:
         """Retention, in short steps: in the writer's turn for a store that takes one writer
         at a time (SQLite: a step of PRUNE_STEP deletes between two commits, where a prune
@@ -367,10 +426,18 @@ class History:
                 return deleted
 
     async def drain(self) -> None:
-        """Wait until every message accepted so far is stored and delivered."""
-        await self._idle.wait()
+        """Wait until every message accepted so far is stored and delivered (or refused,
+        when the store stalled)."""
+        if not self._stalled:
+            await self._idle.wait()
 
     async def close(self) -> None:
+        stalled = self._stalled
+        if stalled:
+            # The writer (and maybe a probe) is stuck on a store that does not answer:
+            # leave them rather than hang the shutdown.
+            log.warning("closing with the history store not answering")
+            self._writer = None
         await self.drain()
         if self._checkpoint_timer is not None:
             self._checkpoint_timer.cancel()
@@ -378,14 +445,16 @@ class History:
             self._index_timer.cancel()
         if self._probe_timer is not None:
             self._probe_timer.cancel()
+        if self._watch_timer is not None:
+            self._watch_timer.cancel()
         if self._checkpoints is not None:
-            await asyncio.to_thread(self._checkpoints.shutdown, wait=True)
+            await asyncio.to_thread(self._checkpoints.shutdown, wait=not stalled)
             self._checkpoints = None
         if self._reads is not None:
-            await asyncio.to_thread(self._reads.shutdown, wait=True)
+            await asyncio.to_thread(self._reads.shutdown, wait=not stalled)
             self._reads = None
         if self._prunes is not None:
-            await asyncio.to_thread(self._prunes.shutdown, wait=True)
+            await asyncio.to_thread(self._prunes.shutdown, wait=not stalled)
             self._prunes = None
         if self.store is not None and self._writer is not None:
             await self.run(self.store.close)
@@ -398,6 +467,7 @@ class History:
             self._checkpoint_timer = self._loop.call_later(CHECKPOINT_EVERY, self._checkpoint)
             self._index_timer = self._loop.call_later(INDEX_EVERY, self._index)
             self._probe_timer = self._loop.call_later(PROBE_EVERY, self._probe)
+            self._watch_timer = self._loop.call_later(WATCH_EVERY, self._watch)
 
     def _index(self) -> None:
         """Index what was committed since the last run, where commits run (the loop, in
@@ -477,6 +547,7 @@ class History:
         if not messages or self.store is None or self._writer is None:
             return False
         offline = [(account, event.id) for event, _, _, account, _ in batch if event and account]
+        self._in_flight, self._writing_since = batch, self._loop.time()
         self._writer.submit(
             lambda result, error: self._deliver(batch, result, error),
             self.store.append, messages, offline,
@@ -489,6 +560,10 @@ class History:
         """Deliver a batch once its commit is over: `stored` is the ids the store refused,
         None (with no error) when nothing was written."""
         stats = self._stats
+        if batch is self._in_flight:
+            self._in_flight = None
+            # A batch given up on (_stall) holds only places now: its senders were told.
+            self._stalled = False
         # What arrived during that commit is committed while this batch goes out: the
         # writer never waits for the fan-out. Its delivery comes after this one (the writer
         # keeps order), so the events queued behind it stay behind it.
