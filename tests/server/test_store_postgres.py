@@ -182,3 +182,19 @@ async def test_a_frozen_postgresql_gets_senders_told_within_seconds(
     lines = await listener.lines_until("[habla] después")
     said = [line for line in lines if line.startswith("[habla] ")]
     assert said == ["[habla] antes"]
+
+
+async def test_a_quick_restart_of_postgresql_refuses_nothing(
+    make_server: ServerFactory, own_pg: PgServer
+) -> None:
+    server = await make_server(store=own_pg.new_database())
+    talker = await JsonClient.connect(server.port, "habla")
+    ok = await talker.request({"type": "say", "room": "#lobby", "text": "antes"})
+    assert ok["type"] == "ok"
+    # A restart (a minor upgrade, say) closes every connection the pool holds; the next
+    # message finds PostgreSQL back and must not be refused on a dead connection.
+    await asyncio.to_thread(own_pg.stop)
+    await asyncio.to_thread(own_pg.start)
+    after = await talker.request({"type": "say", "room": "#lobby", "text": "después"})
+    assert after["type"] == "ok", after
+    assert (await health(server))["status"] == "ok"

@@ -222,6 +222,14 @@ def test_paging_and_recent(store: Store) -> None:
     assert {k: texts(v) for k, v in recent.items()} == {"#a": ["a8", "a9"], "#b": ["b0", "b1"]}
 
 
+def test_a_page_before_an_id_past_any_is_the_newest(store: Store) -> None:
+    store.append(room_messages("#a", ["uno gato", "dos gato"]))
+    store.index()
+    for huge in (1 << 62, 1 << 63, 10**30):
+        assert texts(store.before("#a", huge, 10)) == ["uno gato", "dos gato"]
+        assert texts(store.search("#a", "gato", huge, 10)) == ["dos gato", "uno gato"]
+
+
 def test_search_takes_words_not_syntax_with_accents_and_case_folded(store: Store) -> None:
     store.append(room_messages("#a", ["Él dijo: ¡ÑANDÚ!", "ñandu y gato", "perro", 'a "b" OR c']))
     store.index()

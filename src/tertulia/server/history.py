@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tertulia.core.errors import HistoryBusy, HistoryFailed, HistoryOff, NotStored
@@ -137,6 +138,7 @@ class History:
         self._index_timer: asyncio.TimerHandle | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
         self._probing = False
+        self._outcomes = 0  # writes and reads settled: a probe's answer is stale past one
         self._watch_timer: asyncio.TimerHandle | None = None
         self._in_flight: list[Pending] | None = None  # the batch the writer has now
         self._writing_since = 0.0
@@ -322,7 +324,10 @@ class History:
             # still see it: the ids of the last ones taken back are left out here.
             return [m for m in found if m.id not in self._taken_back] if self._taken_back else found
         except Exception as exc:
-            self._store_failed(exc, "history read failed")
+            if self.store is not None and isinstance(exc, self.store.unavailable):
+                self._store_failed(exc, "history read failed")
+            else:  # a bug, or a request the store could not take: the store itself is fine
+                log.exception("history read failed")
             raise HistoryFailed() from exc
         finally:
             self._reading -= 1
@@ -332,6 +337,7 @@ class History:
     def _store_failed(self, error: BaseException, what: str, messages: int = 0) -> None:
         stats = self._stats
         stats.store_failures += 1
+        self._outcomes += 1
         if stats.store_up:
             # The first failure in full, for the operator; then one line per failure until
             # the store answers again (an outage of a remote store fails every batch).
@@ -341,6 +347,7 @@ class History:
             log.warning(what, extra={"messages": messages, "reason": _one_line(error)})
 
     def _store_answered(self) -> None:
+        self._outcomes += 1
         if self._stats.store_up is False:
             self._stats.store_up = True
             log.warning("history store answers again")
@@ -353,14 +360,16 @@ class History:
             return
         self._probing = True
         future = self._loop.run_in_executor(self._reads, self.store.check)
-        future.add_done_callback(self._probed)
+        future.add_done_callback(partial(self._probed, self._outcomes))
 
-    def _probed(self, future: asyncio.Future[None]) -> None:
+    def _probed(self, outcomes: int, future: asyncio.Future[None]) -> None:
         self._probing = False
         if future.cancelled() or self._reads is None:
             return
         error = future.exception()
-        if error is not None:
+        if self._outcomes != outcomes:
+            pass  # a write or read settled while it ran: newer news than its own
+        elif error is not None:
             self._store_failed(error, "history store does not answer")
         else:
             self._store_answered()

@@ -28,6 +28,9 @@ class HistoryStore(Protocol):
     # Every write, retention's too, must go through the writer: the database lets one
     # connection write at a time and makes the others wait (SQLite).
     single_writer: bool
+    # What its calls raise when the database cannot be reached or used now (as opposed
+    # to a bad request or a bug): those make the server's health say so.
+    unavailable: tuple[type[BaseException], ...]
 
     def open(self) -> None:
         """Create or upgrade the storage; raises OSError or StoreError if it cannot."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +30,7 @@ from tertulia.store import TABLES, Message, StoreError
 from tertulia.store.rows import (
     MESSAGE_COLUMNS,
     ROOM_COLUMNS,
+    below,
     message,
     room_message,
     tags_to,
@@ -48,6 +51,7 @@ POOL_WAIT = 3.0
 # within a second or two instead of an ever longer backoff.
 RECONNECT_FOR = 2.0
 REFOLD_BATCH = 1000  # rows a migration folds for search per statement
+IDLE_CHECK = 0.25  # seconds a pooled connection may sit unused before it is checked
 # A PostgreSQL that stops answering (a partition, a frozen host) must not hold the writer
 # for ever: TCP keepalives find a silent peer in about 11 s, and data it leaves
 # unacknowledged for 10 s drops the connection.
@@ -220,6 +224,9 @@ class PostgresStore:
 
     commits_on_loop = False  # a commit waits for the network: the writer has a thread
     single_writer = False  # rows are locked one by one: retention runs beside the commits
+    unavailable: tuple[type[BaseException], ...] = (
+        psycopg.OperationalError, PoolTimeout, OSError, TimeoutError,
+    )  # fmt: skip
 
     def __init__(self, url: str, options: str = SERVING) -> None:
         """`options`: server settings for the pool's connections (`-c name=value ...`)."""
@@ -227,6 +234,10 @@ class PostgresStore:
         self.options = options
         self.where = redacted(url)
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        # When each pooled connection was last handed back.
+        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._room_keys_cache: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -243,6 +254,8 @@ class PostgresStore:
                 **_LIMITS,
             },
             configure=_configure,
+            check=self._check_idle,
+            reset=self._used,
             timeout=POOL_WAIT,
             reconnect_timeout=RECONNECT_FOR,
             name="tertulia",
@@ -331,6 +344,17 @@ class PostgresStore:
         with self._conn() as conn:
             conn.execute("SELECT 1")
 
+    def _used(self, conn: psycopg.Connection[Any]) -> None:
+        self._last_used[conn] = time.monotonic()
+
+    def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
+        """Before a call takes a connection that has sat idle, one round trip to see that
+        it still works: a PostgreSQL restarted meanwhile closed it, and the call would
+        fail (a batch refused) although PostgreSQL is back. One in use all along is not
+        asked: under load the check costs nothing."""
+        if time.monotonic() - self._last_used.get(conn, 0.0) > IDLE_CHECK:
+            conn.execute("")
+
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         if self._pool is None:
@@ -370,6 +394,19 @@ class PostgresStore:
                     (m.id, m.ts, None, None, m.sender, m.target, m.kind.value, m.text,
                      m.account, False, tags, None)
                 )  # fmt: skip
+        try:
+            return self._append(rows, messages, offline)
+        except psycopg.errors.AdminShutdown:
+            # PostgreSQL was restarted since this connection last worked: it ended the
+            # session before running anything of ours, so once more on a new one is safe.
+            return self._append(rows, messages, offline)
+
+    def _append(
+        self,
+        rows: list[tuple[Any, ...]],
+        messages: Sequence[Message],
+        offline: Sequence[tuple[str, int]],
+    ) -> list[int]:
         refused: set[int] = set()
         with self._conn() as conn:
             try:
@@ -656,7 +693,7 @@ class PostgresStore:
             rows = conn.execute(
                 f"SELECT {ROOM_COLUMNS} FROM messages"
                 f" WHERE room_key = %s AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
-                (fold(room), before if before is not None else 1 << 62, opened, limit),
+                (fold(room), below(before), opened, limit),
             ).fetchall()
         return [room_message(row) for row in reversed(rows)]
 
@@ -673,7 +710,7 @@ class PostgresStore:
                 " WHERE room_key = %s AND words @@ plainto_tsquery('simple', %s)"
                 f" AND id < %s AND {_VISIBLE} ORDER BY id DESC LIMIT %s",
                 (
-                    fold(room), found, before if before is not None else 1 << 62,
+                    fold(room), found, below(before),
                     opened, limit,
                 ),
             ).fetchall()  # fmt: skip

@@ -9,6 +9,15 @@ from tertulia.core.events import Kind, PrivateMessage, RoomMessage
 
 Message = RoomMessage | PrivateMessage
 
+NEWEST = 1 << 62  # above every id: `before` it is the newest page
+
+
+def below(before: int | None) -> int:
+    """The id a page ends below: NEWEST for none, and for an id past any the store could
+    hold (a client may send 10**30; SQLite cannot bind it, PostgreSQL would)."""
+    return NEWEST if before is None or before > NEWEST else before
+
+
 # The columns room_message reads, in its order; message() reads target too.
 ROOM_COLUMNS = "id, ts, room, sender, kind, text, account, restricted, tags"
 MESSAGE_COLUMNS = "id, ts, room, sender, target, kind, text, account, restricted, tags"

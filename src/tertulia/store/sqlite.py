@@ -17,6 +17,7 @@ from tertulia.store import TABLES, Message, StoreError
 from tertulia.store.rows import (
     MESSAGE_COLUMNS,
     ROOM_COLUMNS,
+    below,
     message,
     room_message,
     tags_to,
@@ -199,6 +200,7 @@ class SqliteStore:
         # on the loop. FULL waits for an fsync, which the loop must not wait for.
         self.commits_on_loop = self.synchronous != "FULL"
         self.single_writer = True  # one connection writes at a time; the others wait
+        self.unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError)
         self._db: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._pruner: sqlite3.Connection | None = None
@@ -629,7 +631,7 @@ class SqliteStore:
         rows = self.reader.execute(
             f"SELECT {ROOM_COLUMNS} FROM messages WHERE room_key = ? AND id < ? AND {_VISIBLE} "
             "ORDER BY id DESC LIMIT ?",
-            (fold(room), before if before is not None else 1 << 62, opened, limit),
+            (fold(room), below(before), opened, limit),
         ).fetchall()
         return [room_message(row) for row in reversed(rows)]
 
@@ -645,7 +647,7 @@ class SqliteStore:
             "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ? AND m.room_key = ? AND m.id < ? "
             "AND NOT (m.restricted AND m.ts < ?) ORDER BY m.id DESC LIMIT ?",
-            (query, fold(room), before if before is not None else 1 << 62, opened, limit),
+            (query, fold(room), below(before), opened, limit),
         ).fetchall()
         return [room_message(row) for row in rows]
 
