@@ -63,20 +63,31 @@ class PgServer:
         self.data = os.path.join(self.root, "data")
         self.port = 0
         self._databases = 0
-        self._run("initdb", "-D", self.data, "-U", "tertulia", "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "-N")  # fmt: skip
+        try:
+            # A UTF-8 locale, as on most servers: PostgreSQL's idea of a letter depends on
+            # it, and search must not.
+            self._run("initdb", "-D", self.data, "-U", "tertulia", "--auth=trust",
+                      "-E", "UTF8", "--locale=C.UTF-8", "-N")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         # No fsync for initdb's own files (-N); the server itself keeps fsync on, so that
         # what the tests measure (commits) costs what it costs for operators.
 
     def _run(self, program: str, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [*self._as, os.path.join(self._bin, program), *args],
-            check=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            text=True,
             timeout=120,
         )
+        if done.returncode != 0:
+            # What the program said, not only its exit status: CI shows this line.
+            raise subprocess.CalledProcessError(
+                done.returncode, f"{program}: {done.stderr.strip()[-1000:]}", stderr=done.stderr
+            )
 
     def start(self) -> None:
         """Start the server (on its previous port after a stop) and wait until it answers."""
@@ -105,6 +116,9 @@ class PgServer:
         """The postmaster and every process it has started (the backends among them)."""
         with open(os.path.join(self.data, "postmaster.pid")) as pidfile:
             postmaster = int(pidfile.readline())
+        with open(f"/proc/{postmaster}/comm") as comm:
+            if comm.read().strip() != "postgres":
+                return []  # a stale file: that process is long gone, its number reused
         found = [postmaster]
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -148,8 +162,13 @@ class PgServer:
         return self.url(name)
 
     def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # stopped already
-            self.stop()
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self.stop()  # it may have been stopped already
+        # A server pg_ctl could not stop (a loaded machine, a frozen one) is killed: its
+        # directory is about to go.
+        with contextlib.suppress(OSError, ValueError):
+            for pid in self.processes():
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
