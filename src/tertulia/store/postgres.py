@@ -98,9 +98,10 @@ _ROW_ERRORS = (UnicodeError, OverflowError, psycopg.DataError, psycopg.Integrity
 
 def search_text(text: str) -> str:
     """Text as search sees it: its words, accents dropped and case folded, one space
-    apart (FTS5's unicode61 with remove_diacritics does the same for SQLite). Python splits
-    the words, so that PostgreSQL's parser, whose idea of a letter depends on the
-    database's locale, has only words and spaces to split."""
+    apart, as FTS5's unicode61 with remove_diacritics does for SQLite (the compatibility
+    decomposition folds a little more: ß, ligatures, fullwidth letters; docs/postgresql.md).
+    Python splits the words, so that PostgreSQL's parser, whose idea of a letter depends
+    on the database's locale, has only words and spaces to split."""
     if not text.isascii():  # most chat is ASCII, which has nothing to decompose
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in decomposed if not unicodedata.combining(c))
