@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +156,100 @@ class Running:
         return code, "".join(rest)
 
 
+class Stalled:
+    """A copy into PostgreSQL held up at the batch holding message `at`, however fast or
+    slow the machine: the test stores a message of that id first, in a transaction it
+    keeps open, and the copy's insert of that id waits for that transaction to end (a
+    primary key waits for the transaction holding the key). The copy has stored every
+    batch before that one and none after it until the test stops it or lets it go, so the
+    test never races the copy's speed."""
+
+    def __init__(self, url: str, at: int) -> None:
+        import psycopg
+
+        with opened(url):
+            pass  # the schema, for the message to go in first; the copy finds it migrated
+        self.copies: list[Running] = []
+        self.watch = psycopg.connect(url, autocommit=True)  # sees others as they are now
+        self.holder = psycopg.connect(url)  # a transaction, open until released
+        self.holder.execute(
+            "INSERT INTO tertulia.messages (id, ts, sender, kind, text)"
+            " VALUES (%s, 0, 'test', 'message', 'in the way')",
+            (at,),
+        )
+
+    def copy(self, *args: str) -> Running:
+        running = Running(*args)
+        self.copies.append(running)
+        return running
+
+    def _poll(self, what: str, done: Callable[[], bool], timeout: float) -> None:
+        # PostgreSQL tells no client when another backend starts waiting on a lock or
+        # goes away: it is asked a few times a second, for at most `timeout` seconds.
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not within {timeout} s")
+            time.sleep(0.02)
+
+    def waiting(self, running: Running, timeout: float = 30) -> int:
+        """The copy's backend, once it waits on the test's transaction."""
+        found: list[int] = []
+
+        def blocked() -> bool:
+            if running.proc.poll() is not None:
+                code, rest = running.end()
+                raise AssertionError(f"the copy ended ({code}) before it waited: {rest}")
+            found[:] = [
+                pid
+                for (pid,) in self.watch.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    (self.holder.info.backend_pid,),
+                )
+            ]
+            return bool(found)
+
+        self._poll("the copy waiting on the held message", blocked, timeout)
+        assert len(found) == 1, found  # one batch at a time
+        return found[0]
+
+    def ours(self) -> list[int]:
+        """The test's own backends, which no copy uses."""
+        return [self.holder.info.backend_pid, self.watch.info.backend_pid]
+
+    def release(self) -> None:
+        """End the test's transaction: its message is gone, a waiting insert goes on."""
+        self.holder.rollback()
+
+    def gone(self, backend: int, timeout: float = 30) -> None:
+        """Wait until a backend has ended (its client gone, or told to go)."""
+
+        def ended() -> bool:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+            row = self.watch.execute(query, (backend,)).fetchone()
+            return row is not None and row[0] == 0
+
+        self._poll(f"backend {backend} ending", ended, timeout)
+
+    def close(self) -> None:
+        for running in self.copies:  # a test that failed half-way leaves none behind
+            if running.proc.poll() is None:
+                running.proc.kill()
+                running.end()
+        self.holder.rollback()
+        self.holder.close()
+        self.watch.close()
+
+
+@contextmanager
+def stalled(url: str, at: int) -> Iterator[Stalled]:
+    stall = Stalled(url, at)
+    try:
+        yield stall
+    finally:
+        stall.close()
+
+
 # -- 100,000 messages to PostgreSQL and back -------------------------------------------------
 
 
@@ -243,23 +337,33 @@ def held(url: str) -> int:
         return store.counts()["messages"]
 
 
+# Batches of 100, held up at the 51st: 5,000 messages stored, 15,000 to go.
+STOPPED_AT = 5000
+FIFTH = "4000 of 20000 messages, 20%"  # the last progress line before it
+
+
 def test_a_killed_copy_goes_on_where_it_stopped_and_copies_each_message_once(
     source_20k: Path, pg_url: str
 ) -> None:
-    # Batches of 100: the kill lands a tenth of the way in, with most batches still to go.
-    first = Running(sqlite_url(source_20k), pg_url, "--batch", "100")
-    first.wait_for("of 20000 messages")
-    first.proc.kill()
-    first.end()
+    with stalled(pg_url, STOPPED_AT + 1) as stall:
+        first = stall.copy(sqlite_url(source_20k), pg_url, "--batch", "100")
+        first.wait_for(FIFTH)
+        backend = stall.waiting(first)
+        first.proc.kill()
+        code, _ = first.end()
+        assert code == -signal.SIGKILL
+        assert held(pg_url) == STOPPED_AT  # every batch before the kill is kept
+        # The killed copy's backend never learnt its client was gone: once the test's
+        # transaction ends it may still store the batch it was sending.
+        stall.release()
+        stall.gone(backend)
     stopped_at = held(pg_url)
-    assert 0 < stopped_at < 20_000
+    assert stopped_at in (STOPPED_AT, STOPPED_AT + 100)
 
     again = copy(sqlite_url(source_20k), pg_url, "--batch", "100")
     assert again.returncode == 0, again.stderr
-    # (A commit the kill caught half-way may land a moment after the count above.)
-    resumed = int(again.stderr.split("resuming after message ", 1)[1].split(":")[0])
-    assert stopped_at <= resumed < 20_000
-    assert f"; {20_000 - resumed} messages copied" in again.stdout
+    assert f"resuming after message {stopped_at}:" in again.stderr
+    assert f"; {20_000 - stopped_at} messages copied" in again.stdout
     with opened(sqlite_url(source_20k)) as source, opened(pg_url) as copied:
         assert everything(copied) == everything(source)  # every message, each once
 
@@ -267,49 +371,65 @@ def test_a_killed_copy_goes_on_where_it_stopped_and_copies_each_message_once(
 def test_ctrl_c_stops_with_one_line_and_the_next_run_finishes(
     source_20k: Path, pg_url: str
 ) -> None:
-    first = Running(sqlite_url(source_20k), pg_url, "--batch", "100")
-    first.wait_for("of 20000 messages")
-    first.proc.send_signal(signal.SIGINT)
-    code, rest = first.end()
-    assert code == 130
-    *progress, last = rest.splitlines()
-    assert all("of 20000 messages" in line for line in progress)  # no traceback
-    assert last.startswith("tertulia store copy: interrupted after copying ")
-    assert last.endswith("run the same command again to go on from where it stopped")
-    assert 0 < held(pg_url) < 20_000
+    with stalled(pg_url, STOPPED_AT + 1) as stall:
+        first = stall.copy(sqlite_url(source_20k), pg_url, "--batch", "100")
+        first.wait_for(FIFTH)
+        backend = stall.waiting(first)
+        first.proc.send_signal(signal.SIGINT)
+        code, rest = first.end()
+        assert code == 130
+        # One line, no traceback, after the progress lines already read.
+        assert rest == (
+            f"tertulia store copy: interrupted after copying {STOPPED_AT} messages: run the "
+            "same command again to go on from where it stopped\n"
+        )
+        # The batch it was sending was cancelled in the server, not left to land later.
+        stall.release()
+        stall.gone(backend)
+    assert held(pg_url) == STOPPED_AT
 
     again = copy(sqlite_url(source_20k), pg_url, "--batch", "100")
     assert again.returncode == 0, again.stderr
-    assert "resuming after message" in again.stderr
+    assert f"resuming after message {STOPPED_AT}:" in again.stderr
+    assert f"; {20_000 - STOPPED_AT} messages copied" in again.stdout
     assert held(pg_url) == 20_000
 
 
 def test_a_lost_connection_is_one_line_and_the_next_run_finishes(
     source_20k: Path, pg_url: str
 ) -> None:
-    import psycopg
-
-    first = Running(sqlite_url(source_20k), pg_url, "--batch", "100")
-    first.wait_for("of 20000 messages")
-    # What a restarted or failed-over PostgreSQL does to its clients' connections.
-    database = pg_url.rsplit("/", 1)[1]
-    with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (database,),
+    with stalled(pg_url, STOPPED_AT + 1) as stall:
+        first = stall.copy(sqlite_url(source_20k), pg_url, "--batch", "100")
+        first.wait_for(FIFTH)
+        backend = stall.waiting(first)
+        # What a restarted or failed-over PostgreSQL does to its clients' connections
+        # (the test's own are spared, to let the held message go afterwards).
+        terminated = [
+            pid
+            for (pid, ok) in stall.watch.execute(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND NOT pid = ANY(%s)",
+                (stall.ours(),),
+            )
+            if ok
+        ]
+        assert backend in terminated
+        code, rest = first.end()
+        assert code == 1
+        lines = rest.splitlines()
+        assert len(lines) == 1, rest  # one line, nothing before it
+        last = lines[0]
+        assert last.startswith("tertulia store copy: the copy stopped: ")
+        assert last.endswith(
+            "what was copied is kept: run the same command again to go on from where it stopped"
         )
-    code, rest = first.end()
-    assert code == 1
-    *progress, last = rest.splitlines()
-    assert all("of 20000 messages" in line for line in progress)  # said before it noticed
-    assert last.startswith("tertulia store copy: the copy stopped: ")
-    assert last.endswith(
-        "what was copied is kept: run the same command again to go on from where it stopped"
-    )
-    assert 0 < held(pg_url) < 20_000
+        stall.release()
+        stall.gone(backend)
+    assert held(pg_url) == STOPPED_AT
 
     again = copy(sqlite_url(source_20k), pg_url)
     assert again.returncode == 0, again.stderr
+    assert f"resuming after message {STOPPED_AT}:" in again.stderr
     with opened(sqlite_url(source_20k)) as source, opened(pg_url) as copied:
         assert everything(copied) == everything(source)
 
