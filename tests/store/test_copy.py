@@ -29,6 +29,10 @@ from tertulia.store import sqlite as sqlite_store
 from tertulia.store.copy import Progress, copy_store
 from tertulia.store_command import Display
 
+# Stores of 100,000 messages are built and copied here: on a loaded two-core machine that
+# takes several times the suite's default minute.
+pytestmark = pytest.mark.timeout(240)
+
 BIG = 100_000
 ROOMS = ("#Plaza", "#dev", "#café", "#Ñandú")
 SONG = 4242  # the message a search must find in every copy
@@ -97,7 +101,7 @@ def everything(store: Store) -> tuple[list[Message], dict[str, list[tuple[object
     return store.export_messages(0, 10 * BIG), tables
 
 
-def copy(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def copy(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
     """The real command, as an operator runs it; stdin closed, output captured."""
     return subprocess.run(
         [sys.executable, "-m", "tertulia", "store", "copy", *args],
