@@ -12,13 +12,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 from tertulia.core.errors import N_
 from tertulia.i18n import Translate, translator
 from tertulia.store import Store, StoreError, from_url
 from tertulia.store.copy import BATCH, Conflict, NotACopy, Progress, Report, copy_store
 from tertulia.store.sqlite import SqliteStore
+from tertulia.store.urls import redacted, scrubbed
 
 PREFIX = "tertulia store copy: "
 SHOWN_REFUSED = 20  # refused ids listed by number; past these, how many more
@@ -194,18 +194,6 @@ class Display:
             self.bar_shown = False
 
 
-def _shown(url: str) -> str:
-    """A URL as typed, but never its password (it goes to terminals and logs)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
-    except ValueError:
-        return url
-
-
 def _store(url: str, tr: Translate, must_exist: bool) -> Store:
     if not url.strip():
         raise UsageError(tr(N_("a store URL is needed: sqlite:///FILE or postgresql://...")))
@@ -214,7 +202,9 @@ def _store(url: str, tr: Translate, must_exist: bool) -> Store:
         store = from_url(url, data_dir="/nonexistent")
     except StoreError as exc:
         raise UsageError(
-            tr(N_("cannot use {url}: {reason}")).format(url=_shown(url), reason=exc)
+            tr(N_("cannot use {url}: {reason}")).format(
+                url=redacted(url), reason=_one_line(exc, url)
+            )
         ) from exc
     if isinstance(store, SqliteStore):
         # Opening a SQLite file creates it: a mistyped source must not become an empty
@@ -234,19 +224,23 @@ def _identity(store: Store) -> str:
     return store.where
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's text on one line (libpq's messages span several), or its name."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _one_line(exc: BaseException, *urls: str) -> str:
+    """An exception's text on one line (libpq's messages span several), or its name, and
+    never a password of `urls` (libpq may quote the part of a URL it could not parse)."""
+    text = str(exc)
+    for url in urls:
+        text = scrubbed(text, url)
+    return " ".join(text.split()) or type(exc).__name__
 
 
 @contextlib.contextmanager
-def _opened(store: Store, tr: Translate) -> Iterator[Store]:
-    """The store opened (migrated), closed on the way out, even after Ctrl-C."""
+def _opened(store: Store, url: str, tr: Translate) -> Iterator[Store]:
+    """The store opened (migrated) from `url`, closed on the way out, even after Ctrl-C."""
     try:
         store.open()
     except Exception as exc:  # StoreError, OSError, sqlite3.Error, and what else may come
         line = tr(N_("cannot open {where}: {reason}"))
-        raise Failure(line.format(where=store.where, reason=_one_line(exc))) from exc
+        raise Failure(line.format(where=store.where, reason=_one_line(exc, url))) from exc
     try:
         yield store
     finally:
@@ -277,8 +271,9 @@ def cmd_copy(args: argparse.Namespace) -> int:
     display = Display(sys.stderr, tr)
     began = time.monotonic()
     try:
-        with _opened(source, tr), _opened(destination, tr):
-            report = _copy(source, destination, args.batch, display, tr)
+        with _opened(source, args.source, tr), _opened(destination, args.destination, tr):
+            urls = (args.source, args.destination)
+            report = _copy(source, destination, urls, args.batch, display, tr)
     except Failure as exc:
         display.done_drawing()
         print(PREFIX + str(exc), file=sys.stderr)
@@ -298,7 +293,14 @@ def cmd_copy(args: argparse.Namespace) -> int:
     return _tell(report, source, destination, time.monotonic() - began, tr)
 
 
-def _copy(source: Store, destination: Store, batch: int, display: Display, tr: Translate) -> Report:
+def _copy(
+    source: Store,
+    destination: Store,
+    urls: tuple[str, str],
+    batch: int,
+    display: Display,
+    tr: Translate,
+) -> Report:
     try:
         return copy_store(source, destination, batch, display)
     except NotACopy as exc:
@@ -319,7 +321,7 @@ def _copy(source: Store, destination: Store, batch: int, display: Display, tr: T
                 "again to go on from where it stopped"
             )
         )
-        raise Failure(line.format(reason=_one_line(exc))) from exc
+        raise Failure(line.format(reason=_one_line(exc, *urls))) from exc
 
 
 def _tell(report: Report, source: Store, destination: Store, seconds: float, tr: Translate) -> int:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from chatclient import JsonClient, LineClient
 
 LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
@@ -138,6 +140,76 @@ async def test_a_store_that_cannot_be_reached_is_one_line_without_its_password()
         1, "tertulia: cannot open the history at mysql://ana@db/chat: unknown store 'mysql': "
         "use sqlite:///file or postgresql://...",
     )  # fmt: skip
+
+
+def _postgres_shows_where_with_store_urls() -> bool:
+    try:
+        from tertulia.store import postgres, urls
+    except ImportError:  # no psycopg: PostgreSQL URLs stop at from_url, before any `where`
+        return True
+    return postgres.redacted is urls.redacted
+
+
+# Until store/postgres.py takes `redacted` from store/urls.py, PostgresStore() raises on a
+# host list (urlsplit's .port) and its `where` keeps a query password: these cases fail.
+UNTIL_POSTGRES_USES_URLS = pytest.mark.xfail(
+    not _postgres_shows_where_with_store_urls(),
+    reason="store/postgres.py still has its own redacted()",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # An unknown scheme: refused before any connection, the URL shown all the same.
+        pytest.param(
+            "postgress://ana:sekrit@db/chat", "postgress://ana:***@db/chat", id="unknown scheme"
+        ),
+        # libpq's host list, which urlsplit cannot give a port for.
+        pytest.param(
+            "postgresql://ana:sekrit@127.0.0.1:{one},127.0.0.1:{two}/chat",
+            "postgresql://ana:***@127.0.0.1:{one},127.0.0.1:{two}/chat",
+            id="host list",
+            marks=UNTIL_POSTGRES_USES_URLS,
+        ),
+        # The password as a query parameter.
+        pytest.param(
+            "postgresql://ana@127.0.0.1:{one}/chat?password=sekrit",
+            "postgresql://ana@127.0.0.1:{one}/chat?password=***",
+            id="query password",
+            marks=UNTIL_POSTGRES_USES_URLS,
+        ),
+        # A password libpq cannot decode, which its error quotes.
+        pytest.param(
+            "postgresql://u:sek%zzrit@127.0.0.1:{one}/db",
+            "postgresql://u:***@127.0.0.1:{one}/db",
+            id="undecodable password",
+        ),
+        # libpq's key=value settings are not a URL.
+        pytest.param(
+            "host=127.0.0.1 port={one} password=sekrit",
+            "host=127.0.0.1 port={one} password=***",
+            id="key=value",
+        ),
+    ],
+)
+async def test_a_store_url_is_never_shown_with_its_password(url: str, shown: str) -> None:
+    with socket.socket() as one, socket.socket() as two:
+        one.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        two.bind(("127.0.0.1", 0))
+        ports = {"one": one.getsockname()[1], "two": two.getsockname()[1]}
+        code, out, err = await _run(
+            "serve", "--port", "0", "--no-irc", "--no-web", "--store", url.format(**ports)
+        )
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"tertulia: cannot open the history at {shown.format(**ports)}: ")
+    assert "Traceback" not in err
+    for secret in ("sekrit", "sek%zzrit"):
+        assert secret not in out + err
+    assert "listening" not in out
 
 
 async def test_bad_configuration_is_one_line() -> None:

@@ -43,6 +43,7 @@ from tertulia.server.moderation import Moderation
 from tertulia.server.plain_door import PlainHandler
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 from tertulia.store import HistoryUnavailable, StoreError, from_url
+from tertulia.store.urls import redacted, scrubbed
 
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
 TLS_HANDSHAKE_SECONDS = 10.0  # to finish a TLS handshake after connecting
@@ -231,7 +232,8 @@ class Server:
         try:
             store = from_url(s.store, s.data_dir, s.history_sync) if s.history else None
         except StoreError as exc:
-            raise HistoryUnavailable(path=s.store, reason=str(exc)) from exc
+            reason = scrubbed(str(exc), s.store)
+            raise HistoryUnavailable(path=redacted(s.store), reason=reason) from exc
         # A commit that waits (for an fsync, for the network) gets a thread of its own.
         on_loop = store is None or store.commits_on_loop
         self._history = history = History(store, self.loop, self.stats, on_loop)
@@ -246,7 +248,8 @@ class Server:
                 reacted = await history.run(store.reactions, shown)
             except (OSError, sqlite3.Error, StoreError) as exc:
                 await history.close()
-                raise HistoryUnavailable(path=store.where, reason=str(exc)) from exc
+                reason = scrubbed(str(exc), s.store)  # libpq may quote what it could not parse
+                raise HistoryUnavailable(path=store.where, reason=reason) from exc
             self.hub.restore(last, recent)
             self.hub.reactions.update(reacted)
             self.hub.on_reaction = history.keep_reaction

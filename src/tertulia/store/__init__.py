@@ -10,6 +10,7 @@ from typing import Protocol
 from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.core.events import PrivateMessage, RoomMessage
+from tertulia.store.urls import redacted, split
 
 Message = RoomMessage | PrivateMessage
 
@@ -237,9 +238,13 @@ def from_url(url: str, data_dir: str | Path, synchronous: str = "normal") -> Sto
 
     if not url:
         return SqliteStore(Path(data_dir) / FILE_NAME, synchronous)
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise StoreError(f"store {url!r} is not a URL: sqlite:///file or postgresql://...")
+    parts = split(url)
+    if parts is None:
+        # Shown as typed but for a password: libpq's key=value settings may hold one.
+        raise StoreError(
+            f"store {redacted(url)!r} is not a URL: sqlite:///file or postgresql://..."
+        )
+    scheme, rest = parts
     scheme = scheme.lower()
     if scheme == "sqlite":
         if not rest.strip("/"):
