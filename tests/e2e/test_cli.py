@@ -142,23 +142,6 @@ async def test_a_store_that_cannot_be_reached_is_one_line_without_its_password()
     )  # fmt: skip
 
 
-def _postgres_shows_where_with_store_urls() -> bool:
-    try:
-        from tertulia.store import postgres, urls
-    except ImportError:  # no psycopg: PostgreSQL URLs stop at from_url, before any `where`
-        return True
-    return postgres.redacted is urls.redacted
-
-
-# Until store/postgres.py takes `redacted` from store/urls.py, PostgresStore() raises on a
-# host list (urlsplit's .port) and its `where` keeps a query password: these cases fail.
-UNTIL_POSTGRES_USES_URLS = pytest.mark.xfail(
-    not _postgres_shows_where_with_store_urls(),
-    reason="store/postgres.py still has its own redacted()",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
@@ -171,14 +154,12 @@ UNTIL_POSTGRES_USES_URLS = pytest.mark.xfail(
             "postgresql://ana:sekrit@127.0.0.1:{one},127.0.0.1:{two}/chat",
             "postgresql://ana:***@127.0.0.1:{one},127.0.0.1:{two}/chat",
             id="host list",
-            marks=UNTIL_POSTGRES_USES_URLS,
         ),
         # The password as a query parameter.
         pytest.param(
             "postgresql://ana@127.0.0.1:{one}/chat?password=sekrit",
             "postgresql://ana@127.0.0.1:{one}/chat?password=***",
             id="query password",
-            marks=UNTIL_POSTGRES_USES_URLS,
         ),
         # A password libpq cannot decode, which its error quotes.
         pytest.param(

@@ -225,23 +225,6 @@ def closed_ports() -> Iterator[tuple[int, int]]:
         yield one.getsockname()[1], two.getsockname()[1]
 
 
-def _postgres_shows_where_with_store_urls() -> bool:
-    try:
-        from tertulia.store import postgres
-    except ImportError:  # no psycopg: PostgreSQL URLs stop at from_url, before any `where`
-        return True
-    return postgres.redacted is redacted
-
-
-# Until store/postgres.py takes `redacted` from store/urls.py, PostgresStore() raises on a
-# host list (urlsplit's .port) and its `where` keeps a query password: these cases fail.
-UNTIL_POSTGRES_USES_URLS = pytest.mark.xfail(
-    not _postgres_shows_where_with_store_urls(),
-    reason="store/postgres.py still has its own redacted()",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     ("url", "code"),
     [
@@ -250,13 +233,11 @@ UNTIL_POSTGRES_USES_URLS = pytest.mark.xfail(
             "postgresql://ana:sekrit@127.0.0.1:{one},127.0.0.1:{two}/chat",
             1,
             id="host list",
-            marks=UNTIL_POSTGRES_USES_URLS,
         ),
         pytest.param(
             "postgresql://ana@127.0.0.1:{one}/chat?password=sekrit",
             1,
             id="query password",
-            marks=UNTIL_POSTGRES_USES_URLS,
         ),
         pytest.param("postgresql://u:sek%zzrit@127.0.0.1:{one}/db", 1, id="undecodable password"),
         pytest.param("host=127.0.0.1 port={one} password=sekrit", 2, id="key=value"),

@@ -18,7 +18,6 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -35,6 +34,7 @@ from tertulia.store.rows import (
     room_message,
     tags_to,
 )
+from tertulia.store.urls import redacted
 
 log = logging.getLogger(__name__)
 
@@ -197,18 +197,6 @@ MIGRATIONS: tuple[str | Callable[[psycopg.Connection[Any]], None], ...] = (
     _refold,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and error lines."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
