@@ -45,7 +45,11 @@ class TertuliaError(Exception):
             k: v if k in _NOT_QUOTED else quoted(v) for k, v in self.args_map.items()
         }
         if isinstance(args.get("reason"), str):
-            args["reason"] = tr(args["reason"]).format(**args)
+            reason = tr(args["reason"])
+            try:
+                args["reason"] = reason.format(**args)
+            except (KeyError, IndexError, ValueError):
+                args["reason"] = reason  # free text (a database's words), not a template
         text = tr(self.template).format(**args)
         # What a user typed may be quoted back; a lone surrogate in it could not be sent.
         return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
