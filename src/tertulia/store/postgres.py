@@ -31,6 +31,7 @@ from tertulia.store.rows import (
     ROOM_COLUMNS,
     below,
     message,
+    prune_step,
     room_message,
     tags_to,
 )
@@ -590,23 +591,11 @@ class PostgresStore:
         return found
 
     def prune_step(self, older_than: float | None, cutoffs: dict[str, int], limit: int) -> int:
-        deleted = 0
         with self._conn() as conn:
-            if older_than is not None:
-                deleted += conn.execute(
-                    "DELETE FROM messages WHERE id IN"
-                    " (SELECT id FROM messages WHERE ts < %s LIMIT %s)",
-                    (older_than, limit),
-                ).rowcount
-            for key, last in cutoffs.items():
-                if deleted >= limit:
-                    break
-                deleted += conn.execute(
-                    "DELETE FROM messages WHERE id IN"
-                    " (SELECT id FROM messages WHERE room_key = %s AND id <= %s LIMIT %s)",
-                    (key, last, limit - deleted),
-                ).rowcount
-        return deleted
+            return prune_step(
+                lambda sql, args: conn.execute(sql, args).rowcount,
+                "%s", older_than, cutoffs, limit,
+            )  # fmt: skip
 
     # -- moving a whole store (tertulia store copy) ----------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tertulia.core.events import Kind, PrivateMessage, RoomMessage
@@ -55,3 +56,31 @@ def tags_from(stored: str | None) -> tuple[tuple[str, str], ...]:
         return tuple((str(k), str(v)) for k, v in json.loads(stored))
     except (ValueError, TypeError):
         return ()  # a row written by hand: its message still reads
+
+
+def prune_step(
+    delete: Callable[[str, tuple[Any, ...]], int],
+    mark: str,
+    older_than: float | None,
+    cutoffs: dict[str, int],
+    limit: int,
+) -> int:
+    """Delete at most `limit` of the messages retention drops, through `delete` (SQL with
+    `mark` for each parameter, its parameters: how many rows went). Each statement is a
+    short transaction of its own in autocommit mode, as both stores' connections are."""
+    deleted = 0
+    if older_than is not None:
+        deleted += delete(
+            "DELETE FROM messages WHERE id IN"
+            f" (SELECT id FROM messages WHERE ts < {mark} LIMIT {mark})",
+            (older_than, limit),
+        )
+    for key, last in cutoffs.items():
+        if deleted >= limit:
+            break
+        deleted += delete(
+            "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
+            f" WHERE room_key = {mark} AND id <= {mark} LIMIT {mark})",
+            (key, last, limit - deleted),
+        )
+    return deleted

@@ -19,6 +19,7 @@ from tertulia.store.rows import (
     ROOM_COLUMNS,
     below,
     message,
+    prune_step,
     room_message,
     tags_to,
 )
@@ -155,23 +156,9 @@ _ROW_ERRORS = (UnicodeError, OverflowError, sqlite3.IntegrityError)
 def _prune_step(
     db: sqlite3.Connection, older_than: float | None, cutoffs: dict[str, int], limit: int
 ) -> int:
-    """Delete at most `limit` of the messages retention drops; in autocommit mode each
-    statement is a short transaction of its own."""
-    deleted = 0
-    if older_than is not None:
-        deleted += db.execute(
-            "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ? LIMIT ?)",
-            (older_than, limit),
-        ).rowcount
-    for key, last in cutoffs.items():
-        if deleted >= limit:
-            break
-        deleted += db.execute(
-            "DELETE FROM messages WHERE id IN"
-            " (SELECT id FROM messages WHERE room_key = ? AND id <= ? LIMIT ?)",
-            (key, last, limit - deleted),
-        ).rowcount
-    return deleted
+    return prune_step(
+        lambda sql, args: db.execute(sql, args).rowcount, "?", older_than, cutoffs, limit
+    )
 
 
 def _private(path: Path, mode: int) -> None:
