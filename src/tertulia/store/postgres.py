@@ -245,7 +245,6 @@ class PostgresStore:
             },
             configure=_configure,
             check=self._check_idle,
-            reset=self._used,
             timeout=POOL_WAIT,
             reconnect_timeout=RECONNECT_FOR,
             name="tertulia",
@@ -334,9 +333,6 @@ class PostgresStore:
         with self._conn() as conn:
             conn.execute("SELECT 1")
 
-    def _used(self, conn: psycopg.Connection[Any]) -> None:
-        self._last_used[conn] = time.monotonic()
-
     def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
         """Before a call takes a connection that has sat idle, one round trip to see that
         it still works: a PostgreSQL restarted meanwhile closed it, and the call would
@@ -350,7 +346,12 @@ class PostgresStore:
         if self._pool is None:
             raise StoreError("the history store is not open")
         with self._pool.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                # Here, not in the pool's `reset` callback: with one, the pool hands every
+                # returned connection to a worker thread of its own, a wake-up per batch.
+                self._last_used[conn] = time.monotonic()
 
     # -- writing --------------------------------------------------------------------------
 
