@@ -381,7 +381,7 @@ class Server:
             log.warning("refused: banned", extra={"peer": conn.peer, "mask": banned.mask})
             self._refuse(conn, ServerBanned(reason=banned.reason))
             return
-        conn.address = address
+        conn.address = address  # the same text, read again from the peer when needed
         if not self.address_limits.exempt(address):
             s = self.settings
             conn.bucket = TokenBucket(s.flood_rate, float(s.flood_burst), self.loop.time)

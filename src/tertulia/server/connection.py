@@ -92,8 +92,10 @@ class Connection(asyncio.Protocol):
         "_budget",
         "_close_timer",
         "_closing",
+        "_counted",
         "_fakelag",
         "_fd",
+        "_framer",
         "_held",
         "_idle_timer",
         "_kernel",
@@ -101,10 +103,8 @@ class Connection(asyncio.Protocol):
         "_newlines",
         "_out",
         "_room",
-        "address",
         "bucket",
         "door",
-        "framer",
         "handler",
         "peer",
         "reason",
@@ -115,13 +115,13 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: DoorContext, door: Door = Door.PLAIN) -> None:
         self.server = server
         self.door = door
-        # IRC lines may carry up to 8191 bytes of tags before their 512-byte body.
-        limit = server.settings.max_line_bytes if door is Door.PLAIN else 8191 + 512
-        self.framer = LineFramer(limit)
+        # Made with the first line's bytes: a web connection reads frames and never needs
+        # one, nor does a connection that only listens (the original client, idle).
+        self._framer: LineFramer | None = None
         self.transport: asyncio.Transport | None = None
         self.handler: Handler | None = None
         self.peer = "?"
-        self.address: str | None = None  # counted by the per-address limits while open
+        self._counted = False  # counted by the per-address limits while open
         # Flood control: lines past the bucket wait in the backlog (fakelag), reading paused;
         # None for exempt addresses.
         self.bucket: TokenBucket | None = None
@@ -140,6 +140,30 @@ class Connection(asyncio.Protocol):
         self._budget = self._room = server.settings.send_buffer_bytes
         self._kernel = 0
         self._fd = -1
+
+    @property
+    def framer(self) -> LineFramer:
+        framer = self._framer
+        if framer is None:
+            # IRC lines may carry up to 8191 bytes of tags before their 512-byte body.
+            limit = self.server.settings.max_line_bytes if self.door is Door.PLAIN else 8191 + 512
+            framer = self._framer = LineFramer(limit)
+        return framer
+
+    @property
+    def address(self) -> str | None:
+        """The peer's address while the per-address limits count it, else None. Read from
+        the peer each time rather than kept: a string less for every connection."""
+        return self.peer.rsplit(":", 1)[0].strip("[]") if self._counted else None
+
+    @address.setter
+    def address(self, address: str | None) -> None:
+        self._counted = address is not None
+
+    @property
+    def pending(self) -> bool:
+        """Whether bytes of an unterminated line wait."""
+        return self._framer is not None and self._framer.pending
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -208,7 +232,7 @@ class Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        if self.framer.pending:
+        if self.pending:
             self._idle_flush()
             if self._closing:  # that line was a /quit, or failed
                 return None
@@ -389,12 +413,7 @@ class Connection(asyncio.Protocol):
         # Only the plain door flushes unterminated bytes, and only for clients that never sent
         # a newline: the original client. A client that ends its lines must not have one cut
         # in two because the rest of it was slow to arrive.
-        if (
-            self.framer.pending
-            and not self._closing
-            and self.door is Door.PLAIN
-            and not self._newlines
-        ):
+        if self.pending and not self._closing and self.door is Door.PLAIN and not self._newlines:
             self._idle_timer = self.server.loop.call_later(
                 self.server.settings.idle_flush, self._idle_flush
             )
