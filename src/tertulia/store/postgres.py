@@ -23,7 +23,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tertulia.core.bans import ServerBan
-from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.core.events import PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import TABLES, Message, StoreError
 from tertulia.store.rows import (
@@ -31,6 +31,8 @@ from tertulia.store.rows import (
     ROOM_COLUMNS,
     below,
     message,
+    offline_query,
+    private_messages,
     prune_step,
     room_message,
     tags_to,
@@ -478,16 +480,8 @@ class PostgresStore:
 
     def offline(self, account: str) -> list[PrivateMessage]:
         with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
-                "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
-                "WHERE o.account = %s ORDER BY m.id",
-                (fold(account),),
-            ).fetchall()
-        return [
-            PrivateMessage(id_, ts, sender, target, text, Kind(kind), account_ or "")
-            for id_, ts, sender, target, kind, text, account_ in rows
-        ]
+            rows = conn.execute(offline_query("%s"), (fold(account),)).fetchall()
+        return private_messages(rows)
 
     def handed_over(self, account: str, ids: Sequence[int]) -> None:
         with self._conn() as conn:

@@ -44,6 +44,23 @@ def message(row: tuple[Any, ...]) -> Message:
     )
 
 
+def offline_query(mark: str) -> str:
+    """The private messages kept for an account (`mark` its parameter), oldest first."""
+    return (
+        "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
+        "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
+        f"WHERE o.account = {mark} ORDER BY m.id"
+    )
+
+
+def private_messages(rows: list[tuple[Any, ...]]) -> list[PrivateMessage]:
+    """offline_query's rows as messages."""
+    return [
+        PrivateMessage(id_, ts, sender, target, text, Kind(kind), account or "")
+        for id_, ts, sender, target, kind, text, account in rows
+    ]
+
+
 def tags_to(tags: tuple[tuple[str, str], ...]) -> str | None:
     """Client tags as stored: JSON [[name, value], ...], or NULL for none."""
     return json.dumps(tags) if tags else None

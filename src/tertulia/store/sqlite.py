@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tertulia.core.bans import ServerBan
-from tertulia.core.events import Kind, PrivateMessage, RoomMessage
+from tertulia.core.events import PrivateMessage, RoomMessage
 from tertulia.core.names import fold
 from tertulia.store import TABLES, Message, StoreError
 from tertulia.store.rows import (
@@ -19,6 +19,8 @@ from tertulia.store.rows import (
     ROOM_COLUMNS,
     below,
     message,
+    offline_query,
+    private_messages,
     prune_step,
     room_message,
     tags_to,
@@ -443,16 +445,8 @@ class SqliteStore:
 
     def offline(self, account: str) -> list[PrivateMessage]:
         """The private messages kept for an account, oldest first (still kept)."""
-        rows = self.reader.execute(
-            "SELECT m.id, m.ts, m.sender, m.target, m.kind, m.text, m.account "
-            "FROM offline AS o JOIN messages AS m ON m.id = o.message_id "
-            "WHERE o.account = ? ORDER BY m.id",
-            (fold(account),),
-        ).fetchall()
-        return [
-            PrivateMessage(id_, ts, sender, target, text, Kind(kind), account_ or "")
-            for id_, ts, sender, target, kind, text, account_ in rows
-        ]
+        rows = self.reader.execute(offline_query("?"), (fold(account),)).fetchall()
+        return private_messages(rows)
 
     def handed_over(self, account: str, ids: Sequence[int]) -> None:
         """Stop keeping these messages: the account's owner has them now."""
