@@ -11,6 +11,7 @@ import pytest
 
 from browser import browser  # noqa: F401  # the Chromium fixture, for tests/web
 from pgserver import pg_server, pg_url  # noqa: F401  # a real PostgreSQL, for tests/store
+from redisserver import own_redis, redis_server, redis_url  # noqa: F401  # a real Redis
 from tertulia.config import Settings
 from tertulia.server.app import Server
 
