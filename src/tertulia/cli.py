@@ -76,6 +76,11 @@ def _add_serve(sub: Any, tr: Translate) -> None:
         help=tr(N_("history and accounts: sqlite:///FILE or postgresql://USER@HOST/DB")),
     )
     p.add_argument(
+        "--cluster",
+        help=tr(N_("redis://HOST:PORT/DB: one chat across every node on this Redis")),
+    )
+    p.add_argument("--node", help=tr(N_("this node's name in the cluster")))
+    p.add_argument(
         "--history-replay", type=int, help=tr(N_("messages shown on joining a room (default 50)"))
     )
     p.add_argument("--config", help=tr(N_("TOML configuration file")))

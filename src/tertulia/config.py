@@ -85,6 +85,21 @@ class Settings:
             "postgresql://user:password@host:port/db (empty: SQLite in data_dir)"
         },
     )
+    cluster: str = field(
+        default="",
+        metadata={
+            "help": "redis://HOST:PORT/DB: one chat with every node on the same Redis and "
+            "PostgreSQL store (empty: this process alone)"
+        },
+    )
+    node: str = field(
+        default="",
+        metadata={"help": "this node's name in a cluster (empty: host name and process id)"},
+    )
+    cluster_lease: float = field(
+        default=15.0,
+        metadata={"help": "seconds a dead node's nicks and memberships are kept in a cluster"},
+    )
     history_replay: int = field(
         default=50, metadata={"help": "messages shown to whoever joins a room"}
     )

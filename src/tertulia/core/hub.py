@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
@@ -278,7 +279,7 @@ class Hub:
         # its own format, and closes it.
         self.on_banned: Callable[[Session, ServerBan], None] | None = None
         self._session_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
+        self._message_ids: Iterator[int] = itertools.count(1)
         for name in self.limits.persistent_rooms:
             self._room(name, create=True).persistent = True
 
@@ -940,6 +941,46 @@ class Hub:
             # Notices to given sessions (a timeout, the shutdown) precede a close: they
             # cannot wait for the gate.
             self._deliver(notice, sessions, exclude=None)
+
+    # -- what core.replica applies for other nodes ---------------------------------------
+
+    def numbering(self, ids: Iterator[int]) -> None:
+        """Take message ids from `ids` (a cluster hands out ids no other node uses)."""
+        self._message_ids = ids
+
+    def relay(self, event: RoomMessage, room: Room) -> None:
+        """Another node's stored message, to this node's members of its room."""
+        if self.limits.replay:
+            self._ring(room.key).append(event)
+        self._deliver(event, room.receivers, exclude=None)
+
+    def relay_private(self, event: PrivateMessage, recipient: Session) -> None:
+        self._deliver(event, (recipient,), exclude=None)
+
+    def fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
+        self._fanout(event, recipients, exclude)
+
+    def neighbours(self, session: Session) -> dict[Session, None]:
+        return self._neighbours(session)
+
+    def leave(self, session: Session, room: Room) -> None:
+        self._leave(session, room)
+
+    def remember(self, session: Session) -> None:
+        self._remember(session)
+
+    def present(self, session: Session, nick: str, online: bool) -> None:
+        self._present(session, nick, online)
+
+    def room_named(self, name: str) -> Room:
+        """The room of that name, made if there is none."""
+        return self._room(name, create=True)
+
+    def force_mode(self, room: Room, adding: bool, mode: str, arg: str, by: str) -> None:
+        """Apply a mode change another node checked and made; one that no longer applies
+        here (a member who left meanwhile) is skipped."""
+        with contextlib.suppress(TertuliaError):
+            self._apply_mode(room, adding, mode, arg, by)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -77,7 +77,9 @@ class Room:
 
     @property
     def empty(self) -> bool:
-        return not self.receivers
+        # Members that are not receivers are other nodes' people (core.replica): the room
+        # goes on existing here while they are in it.
+        return not self.receivers and not self.members
 
     def mode_string(self) -> tuple[str, ...]:
         flags = "+" + "".join(sorted(self.modes)) + ("k" if self.password else "")

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Collection, Coroutine, Iterable
 from typing import Any
 
+from tertulia.bus import BusDown
+from tertulia.bus import from_url as bus_from_url
 from tertulia.config import Settings
 from tertulia.core.bans import ServerBanned
 from tertulia.core.errors import (
@@ -31,6 +33,7 @@ from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import FramedEncoder, WebEncoder
 from tertulia.server.accounts import Accounts
+from tertulia.server.cluster import Cluster, ClusterUnavailable
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.context import Frame
 from tertulia.server.history import History
@@ -103,6 +106,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: WriteFlusher | None = None
         self._history: History | None = None
+        self.cluster: Cluster | None = None  # this node's part of a cluster, with --cluster
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
         # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
@@ -174,7 +178,7 @@ class Server:
                     ssl=context, ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context else None,
                 )  # fmt: skip
             await self._open_history()
-        except (OSError, HistoryUnavailable) as exc:
+        except (OSError, HistoryUnavailable, ClusterUnavailable) as exc:
             if isinstance(exc, OSError):
                 exc.port = port  # type: ignore[attr-defined]  # which door failed, for the CLI
             for listener in self._listeners.values():
@@ -258,6 +262,32 @@ class Server:
             await self.moderation.load()
             log.info("history open", extra={"path": store.where, "last_id": last})
         self.hub.gate = history
+        if s.cluster:
+            await self._join_cluster(last if store is not None else 0)
+
+    async def _join_cluster(self, last_id: int) -> None:
+        s = self.settings
+        try:
+            bus = bus_from_url(s.cluster)
+        except BusDown as exc:
+            raise ClusterUnavailable(where=redacted(s.cluster), reason=str(exc)) from None
+        cluster = Cluster(
+            bus, self.hub, self.history, self.stats, s.node, s.cluster_lease,
+            lambda: [a for name in self._listeners for a in self.addresses(name)],
+        )  # fmt: skip
+        try:
+            await cluster.start(last_id)
+        except ClusterUnavailable:
+            await self.history.close()
+            raise
+        if self.history.store is None or self.history.store.where.endswith(".db"):
+            log.warning(
+                "cluster: history is not shared (use --store postgresql://...)",
+                extra={"node": cluster.node},
+            )
+        self.cluster = cluster
+        self.stats.node = cluster.node
+        self.hub.gate = cluster.gate
 
     async def _prune_forever(self) -> None:
         while True:
@@ -338,6 +368,8 @@ class Server:
                     await self._history.drain()
             except TimeoutError:
                 log.error("history did not drain in time")
+        if self.cluster is not None:
+            await self.cluster.stop()
         notice = ServerNotice("shutdown", N_("the server is shutting down, goodbye"))
         self.hub.announce(notice, self._sessions())
         for conn in list(self.connections):

@@ -45,6 +45,8 @@ class Stats:
         "_hub",
         "_loop",
         "_pending",
+        "bus_failures",
+        "bus_up",
         "bytes_in",
         "bytes_out",
         "commits",
@@ -55,6 +57,7 @@ class Stats:
         "indexed",
         "largest_write",
         "messages_in",
+        "node",
         "read_at",
         "read_door",
         "registry",
@@ -84,6 +87,10 @@ class Stats:
         # server keeps no history), and how many store calls have failed.
         self.store_up: bool | None = None
         self.store_failures = 0
+        # The same for the cluster's bus (None: not in a cluster), and this node's name.
+        self.bus_up: bool | None = None
+        self.bus_failures = 0
+        self.node = ""
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
@@ -96,8 +103,8 @@ class Stats:
         self.fanout_counts = [0] * (len(FANOUT_BUCKETS) + 1)
         self.fanout_sum = 0.0
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_Collector(self, hub))
-        ProcessCollector(registry=self.registry)
+        self.registry.register(_Labelled(self, _Collector(self, hub)))
+        self.registry.register(_Labelled(self, ProcessCollector(registry=None)))
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -113,13 +120,16 @@ class Stats:
         # Degraded, not down: the server goes on relaying what it can while its store is
         # away (a message it cannot store is refused with a reason), and comes back by
         # itself; an orchestrator should not restart it for that.
-        body = {
-            "status": "degraded" if self.store_up is False else "ok",
+        body: dict[str, object] = {
+            "status": "degraded" if False in (self.store_up, self.bus_up) else "ok",
             "store": {None: "none", True: "ok", False: "unavailable"}[self.store_up],
+            "bus": {None: "none", True: "ok", False: "unavailable"}[self.bus_up],
             "version": __version__,
             "uptime": round(time.time() - self.started, 3),
             "connections": {door: self.connections[door] for door in DOORS},
         }
+        if self.node:
+            body["node"] = self.node
         return json.dumps(body, separators=(",", ":")).encode()
 
     # -- timing the fan-out ---------------------------------------------------------------
@@ -143,6 +153,24 @@ class Stats:
             took = now - started
             counts[bisect_left(FANOUT_BUCKETS, took)] += 1  # le: a bound counts as within
             self.fanout_sum += took
+
+
+class _Labelled(Collector):
+    """Another collector's metrics, with a `node` label in a cluster, so that one
+    Prometheus can tell the nodes apart whatever its scrape configuration adds."""
+
+    def __init__(self, stats: Stats, collector: Collector) -> None:
+        self._stats = stats
+        self._collector = collector
+
+    def collect(self) -> Iterator[Metric]:
+        node = self._stats.node
+        for metric in self._collector.collect():
+            if node:
+                metric.samples = [
+                    s._replace(labels={**s.labels, "node": node}) for s in metric.samples
+                ]
+            yield metric
 
 
 class _Collector(Collector):
@@ -248,6 +276,17 @@ class _Collector(Collector):
                 "tertulia_store_failures",
                 "Store calls that failed (writes, reads, probes): the store was away or broken",
                 value=s.store_failures,
+            )
+        if s.bus_up is not None:
+            yield GaugeMetricFamily(
+                "tertulia_bus_up",
+                "1 while the cluster's bus (Redis) answers, 0 while it is away",
+                value=int(s.bus_up),
+            )
+            yield CounterMetricFamily(
+                "tertulia_bus_failures",
+                "Times the cluster's bus was found away",
+                value=s.bus_failures,
             )
 
 
