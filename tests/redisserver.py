@@ -185,7 +185,20 @@ class RedisServer:
     def restart_empty(self) -> None:
         """Stop and start again on the same port; with no persistence the data is gone."""
         self.stop()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.root, "dump.rdb"))
         self.start()
+
+    def stop_keeping_data(self) -> None:
+        """Stop as an operator's Redis with persistence does: its data is written out
+        (SHUTDOWN SAVE) and read back by the next start(), as after a maintenance stop."""
+        if not self.running:
+            return
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 5) as sock:
+            sock.sendall(b"SHUTDOWN SAVE\r\n")
+            sock.recv(64)  # the connection closes once the data is written
+        assert self._process is not None
+        self._process.wait(timeout=STOP_TIMEOUT)
 
     def freeze(self) -> None:
         """Stop the server (SIGSTOP): a frozen host, whose kernel still accepts TCP

@@ -1,4 +1,4 @@
-"""The `tertulia` command: serve, chat, bench and store copy."""
+"""The `tertulia` command: serve, chat, bench, store copy and cluster status."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tertulia import __version__, config, logs, store_command
+from tertulia import __version__, cluster_command, config, logs, store_command
 from tertulia.bench import command as bench_command
 from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
@@ -125,6 +125,7 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     chat_command.add_parser(sub, tr)
     bench_command.add_parser(sub, tr)
     store_command.add_parser(sub, tr)
+    cluster_command.add_parser(sub, tr)
     return parser
 
 

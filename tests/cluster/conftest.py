@@ -3,6 +3,7 @@ Redis and one real PostgreSQL database."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,3 +28,13 @@ def nodes(make_server: ServerFactory, redis_url: str, pg_server: PgServer) -> No
         ]
 
     return start
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Wait for a condition that other nodes make true through the bus, checked every few
+    milliseconds, failing after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        # The state is in other nodes' hubs, with no event of its own to wait on.
+        while not check():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    assert check(), what

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from chatclient import JsonClient, LineClient
-from cluster.conftest import Nodes
+from cluster.conftest import Nodes, until
 from ircclient import irc
 
 
@@ -27,3 +28,121 @@ async def test_a_message_reaches_every_door_of_every_node(nodes: Nodes) -> None:
     await cleo.expect("PRIVMSG #lobby :qué tal")
     for client in (ana, bob, cleo):
         await client.close()
+
+
+COUNT = 150  # messages each sender sends at once
+
+
+async def messages(client: JsonClient, count: int) -> list[str]:
+    """The texts of the next `count` room messages a client receives."""
+    texts: list[str] = []
+    while len(texts) < count:
+        obj = await client.obj()
+        if obj.get("type") == "message":
+            texts.append(obj["text"])
+    return texts
+
+
+async def test_every_node_delivers_a_room_in_one_order(nodes: Nodes) -> None:
+    servers = await nodes(3)
+    listeners = [await JsonClient.connect(s.port, f"oye{i}") for i, s in enumerate(servers)]
+    senders = [await JsonClient.connect(s.port, f"dice{i}") for i, s in enumerate(servers)]
+    await until(lambda: all(len(s.hub.sessions) == 6 for s in servers))
+
+    async def send(client: JsonClient, i: int) -> None:
+        for k in range(COUNT):
+            await client.send_obj({"type": "say", "room": "#lobby", "text": f"{i}-{k}"})
+
+    heard = asyncio.gather(*(messages(c, 3 * COUNT) for c in listeners))
+    await asyncio.gather(*(send(c, i) for i, c in enumerate(senders)))
+    seen = await heard
+    # One order for everyone, whichever node serves them, and each sender's in its order.
+    assert seen[0] == seen[1] == seen[2]
+    for i in range(3):
+        own = [t for t in seen[0] if t.startswith(f"{i}-")]
+        assert own == [f"{i}-{k}" for k in range(COUNT)]
+    # The senders' messages were interleaved, not told node by node.
+    assert len({t.split("-")[0] for t in seen[0][: COUNT + 10]}) > 1
+
+
+async def test_one_nick_one_owner_across_nodes(nodes: Nodes) -> None:
+    one, two, three = await nodes(3)
+    # Taken on one node and known to the others: refused at once elsewhere.
+    ana = await JsonClient.connect(one.port, "ana")
+    await until(lambda: "ana" in two.hub.sessions)
+    other = await LineClient.connect(two.port)
+    await other.send("ana")
+    assert "in use" in await other.expect("in use")
+    # Taken on two nodes at the same moment: exactly one keeps it, the other is renamed.
+    for attempt in range(5):
+        nick = f"zoe{attempt}"
+        a, b = await asyncio.gather(
+            JsonClient.connect(two.port, nick), JsonClient.connect(three.port, nick)
+        )
+
+        def owners(nick: str = nick) -> list[str]:
+            found = []
+            for server in (two, three):
+                session = server.hub.sessions.get(nick)
+                if session is not None and session.id > 0:
+                    found.append(server.cluster.node if server.cluster else "")
+            return found
+
+        await until(lambda n=nick: len(owners()) == 1 and n in one.hub.sessions)  # type: ignore[misc]
+        # Every node agrees on who it is.
+        holder = owners()[0]
+        for server in (one, two, three):
+            session = server.hub.sessions[nick]
+            assert getattr(session, "node", holder) == holder
+        await a.close()
+        await b.close()
+    await ana.close()
+    await other.close()
+
+
+async def test_history_search_and_private_messages_across_nodes(nodes: Nodes) -> None:
+    one, two = await nodes(2)
+    ana = await JsonClient.connect(one.port, "ana")
+    bob = await JsonClient.connect(two.port, "bob")
+    await until(lambda: "ana" in two.hub.sessions and "bob" in one.hub.sessions)
+    for text in ("una canción", "otra cosa", "Canción de cuna"):
+        reply = await ana.request({"type": "say", "room": "#lobby", "text": text})
+        assert reply["type"] == "ok", reply
+    await messages(bob, 3)
+    page = await bob.request({"type": "history", "room": "#lobby", "limit": 10})
+    assert [m["text"] for m in page["messages"]] == ["una canción", "otra cosa", "Canción de cuna"]
+    found = await bob.request({"type": "search", "room": "#lobby", "words": "cancion"})
+    assert [m["text"] for m in found["messages"]] == ["Canción de cuna", "una canción"]
+    reply = await bob.request({"type": "tell", "to": "ana", "text": "en privado"})
+    assert reply["type"] == "ok", reply
+    private = await ana.expect_obj(type="private")
+    assert private["text"] == "en privado" and private["from"] == "bob"
+    # A reply's id is bigger than what it answers, whichever node numbers it.
+    assert reply["msgid"] > page["messages"][-1]["msgid"]
+
+
+async def test_rooms_topics_and_a_node_that_comes_later(nodes: Nodes, make_server: Any) -> None:
+    one, two = await nodes(2)
+    ana = await JsonClient.connect(one.port, "ana")
+    assert (await ana.request({"type": "join", "room": "#cafe"}))["type"] == "ok"
+    reply = await ana.request({"type": "topic", "room": "#cafe", "topic": "solo café"})
+    assert reply["type"] == "ok", reply
+    bob = await JsonClient.connect(two.port, "bob")
+    joined = await bob.request({"type": "join", "room": "#cafe"})
+    assert joined["type"] == "ok", joined
+    await ana.expect_obj(type="join", nick="bob", room="#cafe")
+    await until(lambda: two.hub.rooms["#cafe"].topic == "solo café")
+    # A third node started now reads the others' users, rooms and topics.
+    store = one.settings.store
+    three = await make_server(cluster=one.settings.cluster, store=store, node="n3")
+    assert set(three.hub.rooms["#cafe"].members) == {"ana", "bob"}
+    assert three.hub.rooms["#cafe"].topic == "solo café"
+    assert "ana" in three.hub.rooms["#cafe"].operators
+    cleo = await LineClient.connect(three.port, "cleo")
+    await cleo.send("/who #cafe")
+    await cleo.expect("bob")
+    await ana.close()
+    # Gone from every node.
+    await until(lambda: "ana" not in three.hub.sessions and "ana" not in two.hub.sessions)
+    await bob.close()
+    await cleo.close()

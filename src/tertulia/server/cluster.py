@@ -198,8 +198,13 @@ class Cluster:
         self._dirty: dict[int, Session] = {}  # sessions whose shared state is stale
         self._gone: set[str] = set()  # folded nicks whose shared state goes
         self._awaiting: dict[int, _Waiting] = {}  # this node's messages on the bus, by id
+        # Hellos of other nodes for a nick a local session held when they came: if the
+        # leases give the nick to the other node, its user is made from them.
+        self._shadowed: dict[str, tuple[str, Hello]] = {}
+        self._reread: set[str] = set()  # nodes whose sessions to read again at the next beat
         self._slot = -1
         self.up = False
+        self._up_since = 0.0  # when the bus last came back (or this node joined)
         self.lag = 0.0  # seconds between a fact's writing and its reading, lately
         self.facts_out = 0
         self.facts_in = 0
@@ -307,6 +312,7 @@ class Cluster:
 
     def _set_up(self, up: bool, reason: str = "") -> None:
         if up and not self.up:
+            self._up_since = time.monotonic()
             log.info("cluster bus answers", extra={"bus": self.bus.where})
         elif not up and self.up:
             log.error("cluster bus away", extra={"bus": self.bus.where, "reason": reason})
@@ -525,6 +531,11 @@ class Cluster:
             self.hub.change_nick(session, guest, forced=True)
         except TertuliaError:
             self.hub.disconnect(session, "Nick collision")
+        shadowed = self._shadowed.pop(fold(nick), None)
+        if shadowed is not None:
+            # The winner, as it was when it came; what it did since is read at the next beat.
+            self.replica.hello(*shadowed)
+            self._reread.add(shadowed[0])
 
     # -- what happens elsewhere -----------------------------------------------------------
 
@@ -570,7 +581,8 @@ class Cluster:
             case PrivateMessage():
                 replica.private(event)
             case Hello():
-                replica.hello(node, event)
+                if replica.hello(node, event) is None:
+                    self._shadowed[fold(event.nick)] = (node, event)
             case NickChanged():
                 replica.nick(node, event)
             case Quit():
@@ -640,12 +652,16 @@ class Cluster:
         alive = await self.bus.nodes()
         self.nodes = {n: _parse(info) for n, info in alive.items() if n != self.node}
         mirrored = {m.node for m in self.replica.mirrors()}
-        for node in mirrored - set(alive):
-            gone = self.replica.node_gone(node, "Node lost")
-            log.warning("cluster: node lost", extra={"node": node, "users": gone})
-        for node in set(await self.bus.known()) - set(alive):
-            await self.bus.forget(node)
-        for node in set(alive) - mirrored - {self.node}:
+        # Just back from an outage (or just joined), the others may not have renewed their
+        # leases yet: none is taken for dead before a whole lease has passed.
+        if time.monotonic() - self._up_since >= self.lease:
+            for node in mirrored - set(alive):
+                gone = self.replica.node_gone(node, "Node lost")
+                log.warning("cluster: node lost", extra={"node": node, "users": gone})
+            for node in set(await self.bus.known()) - set(alive):
+                await self.bus.forget(node)
+        reread, self._reread = self._reread, set()
+        for node in (set(alive) - mirrored - {self.node}) | (reread & set(alive)):
             # A node this one has no user of (it came, or came back, while this one could
             # not read): its users are read from the shared state.
             for data in await self.bus.sessions(node):
