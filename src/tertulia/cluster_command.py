@@ -65,13 +65,14 @@ def add_parser(sub: Any, tr: Translate) -> None:
     )
     p.add_argument(
         "--cluster",
+        metavar="URL",
         help=tr(N_("the cluster's Redis, redis://HOST:PORT/DB (or TERTULIA_CLUSTER)")),
     )
     p.add_argument("--config", help=tr(N_("TOML configuration file")))
     p.add_argument(
         "--json",
         action="store_true",
-        help=tr(N_('one JSON object for scripts: {"nodes": [...], "lost": [...]}')),
+        help=tr(N_('one JSON object for scripts, with "nodes" and "lost"')),
     )
     p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
     p.set_defaults(func=cmd_status)
