@@ -124,16 +124,21 @@ class BenchClient(asyncio.Protocol):
 
 
 async def connect(
-    target: Target, index: int, room: str, sampled: bool = False, rcvbuf: int | None = None
+    target: Target,
+    index: int,
+    room: str,
+    sampled: bool = False,
+    rcvbuf: int | None = None,
+    node: int = 0,
 ) -> BenchClient:
-    """Connect one client and wait until it is in its room."""
+    """Connect one client (to a cluster's `node`-th node) and wait until it is in its room."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, (target.host, target.port))
+        await loop.sock_connect(sock, (target.host, target.port_of(node)))
     except OSError:
         sock.close()
         raise

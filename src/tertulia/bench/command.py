@@ -236,9 +236,10 @@ async def run_all(args: argparse.Namespace, results: list[Result]) -> None:
 
 def _summary(r: Result) -> str:
     cpu = f"{r.cpu_us_per_delivery:.3f} µs/delivery" if r.cpu_us_per_delivery else "cpu -"
+    bus = "" if r.bus_bytes_per_message is None else f", bus {r.bus_bytes_per_message:,.0f} B/msg"
     return (
         f"{r.scenario} {r.target} {r.clients}c: delivered {r.delivered}/{r.expected}, "
-        f"lost {r.lost}, mangled {r.mangled}, {r.deliveries_per_s:,.0f}/s, {cpu}"
+        f"lost {r.lost}, mangled {r.mangled}, {r.deliveries_per_s:,.0f}/s, {cpu}{bus}"
         + (" STALLED" if r.stalled else "")
     )
 

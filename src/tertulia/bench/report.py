@@ -47,7 +47,10 @@ COLUMNS = (
 
 
 def markdown(results: Sequence[Result]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    # Bytes on the bus mean something only for a cluster: their column only beside one.
+    bus = any(r.bus_bytes_per_message is not None for r in results)
+    columns = (*COLUMNS[:-1], "bus B/msg", COLUMNS[-1]) if bus else COLUMNS
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
         peak = r.peak_rss_kb / 1024 if r.peak_rss_kb is not None else None
         cells = (
@@ -57,7 +60,7 @@ def markdown(results: Sequence[Result]) -> str:
             _num(r.mangled), _num(r.deliveries_per_s, 0), _num(r.p50_ms, 2),
             _num(r.p99_ms, 2), _num(r.max_ms, 2), _num(r.connect_s, 2),
             _num(r.cpu_us_per_delivery, 3), _num(peak, 1), _num(r.rss_per_client_kb, 2),
-            _notes(r),
+            *((_num(r.bus_bytes_per_message, 0),) if bus else ()), _notes(r),
         )  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -6,10 +6,10 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tertulia.bench import procstat
+from tertulia.bench import busstat, procstat
 from tertulia.bench.accounting import SampleLog, make_payload, percentile, tally
 from tertulia.bench.clients import BenchClient, connect
 from tertulia.bench.targets import Target
@@ -73,6 +73,9 @@ class Result:
     rss_kb: int | None = None
     peak_rss_kb: int | None = None
     rss_per_client_kb: float | None = None
+    # A cluster's: bytes into and out of its bus (Redis) per message sent, all the bus's
+    # traffic meanwhile included (the nodes' beats and leases as well as the messages).
+    bus_bytes_per_message: float | None = None
     stalled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list, repr=False)
@@ -89,25 +92,53 @@ class NoProgress:
         pass
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The target's processes at one moment: CPU seconds of all of them, the servers'
+    memory (summed over a cluster's nodes), and each part's CPU."""
+
+    cpu_s: float
+    rss_kb: int
+    peak_rss_kb: int
+    node_cpu_s: tuple[float, ...]
+    bus_cpu_s: float | None = None
+    store_cpu_s: float | None = None
+
+
 class Meter:
-    """The server's CPU and memory, when its process is known (spawned, or --server-pid);
-    with `store_pid`, the CPU of the store's processes too (a PostgreSQL and its backends),
-    so that moving work into the database does not make it look free."""
+    """The server's CPU and memory, when its process is known (spawned, or --server-pid),
+    or every node's in a cluster; with `store_pid` and `bus_pid`, the CPU of the store's
+    and the bus's processes too (a PostgreSQL and its backends, a Redis), so that moving
+    work into the database or onto the bus does not make it look free."""
 
-    def __init__(self, pid: int | None, store_pid: int | None = None) -> None:
-        self.pid = pid
+    def __init__(
+        self, pids: Sequence[int], store_pid: int | None = None, bus_pid: int | None = None
+    ) -> None:
+        self.pids = list(pids)
         self.store_pid = store_pid
+        self.bus_pid = bus_pid
 
-    def read(self) -> procstat.Usage | None:
-        if self.pid is None:
+    @classmethod
+    def of(cls, target: Target) -> Meter:
+        return cls(target.pids, target.store_pid, target.bus_pid)
+
+    def read(self) -> Reading | None:
+        if not self.pids:
             return None
         try:
-            own = procstat.usage(self.pid)
-            if self.store_pid is None:
-                return own
-            return replace(own, cpu_s=own.cpu_s + procstat.tree_cpu(self.store_pid))
+            nodes = [procstat.usage(pid) for pid in self.pids]
+            store = None if self.store_pid is None else procstat.tree_cpu(self.store_pid)
+            bus = None if self.bus_pid is None else procstat.tree_cpu(self.bus_pid)
         except OSError:
             return None
+        return Reading(
+            cpu_s=sum(n.cpu_s for n in nodes) + (store or 0.0) + (bus or 0.0),
+            rss_kb=sum(n.rss_kb for n in nodes),
+            peak_rss_kb=sum(n.peak_rss_kb for n in nodes),
+            node_cpu_s=tuple(n.cpu_s for n in nodes),
+            bus_cpu_s=bus,
+            store_cpu_s=store,
+        )
 
 
 # -- connecting ---------------------------------------------------------------------------
@@ -115,6 +146,18 @@ class Meter:
 
 def _room(index: int, rooms: int) -> str:
     return ROOM if rooms <= 1 else f"#r{index % rooms}"
+
+
+Place = Callable[[int], int]  # the node (of a cluster) that serves the i-th client of a run
+
+
+def spread(nodes: int, senders: int = 0, apart: bool = False) -> Place:
+    """Clients round-robin over a cluster's nodes; `apart`, the first `senders` on the first
+    node and everyone else round-robin over the others, so that every delivery to a
+    receiver has crossed the bus (a single server: everyone on it)."""
+    if not apart or nodes < 2:
+        return lambda i: i % nodes
+    return lambda i: 0 if i < senders else 1 + (i - senders) % (nodes - 1)
 
 
 async def connect_all(
@@ -127,8 +170,11 @@ async def connect_all(
     rooms: int = 1,
     rcvbuf: int | None = None,
     label: str = "connect",
+    place: Place | None = None,
 ) -> tuple[list[BenchClient], list[float]]:
-    """Connect and join `count` clients, `opts.parallel` at a time; returns them and their times."""
+    """Connect and join `count` clients, `opts.parallel` at a time, each to the node `place`
+    gives it (round-robin by default); returns them and their times."""
+    node_of = place or spread(target.size)
     gate = asyncio.Semaphore(opts.parallel)
     first = target.take(count)
     times: list[float] = []
@@ -142,7 +188,9 @@ async def connect_all(
             began = time.perf_counter()
             for attempt in range(CONNECT_ATTEMPTS):
                 try:
-                    client = await connect(target, first + i, _room(i, rooms), i in want, rcvbuf)
+                    client = await connect(
+                        target, first + i, _room(i, rooms), i in want, rcvbuf, node_of(i)
+                    )
                     break
                 except OSError:
                     # A server with a short listen backlog drops some of a burst of
@@ -367,13 +415,34 @@ def _fill_connect(result: Result, times: Sequence[float], wall: float) -> None:
     result.connect_p99_ms = percentile(ordered, 99)
 
 
-def _fill_cpu(result: Result, before: procstat.Usage | None, after: procstat.Usage | None) -> None:
+def _fill_cpu(
+    result: Result, before: Reading | None, after: Reading | None, cluster: bool = False
+) -> None:
     if before is None or after is None:
         return
     result.server_cpu_s = after.cpu_s - before.cpu_s
     if result.delivered:
         result.cpu_us_per_delivery = result.server_cpu_s / result.delivered * 1e6
     result.rss_kb, result.peak_rss_kb = after.rss_kb, after.peak_rss_kb
+    if cluster:
+        # Where a cluster's CPU went: each node, the bus and the store (when their
+        # processes were given), all of it in server_cpu_s.
+        pairs = zip(before.node_cpu_s, after.node_cpu_s, strict=True)
+        result.extra["node_cpu_s"] = [round(b - a, 3) for a, b in pairs]
+        if before.bus_cpu_s is not None and after.bus_cpu_s is not None:
+            result.extra["bus_cpu_s"] = round(after.bus_cpu_s - before.bus_cpu_s, 3)
+        if before.store_cpu_s is not None and after.store_cpu_s is not None:
+            result.extra["store_cpu_s"] = round(after.store_cpu_s - before.store_cpu_s, 3)
+
+
+def _fill_bus(
+    result: Result, before: busstat.Traffic | None, after: busstat.Traffic | None, sent: int
+) -> None:
+    if before is None or after is None or not sent:
+        return
+    into, out = busstat.between(before, after)
+    result.bus_bytes_per_message = (into + out) / sent
+    result.extra["bus_in_bytes"], result.extra["bus_out_bytes"] = into, out
 
 
 def _pick_samples(clients: int, senders: int, count: int) -> list[int]:
@@ -396,13 +465,21 @@ async def _burst(
     *,
     stuck: int = 0,
     rate: bool = False,
+    apart: bool = False,
 ) -> tuple[Flow, list[BenchClient]]:
-    """Connect, send a burst (windowed or at a rate), wait for it: the body of most scenarios."""
-    meter = Meter(target.pid, target.store_pid)
+    """Connect, send a burst (windowed or at a rate), wait for it: the body of most scenarios.
+
+    On a cluster, clients go round-robin over the nodes; `apart`, the senders on one node
+    and the receivers on the others.
+    """
+    meter = Meter.of(target)
     senders = max(1, min(opts.senders, healthy))
     sampled = _pick_samples(healthy, senders, opts.sample)
+    place = spread(target.size, senders, apart)
     began = time.perf_counter()
-    clients, times = await connect_all(target, healthy, opts, progress, sampled=sampled)
+    clients, times = await connect_all(
+        target, healthy, opts, progress, sampled=sampled, place=place
+    )
     _fill_connect(result, times, time.perf_counter() - began)
     frozen: list[BenchClient] = []
     if stuck:
@@ -418,6 +495,8 @@ async def _burst(
     progress.phase(
         "deliver", sum(c.expect for c in clients), lambda: sum(c.received for c in clients)
     )
+    # The bus is weighed around the CPU's window, so that asking it costs nothing counted.
+    bus_before = await busstat.read(target.bus) if target.bus else None
     before = meter.read()
     if rate:
         await run_rate(flow, opts)
@@ -426,10 +505,12 @@ async def _burst(
         completed = await run_window(flow, opts)
     completed = await await_delivery(flow, opts) and completed
     after = meter.read()
+    bus_after = await busstat.read(target.bus) if target.bus else None
     result.senders, result.messages, result.size = senders, per_sender, opts.size
     result.stalled = not completed
     _fill_delivery(result, flow, [clients[i] for i in sampled])
-    _fill_cpu(result, before, after)
+    _fill_cpu(result, before, after, cluster=bool(target.nodes))
+    _fill_bus(result, bus_before, bus_after, flow.sent)
     return flow, frozen
 
 
@@ -442,7 +523,8 @@ async def fanout(target: Target, opts: Options, progress: Progress) -> Result:
 
 async def latency(target: Target, opts: Options, progress: Progress) -> Result:
     result = Result("latency", target.name, target.wire.name, opts.clients)
-    flow, _ = await _burst(target, opts, progress, result, opts.clients, rate=True)
+    # On a cluster, every latency sampled is a message's trip from one node to another.
+    flow, _ = await _burst(target, opts, progress, result, opts.clients, rate=True, apart=True)
     result.extra["rate"] = opts.rate
     close_all(flow.receivers)
     return result
@@ -485,7 +567,7 @@ async def _dropped(frozen: Sequence[BenchClient]) -> int:
 async def idle(target: Target, opts: Options, progress: Progress) -> Result:
     """Connect and join everyone, hold, and weigh what each idle client costs the server."""
     result = Result("idle", target.name, target.wire.name, opts.clients)
-    meter = Meter(target.pid, target.store_pid)
+    meter = Meter.of(target)
     before = meter.read()
     began = time.perf_counter()
     clients, times = await connect_all(target, opts.clients, opts, progress, rooms=opts.rooms)
@@ -506,12 +588,12 @@ async def idle(target: Target, opts: Options, progress: Progress) -> Result:
 async def churn(target: Target, opts: Options, progress: Progress) -> Result:
     """Connect, join and leave `cycles` times with a few residents watching: memory stays flat."""
     result = Result("churn", target.name, target.wire.name, opts.clients)
-    meter = Meter(target.pid, target.store_pid)
+    meter = Meter.of(target)
     residents, _ = await connect_all(target, opts.clients, opts, progress, label="residents")
     done = 0
     failures = 0
     first_mark = max(1, opts.cycles // 10)
-    marks: dict[str, procstat.Usage | None] = {}
+    marks: dict[str, Reading | None] = {}
     next_index = target.take(opts.cycles)
     last_index = next_index + opts.cycles
     checkpoint = asyncio.Event()
@@ -552,7 +634,7 @@ async def churn(target: Target, opts: Options, progress: Progress) -> Result:
 
 
 async def _mark_at(
-    checkpoint: asyncio.Event, marks: dict[str, procstat.Usage | None], meter: Meter
+    checkpoint: asyncio.Event, marks: dict[str, Reading | None], meter: Meter
 ) -> None:
     await checkpoint.wait()
     marks["first"] = meter.read()
@@ -560,7 +642,7 @@ async def _mark_at(
 
 async def _cycle(target: Target, index: int) -> None:
     async with asyncio.timeout(30):
-        client = await connect(target, index, ROOM)
+        client = await connect(target, index, ROOM, node=index % target.size)
         if target.wire.needs_sync:
             client.joined.cancel()
         client.write(target.wire.quit(client.nick))

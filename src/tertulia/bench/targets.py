@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tertulia.bench.wire import WIRES, Wire
@@ -35,6 +35,27 @@ class Target:
     issued: int = 0
     retries: int = 0  # connections the bench had to open again
     store_pid: int | None = None  # the store's server, whose CPU counts with this one's
+    # A cluster: its nodes (each a spawned tertulia), the bus that links them (a Redis URL,
+    # whose traffic is weighed per message) and the bus's process, counted like the store's.
+    nodes: list[Target] = field(default_factory=list)
+    bus: str | None = None
+    bus_pid: int | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        """The server processes whose CPU and memory are the target's: every node's."""
+        if self.nodes:
+            return [node.pid for node in self.nodes if node.pid is not None]
+        return [] if self.pid is None else [self.pid]
+
+    @property
+    def size(self) -> int:
+        """How many servers clients can be spread over: a cluster's nodes, or this one."""
+        return len(self.nodes) or 1
+
+    def port_of(self, node: int) -> int:
+        """The port of the `node`-th server (counted round the nodes)."""
+        return self.nodes[node % len(self.nodes)].port if self.nodes else self.port
 
     def take(self, count: int) -> int:
         """The first of `count` client numbers never used on this target, so nicks never clash
@@ -44,6 +65,8 @@ class Target:
         return first
 
     async def stop(self) -> None:
+        for node in self.nodes:
+            await node.stop()
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -66,12 +89,21 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     tertulia without history), `store=URL` (a spawned tertulia's store, e.g. a scratch
     PostgreSQL database), `storepid=N` (that store's server process, whose CPU and its
     children's is counted with the server's), `path=` (the original baseline's file).
+
+    `spawn:cluster` starts `nodes=N` tertulias (2 by default) linked by `bus=redis://...`
+    and sharing `store=postgresql://...` (both required); `buspid=N` is the bus's process,
+    counted like `storepid=`, and `wire=json|irc|web` the door the clients use (plain).
     """
     name = ""
     if "=" in spec.split(",")[0] and "://" not in spec.split("=")[0]:
         name, spec = spec.split("=", 1)
     url, *opts = spec.split(",")
     options = dict(o.split("=", 1) for o in opts if "=" in o)
+    if not name and url == "spawn:cluster":
+        wire = options.get("wire", "plain")
+        name = f"cluster{options.get('nodes', CLUSTER_NODES)}" + (
+            "" if wire == "plain" else f"-{wire}"
+        )
     return name or SPAWN_NAMES.get(url, url), url, options
 
 
@@ -83,6 +115,7 @@ SPAWN_NAMES = {
     "spawn:ngircd": "ngircd",
     "spawn:original": "original",
 }
+CLUSTER_NODES = 2  # nodes of a spawn:cluster that does not say
 # The baseline lives in the repository, beside src/; found from there or the working directory.
 BASELINE = Path("bench") / "original_server.py"
 
@@ -109,7 +142,11 @@ async def open_target(spec: str, extra_args: tuple[str, ...] = ()) -> Target:
             return await spawn_original(name, _baseline_path(options.get("path")))
         if kind == "ngircd":
             return await spawn_ngircd(name)
-        raise TargetError(f"unknown spawn kind {kind!r}: plain, json, irc, web, original or ngircd")
+        if kind == "cluster":
+            return await spawn_cluster(name, options, extra_args)
+        raise TargetError(
+            f"unknown spawn kind {kind!r}: plain, json, irc, web, cluster, original or ngircd"
+        )
     match = re.fullmatch(r"(plain|json|irc|web|original)://([\d.]+|localhost):(\d+)", url)
     if match is None:
         raise TargetError(
@@ -160,6 +197,37 @@ async def spawn_tertulia(
         workdir.cleanup()
         raise TargetError(f"tertulia did not start: {line!r}")
     return Target(name, wire, "127.0.0.1", int(match.group(1)), process.pid, process, workdir)
+
+
+async def spawn_cluster(name: str, options: dict[str, str], extra: tuple[str, ...]) -> Target:
+    """`nodes=N` tertulias on one bus and one store, started one after the other (each
+    sets up the shared store before the next opens it), each in a data directory of its own."""
+    missing = [key for key in ("bus", "store") if key not in options]
+    if missing:
+        raise TargetError(
+            "spawn:cluster needs bus=redis://HOST:PORT/DB and store=postgresql://...: "
+            f"no {' or '.join(missing)}"
+        )
+    wire = WIRES.get(options.get("wire", "plain"))
+    count = options.get("nodes", str(CLUSTER_NODES))
+    if wire is None or wire.name == "original" or not count.isdigit() or int(count) < 1:
+        raise TargetError(f"bad spawn:cluster options: nodes={count}, wire={options.get('wire')}")
+    bus, store = options["bus"], options["store"]
+    nodes: list[Target] = []
+    try:
+        for k in range(1, int(count) + 1):
+            node = ("--cluster", bus, "--store", store, "--node", f"bench{k}")
+            nodes.append(await spawn_tertulia(f"{name}/{k}", wire, (*node, *extra)))
+    except BaseException:
+        for started in nodes:
+            await started.stop()
+        raise
+    first = nodes[0]
+    return Target(
+        name, wire, first.host, first.port, nodes=nodes, bus=bus,
+        bus_pid=int(options["buspid"]) if "buspid" in options else None,
+        store_pid=int(options["storepid"]) if "storepid" in options else None,
+    )  # fmt: skip
 
 
 def _check_baseline(path: Path) -> None:
