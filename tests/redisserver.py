@@ -194,7 +194,8 @@ class RedisServer:
         (SHUTDOWN SAVE) and read back by the next start(), as after a maintenance stop."""
         if not self.running:
             return
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 5) as sock:
+        address = ("127.0.0.1", self.port)
+        with contextlib.suppress(OSError), socket.create_connection(address, 5) as sock:
             sock.sendall(b"SHUTDOWN SAVE\r\n")
             sock.recv(64)  # the connection closes once the data is written
         assert self._process is not None

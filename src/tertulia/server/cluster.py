@@ -203,6 +203,7 @@ class Cluster:
         self._shadowed: dict[str, tuple[str, Hello]] = {}
         self._reread: set[str] = set()  # nodes whose sessions to read again at the next beat
         self._slot = -1
+        self._stopping = False
         self.up = False
         self._up_since = 0.0  # when the bus last came back (or this node joined)
         self.lag = 0.0  # seconds between a fact's writing and its reading, lately
@@ -249,11 +250,13 @@ class Cluster:
                     await asyncio.sleep(0.01)
         except TimeoutError:
             log.warning("cluster: leaving with facts untold", extra={"facts": len(self._out)})
+        # The loops also end on this flag: a cancellation that lands while a Redis call
+        # times out can be taken for the timeout (asyncio.timeout on Python 3.11).
+        self._stopping = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.wait(self._tasks, timeout=grace)
         for item in self.gate.order:
             item.done = True
         self.gate.drain()
@@ -431,10 +434,10 @@ class Cluster:
     # -- telling the others ---------------------------------------------------------------
 
     async def _flush_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while self._out or self._dirty or self._gone:
+            while (self._out or self._dirty or self._gone) and not self._stopping:
                 try:
                     await self._flush()
                 except BusDown as exc:
@@ -540,7 +543,7 @@ class Cluster:
     # -- what happens elsewhere -----------------------------------------------------------
 
     async def _read_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 entries = await self.bus.read(self._after, READ_WAIT, READ_COUNT)
             except BusDown as exc:
@@ -623,7 +626,7 @@ class Cluster:
     # -- leases and the other nodes -------------------------------------------------------
 
     async def _beat_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.lease / 3)
             try:
                 await self._beat()
