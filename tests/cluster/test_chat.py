@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from chatclient import JsonClient, LineClient
 from cluster.conftest import Nodes, until
 from ircclient import irc
+from webclient import http, recv_until, samples, web_port, ws_open
 
 
 async def test_a_message_reaches_every_door_of_every_node(nodes: Nodes) -> None:
@@ -144,5 +146,58 @@ async def test_rooms_topics_and_a_node_that_comes_later(nodes: Nodes, make_serve
     await ana.close()
     # Gone from every node.
     await until(lambda: "ana" not in three.hub.sessions and "ana" not in two.hub.sessions)
+    await bob.close()
+    await cleo.close()
+
+
+async def test_moderation_typing_and_redaction_across_nodes(nodes: Nodes) -> None:
+    one, two, three = await nodes(3)
+    ana = await JsonClient.connect(one.port, "ana")
+    assert (await ana.request({"type": "join", "room": "#sala"}))["type"] == "ok"
+    bob = await ws_open(two, "bob")
+    await bob.send(json.dumps({"type": "join", "room": "#sala", "id": 1}))
+    await recv_until(bob, "ok")
+    cleo = await irc(three, "cleo")
+    await cleo.send("JOIN #sala")
+    await cleo.expect(" 366 ")
+    await ana.expect_obj(type="join", nick="cleo", room="#sala")
+    # The room's operator, on one node, moderates it on all of them.
+    reply = await ana.request({"type": "mode", "room": "#sala", "modes": "+m"})
+    assert reply["type"] == "ok", reply
+    assert (await recv_until(bob, "mode"))["modes"] == "+m"
+    await cleo.expect("MODE #sala +m")
+    await until(lambda: "m" in two.hub.rooms["#sala"].modes)
+    await bob.send(json.dumps({"type": "say", "room": "#sala", "text": "¿se oye?", "id": 2}))
+    assert (await recv_until(bob, "error"))["code"] == "moderated"
+    reply = await ana.request({"type": "mode", "room": "#sala", "modes": "+v bob"})
+    assert reply["type"] == "ok", reply
+    await recv_until(bob, "mode")
+    await until(lambda: "bob" in two.hub.rooms["#sala"].voiced)
+    await bob.send(json.dumps({"type": "say", "room": "#sala", "text": "ahora sí", "id": 3}))
+    said = await ana.expect_obj(type="message", text="ahora sí")
+    await cleo.expect("PRIVMSG #sala :ahora sí")
+    # Typing and reactions reach the other nodes' members.
+    await bob.send(json.dumps({"type": "typing", "target": "#sala", "state": "active"}))
+    await ana.expect_obj(type="typing", state="active")
+    # A message taken back leaves every node's replay.
+    reply = await ana.request({"type": "say", "room": "#sala", "text": "me equivoqué"})
+    gone = reply["msgid"]
+    await recv_until(bob, "message")
+    reply = await ana.request({"type": "redact", "room": "#sala", "msgid": gone})
+    assert reply["type"] == "ok", reply
+    assert (await recv_until(bob, "redact"))["msgid"] == gone
+    await until(lambda: all(m.id != gone for m in two.hub.recent.get("#sala", ())))
+    assert said["msgid"] in {m.id for m in three.hub.recent["#sala"]}
+    # A kick on one node puts the member out on its own.
+    reply = await ana.request({"type": "kick", "room": "#sala", "nick": "cleo", "reason": "fuera"})
+    assert reply["type"] == "ok", reply
+    await cleo.expect("KICK #sala cleo :fuera")
+    await until(lambda: "cleo" not in three.hub.rooms["#sala"].members)
+    assert "cleo" not in two.hub.rooms["#sala"].members
+    # Each node's metrics carry its name.
+    found = samples((await http(web_port(two), "/metrics")).body.decode())
+    assert found[("tertulia_cluster_nodes", (("node", "n2"),))] == 3
+    assert found[("tertulia_bus_up", (("node", "n2"),))] == 1
+    await ana.close()
     await bob.close()
     await cleo.close()

@@ -21,14 +21,16 @@ from tertulia.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Redacted,
     RoomMessage,
+    TagMessage,
     TopicChanged,
 )
 from tertulia.core.replica import Hello
 
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
-    | ModeChanged | RoomMessage | PrivateMessage | None
+    | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | None
 )  # fmt: skip
 
 
@@ -81,6 +83,12 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
             body |= {"t": "pm", "id": event.id, "ts": event.ts, "from": event.sender,
                      "to": event.target, "text": event.text, "kind": event.kind.value,
                      "acct": event.account, "tags": [list(t) for t in event.tags]}  # fmt: skip
+        case TagMessage():
+            body |= {"t": "tag", "id": event.id, "from": event.sender, "to": event.target,
+                     "tags": [list(t) for t in event.tags], "acct": event.account}  # fmt: skip
+        case Redacted():
+            body |= {"t": "redact", "room": event.room, "msgid": event.msgid, "by": event.by,
+                     "reason": event.reason}  # fmt: skip
         case None:
             body["t"] = type_
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -130,6 +138,12 @@ def _decode(b: dict[str, Any]) -> Fact | None:
             int(b["id"]), float(b["ts"]), str(b["from"]), str(b["to"]), str(b["text"]),
             Kind(b["kind"]), str(b["acct"]), _tags(b["tags"]),
         )  # fmt: skip
+    elif kind == "tag":
+        event = TagMessage(
+            int(b["id"]), str(b["from"]), str(b["to"]), _tags(b["tags"]), str(b["acct"])
+        )
+    elif kind == "redact":
+        event = Redacted(str(b["room"]), int(b["msgid"]), str(b["by"]), str(b["reason"]))
     elif kind == "bye":
         event = None
     else:

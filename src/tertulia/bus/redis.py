@@ -65,8 +65,11 @@ def _down(exc: BaseException) -> BusDown:
 
 class RedisBus:
     def __init__(self, url: str) -> None:
-        host = url.split("@")[-1].split("://")[-1]
-        self.where = "redis://" + host
+        # For operators: the scheme, host, port and database, never a user, a password or
+        # options (a password may ride in the query).
+        scheme = url.split("://", 1)[0]
+        host = url.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0].split("@")[-1]
+        self.where = f"{scheme}://{host}"
         self._url = url
         # No retries of our own making inside the client: a node that cannot reach Redis
         # says so at once (health, metrics) and tries again on its own schedule.

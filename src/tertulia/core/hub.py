@@ -957,6 +957,24 @@ class Hub:
     def relay_private(self, event: PrivateMessage, recipient: Session) -> None:
         self._deliver(event, (recipient,), exclude=None)
 
+    def relay_reaction(self, msgid: int, nick: str, emoji: str) -> None:
+        """Another node's reaction, for the replay (that node stored it)."""
+        on_reaction, self.on_reaction = self.on_reaction, None
+        try:
+            self._react(msgid, nick, emoji)
+        finally:
+            self.on_reaction = on_reaction
+
+    def relay_redaction(self, event: Redacted, room: Room) -> None:
+        """Another node took a message back (and out of the store): out of the replay too."""
+        ring = self.recent.get(room.key)
+        if ring is not None:
+            kept = [m for m in ring if m.id != event.msgid]
+            if len(kept) != len(ring):
+                self.recent[room.key] = deque(kept, ring.maxlen)
+        self.reactions.pop(event.msgid, None)
+        self._deliver(event, room.receivers, exclude=None)
+
     def fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
         self._fanout(event, recipients, exclude)
 

@@ -24,10 +24,12 @@ from tertulia.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Redacted,
     RoomMessage,
+    TagMessage,
     TopicChanged,
 )
-from tertulia.core.hub import Hub
+from tertulia.core.hub import REACT, REPLY, Hub
 from tertulia.core.names import fold
 from tertulia.core.session import Door, Session
 
@@ -135,6 +137,8 @@ class Replica:
             hub.sessions[key] = mirror
             hub.peak = max(hub.peak, len(hub.sessions))
             hub.present(mirror, state.nick, True)
+        if state.account:
+            hub.accounts.add(fold(state.account))  # registered: protected here too
         mirror.user, mirror.realname = state.user, state.realname
         mirror.modes = state.modes
         if mirror.account != state.account:
@@ -272,6 +276,30 @@ class Replica:
         room = self.hub.rooms.get(fold(event.room))
         if room is not None:
             self.hub.relay(event, room)
+
+    def tag(self, node: str, event: TagMessage) -> None:
+        """Client tags without text (typing, a reaction): to the room's members here, or to
+        the nick if this node serves it."""
+        if self.mirror(node, event.sender) is None:
+            return
+        hub = self.hub
+        if event.target.startswith("#"):
+            room = hub.rooms.get(fold(event.target))
+            if room is not None:
+                hub.fanout(event, room.receivers, exclude=None)
+        else:
+            recipient = hub.sessions.get(fold(event.target))
+            if recipient is not None and not isinstance(recipient, Mirror):
+                hub.fanout(event, (recipient,), exclude=None)
+        found = dict(event.tags)
+        emoji, msgid = found.get(REACT), found.get(REPLY, "")
+        if emoji and msgid.isdecimal():
+            hub.relay_reaction(int(msgid), event.sender, emoji)
+
+    def redact(self, node: str, event: Redacted) -> None:
+        room = self.hub.rooms.get(fold(event.room))
+        if room is not None and self.mirror(node, event.by) is not None:
+            self.hub.relay_redaction(event, room)
 
     def private(self, event: PrivateMessage) -> None:
         recipient = self.hub.sessions.get(fold(event.target))

@@ -287,6 +287,7 @@ class Server:
             )
         self.cluster = cluster
         self.stats.node = cluster.node
+        self.stats.cluster = cluster.figures
         self.hub.gate = cluster.gate
 
     async def _prune_forever(self) -> None:

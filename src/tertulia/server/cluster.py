@@ -42,8 +42,10 @@ from tertulia.core.events import (
     PrivateMessage,
     Quit,
     RealnameChanged,
+    Redacted,
     RoomMessage,
     ServerNotice,
+    TagMessage,
     TopicChanged,
 )
 from tertulia.core.hub import Hub, Settled
@@ -195,6 +197,9 @@ class Cluster:
         self._tasks: list[asyncio.Task[None]] = []
         self._mine: dict[int, Session] = {}  # this node's registered sessions, by id
         self._told: dict[int, str] = {}  # the nick the others know each of them by
+        # What the others were last told of each (user modes, operator status and the like
+        # change without an event: a heartbeat finds the difference and tells it).
+        self._said: dict[int, Hello] = {}
         self._dirty: dict[int, Session] = {}  # sessions whose shared state is stale
         self._gone: set[str] = set()  # folded nicks whose shared state goes
         self._awaiting: dict[int, _Waiting] = {}  # this node's messages on the bus, by id
@@ -313,6 +318,13 @@ class Cluster:
             "addresses": self._addresses(), "at": time.time(),
         }).encode()  # fmt: skip
 
+    def figures(self) -> dict[str, float]:
+        """What /metrics shows of the cluster."""
+        return {
+            "nodes": len(self.nodes) + 1, "lag": self.lag, "out": self.facts_out,
+            "in": self.facts_in, "bytes": self.bytes_out,
+        }  # fmt: skip
+
     def _set_up(self, up: bool, reason: str = "") -> None:
         if up and not self.up:
             self._up_since = time.monotonic()
@@ -384,6 +396,9 @@ class Cluster:
                     if isinstance(event, ModeChanged):
                         self._share_room(event.room)
                 self._touch_room(event.room)
+            case TagMessage(sender=nick) | Redacted(by=nick):
+                if self._local(nick) is not None:
+                    self._send(None, event)
             case TopicChanged(nick=nick):
                 if self._local(nick) is not None:
                     self._send(self._local(nick), event)
@@ -403,6 +418,7 @@ class Cluster:
                     if session.gone:
                         del self._mine[sid]
                         self._dirty.pop(sid, None)
+                        self._said.pop(sid, None)
                         told = self._told.pop(sid, None)
                         if told is not None:
                             self._send(None, Quit(told, event.reason))
@@ -513,9 +529,11 @@ class Cluster:
                 self._gone.add(fold(told))
             facts = [encode(self.node, time.time(), NickChanged(told, nick))]
         else:
-            facts = [encode(self.node, time.time(), hello(session))]
+            said = self._said[session.id] = hello(session)
+            facts = [encode(self.node, time.time(), said)]
         await self.bus.append(facts)
         self.facts_out += 1
+        self.bytes_out += len(facts[0])
         self._told[session.id] = nick
         self._dirty[session.id] = session
 
@@ -577,6 +595,8 @@ class Cluster:
             return
         self.facts_in += 1
         self.lag = max(0.0, time.time() - fact.at)
+        if fact.node not in self.nodes and fact.type != "bye":
+            self.nodes[fact.node] = {}  # its status comes with the next heartbeat
         replica, node = self.replica, fact.node
         match event:
             case RoomMessage():
@@ -603,6 +623,10 @@ class Cluster:
                     self._touch(victim)
             case TopicChanged():
                 replica.topic(node, event, fact.at)
+            case TagMessage():
+                replica.tag(node, event)
+            case Redacted():
+                replica.redact(node, event)
             case ModeChanged():
                 replica.modes(node, event)
                 self._touch_room(event.room)
@@ -648,6 +672,15 @@ class Cluster:
                 if room.topic or room.modes != {"n"}:
                     self._share_room(room.name)
             self._wake.set()
+        for sid, session in self._mine.items():
+            said = self._said.get(sid)
+            if said is not None and sid in self._told and not session.gone:
+                now = hello(session)
+                if (now.user, now.realname, now.account, now.away, now.modes) != (
+                    said.user, said.realname, said.account, said.away, said.modes
+                ):  # fmt: skip
+                    self._out.append(("hello", session, None))
+                    self._wake.set()
         for name in lost:
             for sid, told in list(self._told.items()):
                 if "nick:" + fold(told) == name and sid in self._mine:

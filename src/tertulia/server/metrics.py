@@ -7,7 +7,7 @@ import json
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -49,6 +49,7 @@ class Stats:
         "bus_up",
         "bytes_in",
         "bytes_out",
+        "cluster",
         "commits",
         "connections",
         "errors",
@@ -91,6 +92,9 @@ class Stats:
         self.bus_up: bool | None = None
         self.bus_failures = 0
         self.node = ""
+        # The cluster's own figures, read when scraped: facts out and in, bytes out, lag
+        # (seconds), nodes alive. None when not in a cluster.
+        self.cluster: Callable[[], dict[str, float]] | None = None
         # The connection whose bytes are being handled now, and when they arrived: the
         # history gate reads them to count and time each message without the core knowing.
         self.read_at = 0.0
@@ -288,6 +292,29 @@ class _Collector(Collector):
                 "Times the cluster's bus was found away",
                 value=s.bus_failures,
             )
+        if s.cluster is not None:
+            figures = s.cluster()
+            yield GaugeMetricFamily(
+                "tertulia_cluster_nodes", "Nodes alive in the cluster, this one included",
+                value=figures["nodes"],
+            )  # fmt: skip
+            yield GaugeMetricFamily(
+                "tertulia_bus_lag_seconds",
+                "From another node's writing a fact to this node's reading it, lately",
+                value=figures["lag"],
+            )
+            yield CounterMetricFamily(
+                "tertulia_bus_facts_sent", "Facts this node put on the bus", value=figures["out"]
+            )
+            yield CounterMetricFamily(
+                "tertulia_bus_facts_received",
+                "Other nodes' facts this node read and applied",
+                value=figures["in"],
+            )
+            yield CounterMetricFamily(
+                "tertulia_bus_sent_bytes", "Bytes of facts this node put on the bus",
+                value=figures["bytes"],
+            )  # fmt: skip
 
 
 def _by_door(family: GaugeMetricFamily | CounterMetricFamily, counts: Counter[str]) -> Metric:
