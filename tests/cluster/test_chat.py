@@ -201,3 +201,35 @@ async def test_moderation_typing_and_redaction_across_nodes(nodes: Nodes) -> Non
     await ana.close()
     await bob.close()
     await cleo.close()
+
+
+async def test_server_operators_act_on_every_node(nodes: Nodes) -> None:
+    one, two, three = await nodes(3, operators=(("root", "s3cret"),))
+    op = await JsonClient.connect(one.port, "op")
+    reply = await op.request({"type": "oper", "name": "root", "password": "s3cret"})
+    assert reply["type"] == "ok", reply
+    victim = await LineClient.connect(two.port, "victim")
+    spammer = await LineClient.connect(three.port, "spammer", local_addr=("127.0.0.2", 0))
+    await until(lambda: {"victim", "spammer"} <= set(one.hub.sessions))
+    # A KILL on one node closes the connection on the node that serves it.
+    reply = await op.request({"type": "kill", "nick": "victim", "reason": "flooding"})
+    assert reply["type"] == "ok", reply
+    assert any("put off the server by op: flooding" in line for line in await victim.closed())
+    await until(lambda: "victim" not in three.hub.sessions and "victim" not in two.hub.sessions)
+    # A server ban made on one node holds on all of them, by address too.
+    reply = await op.request({"type": "serverban", "mask": "127.0.0.2", "reason": "spam"})
+    assert reply["type"] == "ok", reply
+    assert any("banned from this server: spam" in line for line in await spammer.closed())
+    await until(lambda: len(two.hub.bans) == 1)
+    refused = await LineClient.connect(two.port, local_addr=("127.0.0.2", 0))
+    assert any("banned from this server: spam" in line for line in await refused.closed())
+    reply = await op.request({"type": "serverunban", "mask": "127.0.0.2"})
+    assert reply["type"] == "ok", reply
+    await until(lambda: len(two.hub.bans) == 0)
+    back = await LineClient.connect(two.port, "spammer", local_addr=("127.0.0.2", 0))
+    await until(lambda: "spammer" in one.hub.sessions)
+    # Connections and users add up on every node, mirrors included.
+    for server in (one, two, three):
+        assert server.hub.connected >= len(server.hub.sessions)
+    await op.close()
+    await back.close()

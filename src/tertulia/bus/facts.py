@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
     Joined,
@@ -28,9 +29,26 @@ from tertulia.core.events import (
 )
 from tertulia.core.replica import Hello
 
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """A server operator put another node's user off the server: that node closes it."""
+
+    node: str  # the node that serves the user
+    nick: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    mask: str
+
+
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
-    | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | None
+    | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | ServerBan
+    | Kill | Unban | None
 )  # fmt: skip
 
 
@@ -89,6 +107,14 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
         case Redacted():
             body |= {"t": "redact", "room": event.room, "msgid": event.msgid, "by": event.by,
                      "reason": event.reason}  # fmt: skip
+        case ServerBan():
+            body |= {"t": "ban", "mask": event.mask, "reason": event.reason, "by": event.by,
+                     "created": event.created, "expires": event.expires}  # fmt: skip
+        case Unban():
+            body |= {"t": "unban", "mask": event.mask}
+        case Kill():
+            body |= {"t": "kill", "node": event.node, "nick": event.nick, "by": event.by,
+                     "reason": event.reason}  # fmt: skip
         case None:
             body["t"] = type_
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -144,6 +170,13 @@ def _decode(b: dict[str, Any]) -> Fact | None:
         )
     elif kind == "redact":
         event = Redacted(str(b["room"]), int(b["msgid"]), str(b["by"]), str(b["reason"]))
+    elif kind == "ban":
+        event = ServerBan(str(b["mask"]), str(b["reason"]), str(b["by"]), float(b["created"]),
+                          float(b["expires"]))  # fmt: skip
+    elif kind == "unban":
+        event = Unban(str(b["mask"]))
+    elif kind == "kill":
+        event = Kill(str(b["node"]), str(b["nick"]), str(b["by"]), str(b["reason"]))
     elif kind == "bye":
         event = None
     else:

@@ -278,6 +278,9 @@ class Hub:
         # Called with each session a server ban puts out, so that its door tells it why, in
         # its own format, and closes it.
         self.on_banned: Callable[[Session, ServerBan], None] | None = None
+        # Told of each server ban an operator adds (the entry) or lifts (None, the mask):
+        # a cluster tells the other nodes.
+        self.ban_hooks: list[Callable[[ServerBan | None, str], None]] = []
         self._session_ids = itertools.count(1)
         self._message_ids: Iterator[int] = itertools.count(1)
         for name in self.limits.persistent_rooms:
@@ -479,10 +482,17 @@ class Hub:
         self._nick_of(session)
         if "o" not in session.modes:
             raise NoPrivileges()
+        out = self.apply_ban(entry, spare=session)
+        for hook in self.ban_hooks:
+            hook(entry, entry.mask)
+        return out
+
+    def apply_ban(self, entry: ServerBan, spare: Session | None = None) -> list[Session]:
+        """Add a server ban and put out whoever it matches (but `spare`, who made it)."""
         self.bans.add(entry)
         out = [
             s for s in list(self.sessions.values())
-            if s is not session and self.bans.for_user(s.mask, s.account, s.address) is entry
+            if s is not spare and self.bans.for_user(s.mask, s.account, s.address) is entry
         ]  # fmt: skip
         for victim in out:
             self._put_out(victim, entry)
@@ -492,7 +502,10 @@ class Hub:
         self._nick_of(session)
         if "o" not in session.modes:
             raise NoPrivileges()
-        return self.bans.remove(mask)
+        entry = self.bans.remove(mask)
+        for hook in self.ban_hooks:
+            hook(None, entry.mask)
+        return entry
 
     def _check_banned(self, session: Session, nick: str, account: str) -> None:
         if not len(self.bans):

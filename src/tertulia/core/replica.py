@@ -12,8 +12,11 @@ node may read the shared state and then the facts that follow it without a gap.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
+from tertulia.core.bans import ServerBan
+from tertulia.core.errors import TertuliaError
 from tertulia.core.events import (
     AwayChanged,
     Event,
@@ -104,6 +107,9 @@ class Replica:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._ids = -1  # mirrors get negative ids: never those of a local session
+        # True while a fact is applied: a mirror that leaves meanwhile left on its node;
+        # one that leaves otherwise was put out here (a KILL, a server ban).
+        self.applying = False
 
     def mirror(self, node: str, nick: str) -> Mirror | None:
         """The mirror of `nick` served by `node`, if this node knows it."""
@@ -135,6 +141,9 @@ class Replica:
             mirror.nick, mirror.key = state.nick, key
             mirror.since = mirror.named = mirror.active = state.since
             hub.sessions[key] = mirror
+            # Counted as connected (hub.disconnect uncounts whoever it puts out, a mirror
+            # too: a KILL, a server ban), so that LUSERS's arithmetic holds.
+            hub.connected += 1
             hub.peak = max(hub.peak, len(hub.sessions))
             hub.present(mirror, state.nick, True)
         if state.account:
@@ -183,8 +192,16 @@ class Replica:
         mirror = self.mirror(node, nick)
         if mirror is None:
             return
+        self.applying = True
+        try:
+            self._quit(mirror, nick, reason)
+        finally:
+            self.applying = False
+
+    def _quit(self, mirror: Mirror, nick: str, reason: str) -> None:
         hub = self.hub
         mirror.gone = True
+        hub.connected -= 1
         neighbours = hub.neighbours(mirror)
         for room in list(mirror.rooms.values()):
             hub.leave(mirror, room)
@@ -199,6 +216,19 @@ class Replica:
         for mirror in gone:
             self.quit(node, mirror.nick or "", reason)
         return len(gone)
+
+    def ban(self, entry: ServerBan | None, mask: str) -> None:
+        """Another node's operator banned `mask` from the server (lifted it: None): this
+        node's users it matches are put out."""
+        if entry is None:
+            with contextlib.suppress(TertuliaError):
+                self.hub.bans.remove(mask)
+            return
+        self.applying = True
+        try:
+            self.hub.apply_ban(entry)
+        finally:
+            self.applying = False
 
     def away(self, node: str, event: AwayChanged) -> None:
         mirror = self.mirror(node, event.nick)

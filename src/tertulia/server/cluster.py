@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tertulia.bus import Bus, BusDown
-from tertulia.bus.facts import Fact, decode, encode
+from tertulia.bus.facts import Fact, Kill, Unban, decode, encode
+from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, NickInUse, TertuliaError
 from tertulia.core.events import (
     AccountChanged,
@@ -48,7 +49,7 @@ from tertulia.core.events import (
     TagMessage,
     TopicChanged,
 )
-from tertulia.core.hub import Hub, Settled
+from tertulia.core.hub import KILLED, Hub, Settled
 from tertulia.core.names import fold
 from tertulia.core.replica import Hello, Mirror, Replica, hello
 from tertulia.core.session import Session
@@ -208,6 +209,7 @@ class Cluster:
         self._shadowed: dict[str, tuple[str, Hello]] = {}
         self._reread: set[str] = set()  # nodes whose sessions to read again at the next beat
         self._slot = -1
+        self._last_quit = ""  # the reason of the last quit seen (a KILL's names who did it)
         self._stopping = False
         self.up = False
         self._up_since = 0.0  # when the bus last came back (or this node joined)
@@ -237,6 +239,7 @@ class Cluster:
         self.hub.numbering(self.numbering)
         self.hub.observers.append(self._observed)
         self.hub.presence.append(self._presence)
+        self.hub.ban_hooks.append(self._banned)
         self._set_up(True)
         loop = self._loop
         for work in (self._read_forever(), self._flush_forever(), self._beat_forever()):
@@ -313,7 +316,8 @@ class Cluster:
         mine = sum(1 for s in hub.sessions.values() if not isinstance(s, Mirror))
         return json.dumps({
             "node": self.node, "pid": os.getpid(), "host": socket.gethostname(),
-            "clients": mine, "connections": hub.connected, "lag": round(self.lag, 6),
+            "clients": mine, "connections": hub.connected - (len(hub.sessions) - mine),
+            "lag": round(self.lag, 6),
             "facts_out": self.facts_out, "facts_in": self.facts_in,
             "addresses": self._addresses(), "at": time.time(),
         }).encode()  # fmt: skip
@@ -361,7 +365,17 @@ class Cluster:
         self._out.append(("fact", session, encode(self.node, time.time(), event, flag)))
         self._wake.set()
 
+    def _banned(self, entry: ServerBan | None, mask: str) -> None:
+        self._send(None, entry if entry is not None else Unban(mask))
+
     def _presence(self, session: Session, nick: str, online: bool) -> None:
+        if isinstance(session, Mirror) and not online and not self.replica.applying:
+            # Put out here by an operator (a KILL; a ban goes out as a ban): its node
+            # closes it, and tells everyone it quit.
+            by, _, why = self._last_quit.removeprefix("Killed (").removesuffix(")").partition(" (")
+            if self._last_quit.startswith("Killed ("):
+                self._send(None, Kill(session.node, nick, by, why.removesuffix(")")))
+            return
         if online and not isinstance(session, Mirror) and session.id not in self._mine:
             self._mine[session.id] = session
             self._out.append(("hello", session, None))
@@ -414,6 +428,7 @@ class Cluster:
                     self._out.append(("hello", session, None))
                     self._wake.set()
             case Quit(nick=nick):
+                self._last_quit = event.reason
                 for sid, session in list(self._mine.items()):
                     if session.gone:
                         del self._mine[sid]
@@ -630,6 +645,19 @@ class Cluster:
             case ModeChanged():
                 replica.modes(node, event)
                 self._touch_room(event.room)
+            case ServerBan():
+                replica.ban(event, event.mask)
+            case Unban():
+                replica.ban(None, event.mask)
+            case Kill():
+                victim = self._local(event.nick) if event.node == self.node else None
+                if victim is not None:
+                    told = ServerNotice(
+                        "killed", KILLED, (("by", event.by), ("reason", event.reason))
+                    )
+                    self.hub.announce(told, [victim])
+                    self.hub.disconnect(victim, f"Killed ({event.by} ({event.reason}))")
+                    victim.sink.close()
             case None if fact.type == "bye":
                 gone = replica.node_gone(node, "Node left")
                 self.nodes.pop(node, None)
