@@ -49,7 +49,7 @@ from tertulia.core.events import (
     TagMessage,
     TopicChanged,
 )
-from tertulia.core.hub import KILLED, Hub, Settled
+from tertulia.core.hub import KILLED, Hub, RoomDelivery, Settled
 from tertulia.core.names import fold
 from tertulia.core.replica import Hello, Mirror, Replica, hello
 from tertulia.core.session import Session
@@ -188,6 +188,9 @@ class Cluster:
         self.node = node or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease = lease
         self.replica = Replica(hub)
+        # The sender of a message whose sender this node does not know (a room open to
+        # outsiders, -n): a session in no room's receivers, as a mirror is.
+        self._nobody = Mirror(0, "")
         self.gate = ClusterGate(history, self)
         self.numbering: Numbering | None = None
         self._addresses = addresses or list
@@ -583,6 +586,9 @@ class Cluster:
                 self._set_up(False, str(exc))
                 await asyncio.sleep(RETRY_EVERY)
                 continue
+            # Messages of one room that follow each other go out as a run, as in one
+            # process: one hand-over per recipient (hub.deliver_run).
+            run: list[tuple[RoomDelivery, Settled | None]] = []
             for entry_id, data in entries:
                 self._after = entry_id
                 fact = decode(data)
@@ -592,10 +598,63 @@ class Cluster:
                     )
                     continue
                 try:
+                    if isinstance(fact.event, RoomMessage) and self._gather(fact, run):
+                        continue
+                    self._deliver_run(run)
                     self._apply(fact)
                 except Exception:
                     log.exception("cluster: a fact could not be applied", extra={"at": entry_id})
+            self._deliver_run(run)
             self._overdue()
+
+    def _gather(self, fact: Fact, run: list[tuple[RoomDelivery, Settled | None]]) -> bool:
+        """Add a room message read from the bus to `run`; False when it must be applied on
+        its own (one of this node's that is not next in line)."""
+        event = fact.event
+        assert isinstance(event, RoomMessage)
+        if self.numbering is not None:
+            self.numbering.seen(event.id)
+        order = self.gate.order
+        if fact.node == self.node:
+            item = self._awaiting.get(event.id)
+            if item is None:
+                return True  # delivered here already (the bus was away meanwhile)
+            if not order or order[0] is not item or not isinstance(item.deliver, RoomDelivery):
+                return False
+            del self._awaiting[event.id]
+            order.popleft()
+            entry = (item.deliver, item.settled)
+        else:
+            self._heard(fact)
+            room = self.hub.rooms.get(fold(event.room))
+            if room is None:
+                return True  # nobody here is in it, or knows it
+            sender = self.hub.sessions.get(fold(event.sender)) or self._nobody
+            entry = (RoomDelivery(self.hub, event, room, sender), None)
+        if run and run[0][0].room is not entry[0].room:
+            self._deliver_run(run)
+        run.append(entry)
+        if order and order[0].done:
+            # What this node's users did after that message goes out right after it.
+            self._deliver_run(run)
+            self.gate.drain()
+        return True
+
+    @staticmethod
+    def _deliver_run(run: list[tuple[RoomDelivery, Settled | None]]) -> None:
+        if run:
+            try:
+                run[0][0].hub.deliver_run(run)
+            except Exception:
+                log.exception("internal error delivering messages")
+            run.clear()
+
+    def _heard(self, fact: Fact) -> None:
+        """Another node's fact was read: the counts, the lag, and that the node is alive."""
+        self.facts_in += 1
+        self.lag = max(0.0, time.time() - fact.at)
+        if fact.node not in self.nodes and fact.type != "bye":
+            self.nodes[fact.node] = {}  # its status comes with the next heartbeat
 
     def _apply(self, fact: Fact) -> None:
         event = fact.event
@@ -608,10 +667,7 @@ class Cluster:
                     item.done = True
                     self.gate.drain()
             return
-        self.facts_in += 1
-        self.lag = max(0.0, time.time() - fact.at)
-        if fact.node not in self.nodes and fact.type != "bye":
-            self.nodes[fact.node] = {}  # its status comes with the next heartbeat
+        self._heard(fact)
         replica, node = self.replica, fact.node
         match event:
             case RoomMessage():
