@@ -26,8 +26,8 @@ class Bus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def append(self, facts: list[bytes]) -> list[str]:
-        """Add facts to the stream, in order; their positions."""
+    async def append(self, facts: list[bytes]) -> str:
+        """Add facts to the stream, in order, at once; the position of the last."""
         ...
 
     async def read(self, after: str, wait: float, count: int) -> list[tuple[str, bytes]]:

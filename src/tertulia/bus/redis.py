@@ -51,6 +51,17 @@ for i, key in ipairs(KEYS) do
 end
 return lost
 """
+# Append facts in one command (one request and one reply for a whole batch, where a
+# pipeline of XADDs costs a command and a reply to parse for each fact); the last id.
+_APPEND = """
+local last = ''
+for i, fact in ipairs(ARGV) do
+  if i > 1 then
+    last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'f', fact)
+  end
+end
+return last
+"""
 _RELEASE = """
 for i, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
@@ -85,6 +96,7 @@ class RedisBus:
         self._claim = self._r.register_script(_CLAIM)
         self._renew = self._r.register_script(_RENEW)
         self._release = self._r.register_script(_RELEASE)
+        self._append = self._r.register_script(_APPEND)
 
     async def open(self) -> None:
         try:
@@ -96,15 +108,14 @@ class RedisBus:
         await self._r.aclose()
         await self._reader.aclose()
 
-    async def append(self, facts: list[bytes]) -> list[str]:
+    async def append(self, facts: list[bytes]) -> str:
+        if not facts:
+            return ""
         try:
-            async with self._r.pipeline(transaction=False) as pipe:
-                for fact in facts:
-                    pipe.xadd(EVENTS, {"f": fact}, maxlen=KEEP, approximate=True)
-                ids = await pipe.execute()
+            last = await self._append(keys=[EVENTS], args=[KEEP, *facts])
         except (RedisError, OSError) as exc:
             raise _down(exc) from None
-        return [i.decode() for i in ids]
+        return last.decode() if isinstance(last, bytes) else str(last)
 
     async def read(self, after: str, wait: float, count: int) -> list[tuple[str, bytes]]:
         try:
