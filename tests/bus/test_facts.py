@@ -11,6 +11,7 @@ from tertulia.bus.facts import Kill, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
+    Invited,
     Joined,
     Kicked,
     Kind,
@@ -42,6 +43,7 @@ EVENTS = [
     ServerBan("127.0.0.2", "spam", "op", 3.0, 4.0),
     Unban("127.0.0.2"),
     Kill("n2", "bob", "op", "flooding"),
+    Invited("#sala", "bob", "ana"),
 ]
 
 

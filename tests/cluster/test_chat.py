@@ -233,3 +233,24 @@ async def test_server_operators_act_on_every_node(nodes: Nodes) -> None:
         assert server.hub.connected >= len(server.hub.sessions)
     await op.close()
     await back.close()
+
+
+async def test_an_invitation_opens_a_closed_room_on_another_node(nodes: Nodes) -> None:
+    one, two = await nodes(2)
+    ana = await irc(one, "ana")
+    await ana.send("JOIN #club")
+    await ana.expect(" 366 ")
+    await ana.send("MODE #club +i")
+    await ana.expect("MODE #club +i")
+    bob = await irc(two, "bob")
+    await until(lambda: "i" in two.hub.rooms["#club"].modes and "bob" in one.hub.sessions)
+    await bob.send("JOIN #club")
+    await bob.expect(" 473 ")  # invite-only, on bob's node too
+    await ana.send("INVITE bob #club")
+    await ana.expect(" 341 ")
+    await bob.expect("INVITE bob #club")
+    await bob.send("JOIN #club")
+    await bob.expect(" 366 ")
+    await ana.expect("JOIN #club")
+    await ana.close()
+    await bob.close()

@@ -14,6 +14,7 @@ from typing import Any
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
+    Invited,
     Joined,
     Kicked,
     Kind,
@@ -48,7 +49,7 @@ class Unban:
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
     | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | ServerBan
-    | Kill | Unban | None
+    | Kill | Unban | Invited | None
 )  # fmt: skip
 
 
@@ -110,6 +111,8 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
         case ServerBan():
             body |= {"t": "ban", "mask": event.mask, "reason": event.reason, "by": event.by,
                      "created": event.created, "expires": event.expires}  # fmt: skip
+        case Invited():
+            body |= {"t": "invite", "room": event.room, "nick": event.nick, "by": event.by}
         case Unban():
             body |= {"t": "unban", "mask": event.mask}
         case Kill():
@@ -173,6 +176,8 @@ def _decode(b: dict[str, Any]) -> Fact | None:
     elif kind == "ban":
         event = ServerBan(str(b["mask"]), str(b["reason"]), str(b["by"]), float(b["created"]),
                           float(b["expires"]))  # fmt: skip
+    elif kind == "invite":
+        event = Invited(str(b["room"]), str(b["nick"]), str(b["by"]))
     elif kind == "unban":
         event = Unban(str(b["mask"]))
     elif kind == "kill":

@@ -20,6 +20,7 @@ from tertulia.core.errors import TertuliaError
 from tertulia.core.events import (
     AwayChanged,
     Event,
+    Invited,
     Joined,
     Kicked,
     ModeChanged,
@@ -32,7 +33,7 @@ from tertulia.core.events import (
     TagMessage,
     TopicChanged,
 )
-from tertulia.core.hub import REACT, REPLY, Hub
+from tertulia.core.hub import MAX_INVITED, REACT, REPLY, Hub
 from tertulia.core.names import fold
 from tertulia.core.session import Door, Session
 
@@ -275,6 +276,20 @@ class Replica:
             return
         self.hub.fanout(event, room.receivers, exclude=None)
         self.hub.leave(victim, room)
+
+    def invite(self, node: str, event: Invited) -> None:
+        """Someone of `node` invited a user of this node: the invitation is kept here,
+        where that user joins, and the user is told."""
+        room = self.hub.rooms.get(fold(event.room))
+        guest = self.hub.sessions.get(fold(event.nick))
+        if room is None or guest is None or isinstance(guest, Mirror):
+            return
+        if self.mirror(node, event.by) is None:
+            return
+        room.invited[guest.id] = None
+        while len(room.invited) > MAX_INVITED:
+            del room.invited[next(iter(room.invited))]  # the oldest invitation lapses
+        self.hub.fanout(event, (guest,), exclude=None)
 
     def topic(self, node: str, event: TopicChanged, ts: float) -> None:
         room = self.hub.rooms.get(fold(event.room))

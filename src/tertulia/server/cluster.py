@@ -35,6 +35,7 @@ from tertulia.core.events import (
     AccountChanged,
     AwayChanged,
     Event,
+    Invited,
     Joined,
     Kicked,
     ModeChanged,
@@ -413,7 +414,7 @@ class Cluster:
                     if isinstance(event, ModeChanged):
                         self._share_room(event.room)
                 self._touch_room(event.room)
-            case TagMessage(sender=nick) | Redacted(by=nick):
+            case TagMessage(sender=nick) | Redacted(by=nick) | Invited(by=nick):
                 if self._local(nick) is not None:
                     self._send(None, event)
             case TopicChanged(nick=nick):
@@ -698,6 +699,8 @@ class Cluster:
                 replica.tag(node, event)
             case Redacted():
                 replica.redact(node, event)
+            case Invited():
+                replica.invite(node, event)
             case ModeChanged():
                 replica.modes(node, event)
                 self._touch_room(event.room)
