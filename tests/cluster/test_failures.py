@@ -143,3 +143,28 @@ async def test_redis_restarted_empty_hears_every_node_again(
     assert {"ana", "bob"} <= set(three.hub.sessions)
     for c in (ana, bob):
         await c.close()
+
+
+async def test_a_node_restarted_under_its_name_after_a_crash(nodes: Nodes) -> None:
+    (one,) = await nodes(1, cluster_lease=LEASE)
+    ana = await JsonClient.connect(one.port, "ana")
+    settings = {"cluster": one.settings.cluster, "store": one.settings.store,
+                "node": "fixed", "cluster_lease": LEASE}  # fmt: skip
+    async with serving(**settings) as first:
+        kat = await JsonClient.connect(first.ports["plain"], "kat")
+        await ana.expect_obj(type="join", nick="kat")
+        first.proc.kill()
+        await first.proc.wait()
+    # Started again at once, as a service manager would: it waits for its old lease to
+    # lapse, and the others drop the users of the one that crashed.
+    async with serving(**settings) as second:
+        quit_ = await ana.expect_obj(type="quit", nick="kat")
+        assert quit_["nick"] == "kat"
+        lia = await JsonClient.connect(second.ports["plain"], "lia")
+        await ana.expect_obj(type="join", nick="lia")
+        reply = await lia.request({"type": "say", "room": "#lobby", "text": "de vuelta"})
+        assert reply["type"] == "ok", reply
+        await ana.expect_obj(type="message", text="de vuelta")
+        await lia.close()
+    await kat.close()
+    await ana.close()

@@ -230,8 +230,7 @@ class Cluster:
         self._loop = asyncio.get_running_loop()
         try:
             await self.bus.open()
-            if await self.bus.beat(self.node, self._info(), self.lease):
-                raise BusDown(f"node name {self.node} is in use by a live node")
+            await self._own_name()
             self._slot = await self._take_slot()
             self._after = await self.bus.last()
             await self._catch_up()
@@ -282,6 +281,23 @@ class Cluster:
             log.warning("cluster: left without telling the others (they will time it out)")
         with contextlib.suppress(BusDown, Exception):
             await self.bus.close()
+
+    async def _own_name(self) -> None:
+        """Take this node's name. A node restarted under its name right after a crash
+        waits for the old lease to lapse (a live node renews it: then the name is refused),
+        and the others drop what they knew of the old one: its users are not coming back."""
+        deadline = time.monotonic() + self.lease + 1.0
+        while self.node in await self.bus.nodes():
+            if time.monotonic() > deadline:
+                raise BusDown(f"node name {self.node} is in use by a live node")
+            log.warning(
+                "cluster: waiting for this node's name to be free", extra={"node": self.node}
+            )
+            await asyncio.sleep(self.lease / 10)
+        if self.node in await self.bus.known():
+            await self.bus.forget(self.node)
+            await self.bus.append([encode(self.node, time.time(), None, type_="bye")])
+        await self.bus.beat(self.node, self._info(), self.lease)
 
     async def _take_slot(self) -> int:
         for slot in range(SLOTS):
