@@ -54,6 +54,7 @@ from tertulia.core.hub import KILLED, Hub, RoomDelivery, Settled
 from tertulia.core.names import fold
 from tertulia.core.replica import Hello, Mirror, Replica, hello
 from tertulia.core.session import Session
+from tertulia.server.history import deliver_run
 
 if TYPE_CHECKING:
     from tertulia.server.history import History
@@ -617,11 +618,11 @@ class Cluster:
                 try:
                     if isinstance(fact.event, RoomMessage) and self._gather(fact, run):
                         continue
-                    self._deliver_run(run)
+                    deliver_run(run)
                     self._apply(fact)
                 except Exception:
                     log.exception("cluster: a fact could not be applied", extra={"at": entry_id})
-            self._deliver_run(run)
+            deliver_run(run)
             self._overdue()
 
     def _gather(self, fact: Fact, run: list[tuple[RoomDelivery, Settled | None]]) -> bool:
@@ -649,22 +650,13 @@ class Cluster:
             sender = self.hub.sessions.get(fold(event.sender)) or self._nobody
             entry = (RoomDelivery(self.hub, event, room, sender), None)
         if run and run[0][0].room is not entry[0].room:
-            self._deliver_run(run)
+            deliver_run(run)
         run.append(entry)
         if order and order[0].done:
             # What this node's users did after that message goes out right after it.
-            self._deliver_run(run)
+            deliver_run(run)
             self.gate.drain()
         return True
-
-    @staticmethod
-    def _deliver_run(run: list[tuple[RoomDelivery, Settled | None]]) -> None:
-        if run:
-            try:
-                run[0][0].hub.deliver_run(run)
-            except Exception:
-                log.exception("internal error delivering messages")
-            run.clear()
 
     def _heard(self, fact: Fact) -> None:
         """Another node's fact was read: the counts, the lag, and that the node is alive."""

@@ -87,6 +87,16 @@ def _log_failure(_: None, error: BaseException | None) -> None:
         log.error("a reaction could not be stored", exc_info=error)
 
 
+def deliver_run(run: list[tuple[RoomDelivery, Settled | None]]) -> None:
+    """Deliver and empty a run of one room's stored messages (the cluster's too)."""
+    if run:
+        try:
+            run[0][0].hub.deliver_run(run)
+        except Exception:
+            log.exception("internal error delivering messages")
+        run.clear()
+
+
 class History:
     """The Gate of core.hub, over a store; without a store it only keeps events in order."""
 
@@ -525,16 +535,6 @@ class History:
         except Exception:
             log.exception("history checkpoint failed")
 
-    @staticmethod
-    def _deliver_run(run: list[tuple[RoomDelivery, Settled | None]]) -> None:
-        """Deliver and empty a run of one room's stored messages."""
-        if run:
-            try:
-                run[0][0].hub.deliver_run(run)
-            except Exception:
-                log.exception("internal error delivering messages")
-            run.clear()
-
     # -- group commit ---------------------------------------------------------------------
 
     def _kick(self) -> None:
@@ -606,21 +606,21 @@ class History:
             if flush is not None and count % FLUSH_EVERY == 0:
                 # A big batch is written out in pieces: a stalled client's queue meets the
                 # transport's bound (and is dropped) before it can hold megabytes.
-                self._deliver_run(run)
+                deliver_run(run)
                 flush()
             try:
                 if event is not None and (refused is None or event.id in refused):
-                    self._deliver_run(run)
+                    deliver_run(run)
                     if settled is not None:
                         settled(event, NotStored())
                     continue
                 if isinstance(deliver, RoomDelivery):
                     if run and run[0][0].room is not deliver.room:
-                        self._deliver_run(run)
+                        deliver_run(run)
                     run.append((deliver, settled))
                     stats.sent(started)
                     continue
-                self._deliver_run(run)
+                deliver_run(run)
                 deliver()
                 if event is not None:
                     if not account:
@@ -629,7 +629,7 @@ class History:
                         settled(event, None)
             except Exception:
                 log.exception("internal error delivering an event")
-        self._deliver_run(run)
+        deliver_run(run)
         if self._held and len(self._queue) < BACKLOG_HIGH // 2:
             held, self._held = self._held, set()
             for reader in held:
