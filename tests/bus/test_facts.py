@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tertulia.bus.facts import Kill, Unban, decode, encode
+from tertulia.bus.facts import Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
@@ -44,6 +44,7 @@ EVENTS = [
     Unban("127.0.0.2"),
     Kill("n2", "bob", "op", "flooding"),
     Invited("#sala", "bob", "ana"),
+    Owner("#sala", "ana"),
 ]
 
 

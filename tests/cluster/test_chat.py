@@ -254,3 +254,20 @@ async def test_an_invitation_opens_a_closed_room_on_another_node(nodes: Nodes) -
     await ana.expect("JOIN #club")
     await ana.close()
     await bob.close()
+
+
+async def test_a_registered_room_stays_on_every_node(nodes: Nodes) -> None:
+    one, two = await nodes(2)
+    ana = await JsonClient.connect(one.port, "ana")
+    reply = await ana.request({"type": "register", "password": "contraseña larga"})
+    assert reply["type"] == "ok", reply
+    assert (await ana.request({"type": "join", "room": "#casa"}))["type"] == "ok"
+    assert (await ana.request({"type": "claim", "room": "#casa"}))["type"] == "ok"
+    await until(lambda: two.hub.rooms.get("#casa") is not None and two.hub.rooms["#casa"].owner)
+    assert two.hub.rooms["#casa"].owner == "ana"
+    assert (await ana.request({"type": "part", "room": "#casa"}))["type"] == "ok"
+    await until(lambda: "ana" not in two.hub.rooms["#casa"].members)
+    assert "#casa" in two.hub.rooms and "#casa" in one.hub.rooms  # registered: it stays
+    assert (await ana.request({"type": "unclaim", "room": "#casa"}))["type"] == "ok"
+    await until(lambda: "#casa" not in two.hub.rooms)
+    await ana.close()

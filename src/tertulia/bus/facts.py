@@ -46,10 +46,18 @@ class Unban:
     mask: str
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A room registered to an account (folded), or given back ("")."""
+
+    room: str
+    owner: str
+
+
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
     | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | ServerBan
-    | Kill | Unban | Invited | None
+    | Kill | Unban | Owner | Invited | None
 )  # fmt: skip
 
 
@@ -115,6 +123,8 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
             body |= {"t": "invite", "room": event.room, "nick": event.nick, "by": event.by}
         case Unban():
             body |= {"t": "unban", "mask": event.mask}
+        case Owner():
+            body |= {"t": "owner", "room": event.room, "owner": event.owner}
         case Kill():
             body |= {"t": "kill", "node": event.node, "nick": event.nick, "by": event.by,
                      "reason": event.reason}  # fmt: skip
@@ -178,6 +188,8 @@ def _decode(b: dict[str, Any]) -> Fact | None:
                           float(b["expires"]))  # fmt: skip
     elif kind == "invite":
         event = Invited(str(b["room"]), str(b["nick"]), str(b["by"]))
+    elif kind == "owner":
+        event = Owner(str(b["room"]), str(b["owner"]))
     elif kind == "unban":
         event = Unban(str(b["mask"]))
     elif kind == "kill":

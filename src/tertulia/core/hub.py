@@ -281,6 +281,8 @@ class Hub:
         # Told of each server ban an operator adds (the entry) or lifts (None, the mask):
         # a cluster tells the other nodes.
         self.ban_hooks: list[Callable[[ServerBan | None, str], None]] = []
+        # Told of each room registered to an account, or given back (its owner then "").
+        self.owner_hooks: list[Callable[[Room], None]] = []
         self._session_ids = itertools.count(1)
         self._message_ids: Iterator[int] = itertools.count(1)
         for name in self.limits.persistent_rooms:
@@ -756,8 +758,7 @@ class Hub:
             raise NotOperator(room=target.name)
         if target.owner and target.owner != fold(session.account) and "o" not in session.modes:
             raise NotRoomOwner(room=target.name)
-        target.owner = fold(session.account)
-        target.persistent = True
+        self.set_owner(target.name, fold(session.account))
         return target
 
     def unclaim(self, session: Session, room: str) -> Room:
@@ -767,12 +768,24 @@ class Hub:
         owner = bool(session.account) and target.owner == fold(session.account)
         if not target.owner or (not owner and "o" not in session.modes):
             raise NotRoomOwner(room=target.name)
-        target.owner = ""
-        target.persistent = target.key in {fold(r) for r in self.limits.persistent_rooms}
+        self.set_owner(target.name, "")
+        return target
+
+    def set_owner(self, room: str, owner: str) -> None:
+        """Register a room to a (folded) account, or give it back with "": a registered
+        room stays when empty; one given back goes once empty."""
+        target = self._room(room, create=bool(owner)) if owner else self.rooms.get(fold(room))
+        if target is None:
+            return
+        target.owner = owner
+        target.persistent = bool(owner) or target.key in {
+            fold(r) for r in self.limits.persistent_rooms
+        }
+        for hook in self.owner_hooks:
+            hook(target)
         if target.empty and not target.persistent:
             del self.rooms[target.key]
             self._orphan(target.key)
-        return target
 
     def restore_rooms(self, registered: Mapping[str, tuple[str, str]]) -> None:
         """The rooms registered in the store exist from the start, empty, with their owner."""

@@ -231,6 +231,14 @@ class Replica:
         finally:
             self.applying = False
 
+    def owner(self, room: str, owner: str) -> None:
+        """Another node registered a room to an account (or gave it back: "")."""
+        self.applying = True
+        try:
+            self.hub.set_owner(room, owner)
+        finally:
+            self.applying = False
+
     def away(self, node: str, event: AwayChanged) -> None:
         mirror = self.mirror(node, event.nick)
         if mirror is None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tertulia.bus import Bus, BusDown
-from tertulia.bus.facts import Fact, Kill, Unban, decode, encode
+from tertulia.bus.facts import Fact, Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, NickInUse, TertuliaError
 from tertulia.core.events import (
@@ -57,6 +57,7 @@ from tertulia.core.session import Session
 from tertulia.server.history import deliver_run
 
 if TYPE_CHECKING:
+    from tertulia.core.room import Room
     from tertulia.server.history import History
     from tertulia.server.metrics import Stats
 
@@ -244,6 +245,7 @@ class Cluster:
         self.hub.observers.append(self._observed)
         self.hub.presence.append(self._presence)
         self.hub.ban_hooks.append(self._banned)
+        self.hub.owner_hooks.append(self._owned)
         self._set_up(True)
         loop = self._loop
         for work in (self._read_forever(), self._flush_forever(), self._beat_forever()):
@@ -385,6 +387,10 @@ class Cluster:
     def _send(self, session: Session | None, event: Any, flag: str = "") -> None:
         self._out.append(("fact", session, encode(self.node, time.time(), event, flag)))
         self._wake.set()
+
+    def _owned(self, room: Room) -> None:
+        if not self.replica.applying:
+            self._send(None, Owner(room.name, room.owner))
 
     def _banned(self, entry: ServerBan | None, mask: str) -> None:
         self._send(None, entry if entry is not None else Unban(mask))
@@ -716,6 +722,8 @@ class Cluster:
                 replica.ban(event, event.mask)
             case Unban():
                 replica.ban(None, event.mask)
+            case Owner():
+                replica.owner(event.room, event.owner)
             case Kill():
                 victim = self._local(event.nick) if event.node == self.node else None
                 if victim is not None:
