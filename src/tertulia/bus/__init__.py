@@ -26,8 +26,14 @@ class Bus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def append(self, facts: list[bytes]) -> str:
-        """Add facts to the stream, in order, at once; the position of the last."""
+    async def append(self, facts: list[bytes], batch: tuple[str, int] | None) -> str:
+        """Add facts to the stream, in order, at once; the position of the last. `batch`
+        (a run of the node, a number that grows) makes it idempotent: a batch whose number
+        the bus has seen from that run is not added again ("" then)."""
+        ...
+
+    async def first(self) -> str:
+        """The position of the oldest fact kept ("0-0" when there is none)."""
         ...
 
     async def read(self, after: str, wait: float, count: int) -> list[tuple[str, bytes]]:

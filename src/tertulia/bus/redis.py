@@ -8,6 +8,7 @@ Keys (docs/cluster.md says why each structure):
   tertulia:nick:<folded>     string with a TTL: the node that holds the nick
   tertulia:slot:<n>          string with a TTL: the node that numbers messages with slot n
   tertulia:room:<folded>     string: a room's topic and modes
+  tertulia:batch:<run>       hash: the last batch of facts kept from one run of a node
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ NODES = PREFIX + "nodes"
 # up from the stream and reads the shared state again instead.
 KEEP = 200_000
 TIMEOUT = 2.0  # seconds for one command before Redis counts as away
+# Seconds for a blocking read, its wait included (reads wait 1 s): a Redis host that
+# vanished without closing the connection is noticed.
+READ_TIMEOUT = 5.0
 
 # Take `name` unless another holds it; refresh it when we do. The holder after the call.
 _CLAIM = """
@@ -53,12 +57,18 @@ return lost
 """
 # Append facts in one command (one request and one reply for a whole batch, where a
 # pipeline of XADDs costs a command and a reply to parse for each fact); the last id.
+# KEYS: the stream, the node's batch record. ARGV: the stream's length, the node's run
+# ("" for none), the batch's number, then the facts. A batch already kept is not again.
 _APPEND = """
+if ARGV[2] ~= '' then
+  local seen = redis.call('HMGET', KEYS[2], 'run', 'batch')
+  if seen[1] == ARGV[2] and tonumber(seen[2]) >= tonumber(ARGV[3]) then return '' end
+  redis.call('HSET', KEYS[2], 'run', ARGV[2], 'batch', ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+end
 local last = ''
-for i, fact in ipairs(ARGV) do
-  if i > 1 then
-    last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'f', fact)
-  end
+for i = 4, #ARGV do
+  last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'f', ARGV[i])
 end
 return last
 """
@@ -92,7 +102,9 @@ class RedisBus:
         # redis-py's types say str or bytes for every reply; ours are bytes (no decoding).
         self._r: Any = aioredis.Redis.from_url(url, **options)
         # The blocking read waits on a connection of its own, longer than its wait.
-        self._reader: Any = aioredis.Redis.from_url(url, **(options | {"socket_timeout": None}))
+        self._reader: Any = aioredis.Redis.from_url(
+            url, **(options | {"socket_timeout": READ_TIMEOUT})
+        )
         self._claim = self._r.register_script(_CLAIM)
         self._renew = self._r.register_script(_RENEW)
         self._release = self._r.register_script(_RELEASE)
@@ -108,11 +120,13 @@ class RedisBus:
         await self._r.aclose()
         await self._reader.aclose()
 
-    async def append(self, facts: list[bytes]) -> str:
+    async def append(self, facts: list[bytes], batch: tuple[str, int] | None) -> str:
         if not facts:
             return ""
+        run, number = batch or ("", 0)
+        key = PREFIX + "batch:" + run
         try:
-            last = await self._append(keys=[EVENTS], args=[KEEP, *facts])
+            last = await self._append(keys=[EVENTS, key], args=[KEEP, run, number, *facts])
         except (RedisError, OSError) as exc:
             raise _down(exc) from None
         return last.decode() if isinstance(last, bytes) else str(last)
@@ -129,6 +143,13 @@ class RedisBus:
             for entry_id, fields in entries:
                 out.append((entry_id.decode(), fields.get(b"f", b"")))
         return out
+
+    async def first(self) -> str:
+        try:
+            found = await self._r.xrange(EVENTS, count=1)
+        except (RedisError, OSError) as exc:
+            raise _down(exc) from None
+        return found[0][0].decode() if found else "0-0"
 
     async def last(self) -> str:
         try:

@@ -252,6 +252,11 @@ class Hub:
         self.encode_failures = 0
         self.on_encode_failure: Callable[[Event, Exception], None] | None = None
         self.observers: list[Observer] = []
+        # Told of every event but messages as it happens, before any wait for the gate (a
+        # cluster tells the other nodes in the order things happened here), and of every
+        # session that leaves, with its reason.
+        self.emitted: list[Observer] = []
+        self.departed: list[Callable[[Session, str], None]] = []
         # With a gate, messages reach recipients only once stored (see Gate).
         self.gate: Gate | None = None
         # The last messages delivered in each room, by folded name: what a newcomer is shown.
@@ -416,6 +421,8 @@ class Hub:
         del self.sessions[session.key]
         self._fanout(event, neighbours, exclude=session)
         self._present(session, session.nick or "", False)
+        for hook in self.departed:
+            hook(session, event.reason)
 
     def _present(self, session: Session, nick: str, online: bool) -> None:
         for hook in self.presence:
@@ -1002,7 +1009,9 @@ class Hub:
         self._deliver(event, room.receivers, exclude=None)
 
     def fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
-        self._fanout(event, recipients, exclude)
+        """Another node's event, to this node's recipients at once: the bus ordered it, and
+        this node's own messages still on their way come after it there."""
+        self._deliver(event, recipients, exclude)
 
     def neighbours(self, session: Session) -> dict[Session, None]:
         return self._neighbours(session)
@@ -1052,6 +1061,8 @@ class Hub:
         return ring
 
     def _fanout(self, event: Event, recipients: Iterable[Session], exclude: Session | None) -> None:
+        for hook in self.emitted:
+            hook(event)
         gate = self.gate
         if gate is not None and gate.waiting:
             # Messages said before this event are not stored yet: it goes out after them,

@@ -309,7 +309,8 @@ class Replica:
     def modes(self, node: str, event: ModeChanged) -> None:
         """Apply a room's mode change as its node applied it (it checked the rights)."""
         room = self.hub.rooms.get(fold(event.room))
-        if room is None or self.mirror(node, event.by) is None:
+        by_server = event.by == self.hub.limits.server_name  # an owner given +o on joining
+        if room is None or (self.mirror(node, event.by) is None and not by_server):
             return
         args = iter(event.args)
         adding = True

@@ -215,8 +215,13 @@ class Cluster:
         self._shadowed: dict[str, tuple[str, Hello]] = {}
         self._reread: set[str] = set()  # nodes whose sessions to read again at the next beat
         self._slot = -1
-        self._last_quit = ""  # the reason of the last quit seen (a KILL's names who did it)
         self._stopping = False
+        # Batches of facts are numbered for this run of the node, so that one sent again
+        # after a timeout, which Redis may have run all the same, is kept once.
+        self._incarnation = uuid.uuid4().hex
+        self._batches = 0
+        self._retry: tuple[int, list[bytes]] | None = None
+        self._resync_at = 0.0  # when to read the shared state again (0: no need)
         self.up = False
         self._up_since = 0.0  # when the bus last came back (or this node joined)
         self.lag = 0.0  # seconds between a fact's writing and its reading, lately
@@ -242,13 +247,18 @@ class Cluster:
             raise ClusterUnavailable(where=self.bus.where, reason=str(exc)) from None
         self.numbering = Numbering(self._slot, last_id)
         self.hub.numbering(self.numbering)
-        self.hub.observers.append(self._observed)
+        self.hub.emitted.append(self._observed)
         self.hub.presence.append(self._presence)
+        self.hub.departed.append(self._departed)
         self.hub.ban_hooks.append(self._banned)
         self.hub.owner_hooks.append(self._owned)
         self._set_up(True)
         loop = self._loop
-        for work in (self._read_forever(), self._flush_forever(), self._beat_forever()):
+        work_list = (
+            self._read_forever(), self._flush_forever(), self._beat_forever(),
+            self._watch_forever(),
+        )  # fmt: skip
+        for work in work_list:
             self._tasks.append(loop.create_task(work))
         log.info(
             "cluster joined",
@@ -259,7 +269,7 @@ class Cluster:
         """Tell the others what is left and that this node leaves, within `grace` seconds."""
         try:
             async with asyncio.timeout(grace):
-                while self._out and self.up:
+                while (self._out or self._retry) and self.up:
                     self._wake.set()
                     await asyncio.sleep(0.01)
         except TimeoutError:
@@ -276,7 +286,7 @@ class Cluster:
         self.gate.drain()
         try:
             async with asyncio.timeout(grace):
-                await self.bus.append([encode(self.node, time.time(), None, type_="bye")])
+                await self.bus.append([encode(self.node, time.time(), None, type_="bye")], None)
                 nicks = ["nick:" + fold(n) for n in self._told.values()]
                 await self.bus.release([*nicks, f"slot:{self._slot}"], self.node)
                 await self.bus.forget(self.node)
@@ -299,7 +309,7 @@ class Cluster:
             await asyncio.sleep(self.lease / 10)
         if self.node in await self.bus.known():
             await self.bus.forget(self.node)
-            await self.bus.append([encode(self.node, time.time(), None, type_="bye")])
+            await self.bus.append([encode(self.node, time.time(), None, type_="bye")], None)
         await self.bus.beat(self.node, self._info(), self.lease)
 
     async def _take_slot(self) -> int:
@@ -323,6 +333,23 @@ class Cluster:
                     self.replica.hello(node, fact.event)
         for key, data in rooms.items():
             self._room_state(key, data)
+
+    async def _resync(self) -> None:
+        """Read every live node's users again: those missing here are made, those gone
+        from their node's state go (a quit this node never read)."""
+        log.warning("cluster: reading the shared state again")
+        for node in await self.bus.nodes():
+            if node == self.node:
+                continue
+            present: set[str] = set()
+            for data in await self.bus.sessions(node):
+                fact = decode(data)
+                if fact is not None and isinstance(fact.event, Hello):
+                    present.add(fold(fact.event.nick))
+                    self.replica.hello(node, fact.event)
+            for mirror in self.replica.mirrors(node):
+                if mirror.key not in present:
+                    self.replica.quit(node, mirror.nick or "", "")
 
     def _room_state(self, key: str, data: bytes) -> None:
         room = self.hub.rooms.get(key)
@@ -378,7 +405,7 @@ class Cluster:
         item = _Waiting(event, deliver, settled, time.monotonic())
         self.gate.order.append(item)
         self._send(None, event)
-        if self.up:
+        if self.up and not self._stopping:
             self._awaiting[event.id] = item
         else:
             item.done = True
@@ -396,27 +423,39 @@ class Cluster:
         self._send(None, entry if entry is not None else Unban(mask))
 
     def _presence(self, session: Session, nick: str, online: bool) -> None:
-        if isinstance(session, Mirror) and not online and not self.replica.applying:
-            # Put out here by an operator (a KILL; a ban goes out as a ban): its node
-            # closes it, and tells everyone it quit.
-            by, _, why = self._last_quit.removeprefix("Killed (").removesuffix(")").partition(" (")
-            if self._last_quit.startswith("Killed ("):
-                self._send(None, Kill(session.node, nick, by, why.removesuffix(")")))
-            return
         if online and not isinstance(session, Mirror) and session.id not in self._mine:
             self._mine[session.id] = session
             self._out.append(("hello", session, None))
             self._wake.set()
+
+    def _departed(self, session: Session, reason: str) -> None:
+        """A session left this hub: one of this node's users quit, or an operator here put
+        out another node's user (a KILL; a server ban goes out as a ban), whose node then
+        closes it and tells everyone."""
+        if isinstance(session, Mirror):
+            if not self.replica.applying and reason.startswith("Killed (") and reason[-2:] == "))":
+                by, _, why = reason[len("Killed (") : -2].partition(" (")
+                self._send(None, Kill(session.node, session.nick or "", by, why))
+            return
+        sid = session.id
+        if self._mine.pop(sid, None) is None:
+            return
+        self._dirty.pop(sid, None)
+        self._said.pop(sid, None)
+        told = self._told.pop(sid, None)
+        if told is not None:
+            self._send(None, Quit(told, reason))
+            self._gone.add(fold(told))
+            self._out.append(("release", None, fold(told)))
 
     def _local(self, nick: str) -> Session | None:
         found = self.hub.sessions.get(fold(nick))
         return found if found is not None and found.id in self._mine else None
 
     def _observed(self, event: Event) -> None:
-        """Every event delivered here: those this node's users made go to the others."""
+        """Every event but messages, as it happens here (before any wait for the gate):
+        those this node's users made go to the others, in the order they happened."""
         match event:
-            case RoomMessage() | PrivateMessage():
-                return
             case Joined(room=room_name, nick=nick):
                 session = self._local(nick)
                 room = self.hub.rooms.get(fold(room_name))
@@ -431,9 +470,9 @@ class Cluster:
                     self._send(session, event)
                     self._touch(session)
             case Kicked(by=by) | ModeChanged(by=by):
-                session = self._local(by)
-                if session is not None:
-                    self._send(session, event)
+                # The server itself gives a registered room's owner +o as it joins.
+                if self._local(by) is not None or by == self.hub.limits.server_name:
+                    self._send(None, event)
                     if isinstance(event, ModeChanged):
                         self._share_room(event.room)
                 self._touch_room(event.room)
@@ -442,30 +481,18 @@ class Cluster:
                     self._send(None, event)
             case TopicChanged(nick=nick):
                 if self._local(nick) is not None:
-                    self._send(self._local(nick), event)
+                    self._send(None, event)
                     self._share_room(event.room)
-            case NickChanged(old=old, new=new):
+            case NickChanged(new=new):
                 session = self._local(new)
                 if session is not None:
-                    self._out.append(("nick", session, old))
+                    self._out.append(("nick", session, None))
                     self._wake.set()
             case AccountChanged(nick=nick) | RealnameChanged(nick=nick):
                 session = self._local(nick)
                 if session is not None:
                     self._out.append(("hello", session, None))
                     self._wake.set()
-            case Quit(nick=nick):
-                self._last_quit = event.reason
-                for sid, session in list(self._mine.items()):
-                    if session.gone:
-                        del self._mine[sid]
-                        self._dirty.pop(sid, None)
-                        self._said.pop(sid, None)
-                        told = self._told.pop(sid, None)
-                        if told is not None:
-                            self._send(None, Quit(told, event.reason))
-                            self._gone.add(fold(told))
-                            self._out.append(("release", None, fold(told)))
 
     def _touch(self, session: Session) -> None:
         if session.id in self._told:
@@ -508,6 +535,10 @@ class Cluster:
     async def _flush(self) -> None:
         """Tell the next facts in order: up to the next step that needs an answer (a nick
         to claim), then that step."""
+        if self._retry is not None:
+            # A batch that may or may not have reached the bus (a timeout): sent again as
+            # it was, under the same number, so that the bus keeps it once.
+            await self._append(*self._retry)
         facts: list[bytes] = []
         count = 0
         for kind, _, payload in self._out:
@@ -518,15 +549,9 @@ class Cluster:
         # What is being told leaves the queue first: a nick lost meanwhile (the leases'
         # task) filters the queue, and must not shift what this step takes off it.
         if facts:
-            batch = self._out[:count]
             del self._out[:count]
-            try:
-                await self.bus.append(facts)
-            except BusDown:
-                self._out[:0] = batch
-                raise
-            self.facts_out += len(facts)
-            self.bytes_out += sum(map(len, facts))
+            self._batches += 1
+            await self._append(self._batches, facts)
         elif self._out:
             item = self._out.pop(0)
             try:
@@ -549,6 +574,13 @@ class Cluster:
                 self._gone |= gone
                 raise
 
+    async def _append(self, number: int, facts: list[bytes]) -> None:
+        self._retry = (number, facts)
+        await self.bus.append(facts, (self._incarnation, number))
+        self._retry = None
+        self.facts_out += len(facts)
+        self.bytes_out += sum(map(len, facts))
+
     async def _step(self, kind: str, session: Session | None, payload: Any) -> None:
         if kind == "room":
             await self.bus.put_room(*payload)
@@ -559,30 +591,34 @@ class Cluster:
         assert session is not None
         if session.gone or session.nick is None:
             return
-        nick = session.nick
+        nick, sid = session.nick, session.id
         holder = await self.bus.claim("nick:" + fold(nick), self.node, self.lease)
         if holder != self.node:
             self._lost(session, nick)
             return
-        told = self._told.get(session.id)
-        if kind == "nick" and told is not None:
+        told = self._told.get(sid)
+        facts = []
+        if told is not None and told != nick:
+            # Whatever the step, the others learn the new nick first: a hello under it
+            # alone would leave them a user under the old one for good.
             if fold(told) != fold(nick):
                 await self.bus.release(["nick:" + fold(told)], self.node)
                 self._gone.add(fold(told))
-            facts = [encode(self.node, time.time(), NickChanged(told, nick))]
-        else:
-            said = self._said[session.id] = hello(session)
-            facts = [encode(self.node, time.time(), said)]
-        await self.bus.append(facts)
-        self.facts_out += 1
-        self.bytes_out += len(facts[0])
-        self._told[session.id] = nick
-        self._dirty[session.id] = session
+            facts.append(encode(self.node, time.time(), NickChanged(told, nick)))
+        if kind == "hello" or told is None:
+            said = self._said[sid] = hello(session)
+            facts.append(encode(self.node, time.time(), said))
+        if facts:
+            self._batches += 1
+            await self._append(self._batches, facts)
+        self._told[sid] = nick
+        self._dirty[sid] = session
+        self._shadowed.pop(fold(nick), None)
 
     def _lost(self, session: Session, nick: str) -> None:
         """Another node's user holds the nick this one took at the same moment: this one
         is renamed, as IRC servers do when two servers meet, and told why."""
-        self._out = [item for item in self._out if item[1] is not session]
+        self._out = [i for i in self._out if not (i[1] is session and i[0] in ("hello", "nick"))]
         guest = f"{nick[:20]}_{self._slot}"
         if self.hub.sessions.get(fold(guest)) is not None:
             guest = f"Guest{self._slot}x{session.id}"
@@ -594,6 +630,9 @@ class Cluster:
             self.hub.change_nick(session, guest, forced=True)
         except TertuliaError:
             self.hub.disconnect(session, "Nick collision")
+        # What it did under the nick it lost reached nobody: its whole state goes again.
+        self._out.append(("hello", session, None))
+        self._wake.set()
         shadowed = self._shadowed.pop(fold(nick), None)
         if shadowed is not None:
             # The winner, as it was when it came; what it did since is read at the next beat.
@@ -752,6 +791,13 @@ class Cluster:
 
     # -- leases and the other nodes -------------------------------------------------------
 
+    async def _watch_forever(self) -> None:
+        # Also off the reading task: a read that hangs must not hold this node's own
+        # messages back from its own users.
+        while not self._stopping:
+            await asyncio.sleep(ROUND_TRIP_LIMIT / 2)
+            self._overdue()
+
     async def _beat_forever(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self.lease / 3)
@@ -764,6 +810,22 @@ class Cluster:
         kept = await self.bus.beat(self.node, self._info(), self.lease)
         names = [f"slot:{self._slot}"] + ["nick:" + fold(n) for n in self._told.values()]
         lost = await self.bus.renew(names, self.node, self.lease)
+        if f"slot:{self._slot}" in lost and self.numbering is not None:
+            # Another node numbers with this slot now (the bus forgot ours): another one,
+            # before any more ids are handed out.
+            self._slot = self.numbering.slot = await self._take_slot()
+            log.warning(
+                "cluster: message-number slot lost; took another", extra={"slot": self._slot}
+            )
+        first = await self.bus.first()
+        if not kept or (first != "0-0" and _position(self._after) < _position(first)):
+            # Facts this node never read are gone (a restart that kept nothing, or a stream
+            # trimmed past where it was): once every node has written its state again, the
+            # shared state is read again.
+            self._resync_at = self._resync_at or time.monotonic() + self.lease
+        if self._resync_at and time.monotonic() >= self._resync_at:
+            self._resync_at = 0.0
+            await self._resync()
         if not kept:
             # The bus lost what it knew of this node (a restart that kept nothing): all of
             # it is written again, the leases above were just taken back.
@@ -809,6 +871,12 @@ class Cluster:
                     self.replica.hello(node, fact.event)
         if not self.up:
             self._set_up(True)
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    """A stream position ("ms-seq") as numbers, to compare."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms or 0), int(seq or 0)
 
 
 def _parse(info: bytes) -> dict[str, Any]:
