@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -334,6 +335,36 @@ def load(
     settings = replace(Settings(), **values)
     _validate(settings)
     return settings
+
+
+def check_file(path: str) -> tuple[int, ConfigError] | None:
+    """Whether a configuration file holds good settings on its own (`tertulia check-config`):
+    None if so, else the line at fault (0 when no one line is) and why."""
+    try:
+        load(env={}, config_file=path)
+    except ConfigError as err:
+        return _line_of(path, err), err
+    return None
+
+
+def _line_of(path: str, err: ConfigError) -> int:
+    """The line an error is about: TOML's own position, or the line that sets the
+    setting it names; 0 when none does (two settings that do not go together...)."""
+    found = re.search(r"at line (\d+)", str(err.args_map.get("error", "")))
+    if found:
+        return int(found.group(1))
+    names = [str(err.args_map[k]) for k in ("name",) if k in err.args_map]
+    names += re.findall(r"[a-z_]+", str(err.args_map.get("reason", "")).split(":")[0])
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0
+    for name in names:
+        key = re.compile(rf"^\s*[\"']?{re.escape(name).replace('_', '[_-]')}[\"']?\s*=")
+        for number, line in enumerate(lines, 1):
+            if key.match(line):
+                return number
+    return 0
 
 
 def _validate(s: Settings) -> None:

@@ -75,6 +75,11 @@ class AddressLimits:
         self.networks: dict[str, int] = {}  # by /24 or /64
         self._rates: OrderedDict[str, TokenBucket] = OrderedDict()
 
+    def set_rules(self, rules: AddressRules) -> None:
+        """New rules (a reload): the connections counted so far stay counted."""
+        self.rules = rules
+        self._exempt = [ipaddress.ip_network(cidr, strict=False) for cidr in rules.exempt]
+
     def exempt(self, address: str) -> bool:
         ip = _ip(address)
         return ip is None or any(ip in net for net in self._exempt if ip.version == net.version)

@@ -32,6 +32,7 @@ from tertulia.protocols.irc.render import ENCODING_CAPABILITIES, IrcEncoder
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import FramedEncoder, WebEncoder
+from tertulia.server import reload
 from tertulia.server.accounts import Accounts
 from tertulia.server.cluster import Cluster, ClusterUnavailable
 from tertulia.server.connection import Connection, WriteFlusher
@@ -44,6 +45,7 @@ from tertulia.server.liveness import Liveness
 from tertulia.server.metrics import Stats
 from tertulia.server.moderation import Moderation
 from tertulia.server.plain_door import PlainHandler
+from tertulia.server.reload import Reloaded
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 from tertulia.store import HistoryUnavailable, StoreError, from_url
 from tertulia.store.urls import redacted, scrubbed
@@ -111,6 +113,9 @@ class Server:
         self._all_closed = asyncio.Event()
         # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
         self._tls: ssl.SSLContext | None = None
+        # How to read the settings again for a reload (the CLI's file, environment and
+        # flags); None: a reload only reads the TLS files again.
+        self.reread: Callable[[], Settings] | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -210,6 +215,28 @@ class Server:
         if secure:
             return f"duration={self.settings.sts_duration}"
         return "port=" + tls[0].rsplit(":", 1)[1]
+
+    def reload(self) -> Reloaded | None:
+        """Read the settings again (SIGHUP): limits, operators, TLS, the log level... take
+        effect without dropping anyone; a setting that changes only at a restart is named
+        in one log line; settings that do not load leave everything as it was."""
+        if self.reread is None:
+            self.reload_tls()
+            return None
+        try:
+            new = self.reread()
+        except TertuliaError as err:
+            log.error("reload failed: keeping the settings", extra={"reason": err.render()})
+            return None
+        done = reload.apply(self, new)
+        log.info("settings reloaded", extra={"changed": ",".join(done.changed) or "-"})
+        if done.fixed:
+            log.warning(
+                "reload: these settings change only at a restart",
+                extra={"settings": ",".join(done.fixed)},
+            )
+        self.reload_tls()
+        return done
 
     def reload_tls(self) -> bool:
         """Read tls_cert and tls_key again (SIGHUP): new connections get the new certificate,
