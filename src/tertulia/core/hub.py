@@ -485,12 +485,13 @@ class Hub:
 
     # -- server bans ----------------------------------------------------------------------
 
-    def ban(self, session: Session, entry: ServerBan) -> list[Session]:
-        """A server operator bans a mask from the server; those it matches are put out, and
-        returned so that their doors close them."""
-        self._nick_of(session)
-        if "o" not in session.modes:
-            raise NoPrivileges()
+    def ban(self, session: Session | None, entry: ServerBan) -> list[Session]:
+        """A server operator (None: the server's administrator) bans a mask from the
+        server; those it matches are put out, and returned so that their doors close them."""
+        if session is not None:
+            self._nick_of(session)
+            if "o" not in session.modes:
+                raise NoPrivileges()
         out = self.apply_ban(entry, spare=session)
         for hook in self.ban_hooks:
             hook(entry, entry.mask)
@@ -507,10 +508,11 @@ class Hub:
             self._put_out(victim, entry)
         return out
 
-    def unban(self, session: Session, mask: str) -> ServerBan:
-        self._nick_of(session)
-        if "o" not in session.modes:
-            raise NoPrivileges()
+    def unban(self, session: Session | None, mask: str) -> ServerBan:
+        if session is not None:
+            self._nick_of(session)
+            if "o" not in session.modes:
+                raise NoPrivileges()
         entry = self.bans.remove(mask)
         for hook in self.ban_hooks:
             hook(None, entry.mask)
@@ -595,6 +597,19 @@ class Hub:
         if victim is None:
             raise NotMember(nick=nick, room=target.name)
         event = Kicked(target.name, victim.nick or nick, by, self._clean(reason))
+        self._fanout(event, target.receivers, exclude=None)
+        self._leave(victim, target)
+        return event
+
+    def expel(self, room: str, nick: str, reason: str = "") -> Kicked:
+        """The server's administrator puts a member out of a room (as the server)."""
+        target = self.room(room)
+        victim = target.members.get(fold(nick))
+        if victim is None:
+            raise NotMember(nick=nick, room=target.name)
+        event = Kicked(
+            target.name, victim.nick or nick, self.limits.server_name, self._clean(reason)
+        )
         self._fanout(event, target.receivers, exclude=None)
         self._leave(victim, target)
         return event

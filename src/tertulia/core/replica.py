@@ -276,7 +276,7 @@ class Replica:
 
     def kick(self, node: str, event: Kicked) -> None:
         """Someone of `node` kicked someone (of any node) out of a room."""
-        if self.mirror(node, event.by) is None:
+        if self.mirror(node, event.by) is None and event.by != self.hub.limits.server_name:
             return
         room = self.hub.rooms.get(fold(event.room))
         victim = room.members.get(fold(event.nick)) if room is not None else None

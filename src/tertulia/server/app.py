@@ -34,6 +34,7 @@ from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import FramedEncoder, WebEncoder
 from tertulia.server import reload
 from tertulia.server.accounts import Accounts
+from tertulia.server.admin import Admin
 from tertulia.server.cluster import Cluster, ClusterUnavailable
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.context import Frame
@@ -109,6 +110,7 @@ class Server:
         self._flusher: WriteFlusher | None = None
         self._history: History | None = None
         self.cluster: Cluster | None = None  # this node's part of a cluster, with --cluster
+        self.admin = Admin(self)  # the administration socket in the data directory
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
         # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
@@ -190,6 +192,11 @@ class Server:
                 listener.close()
             self._listeners.clear()
             raise
+        try:
+            await self.admin.start()
+        except OSError as exc:
+            # The chat serves without it; `tertulia admin` says it cannot connect.
+            log.warning("no admin socket", extra={"path": str(self.admin.path), "reason": exc})
         for listener in self._listeners.values():
             await listener.start_serving()
         for name in self._listeners:
@@ -385,6 +392,7 @@ class Server:
 
     async def shutdown(self) -> None:
         """Tell every client, let them drain for a moment, then close everything."""
+        await self.admin.close()
         for listener in self._listeners.values():
             listener.close()
         for task in list(self._tasks):

@@ -114,6 +114,12 @@ class Moderation:
         reads as it is meant."""
         if "o" not in session.modes:
             raise NoPrivileges()
+        return await self.ban_server(mask, duration, reason, session)
+
+    async def ban_server(
+        self, mask: str, duration: str, reason: str, session: Session | None
+    ) -> bans.ServerBan:
+        """A server ban by an operator's session, or by the administrator (None)."""
         if duration and not bans.looks_like_duration(duration):
             reason, duration = f"{duration} {reason}".strip(), ""
         seconds = bans.parse_duration(duration) if duration else 0
@@ -121,7 +127,7 @@ class Moderation:
         entry = bans.ServerBan(
             mask=bans.normalize(mask),
             reason=self.hub._clean(reason) or "-",
-            by=session.nick or "",
+            by=(session.nick or "") if session is not None else self.hub.limits.server_name,
             created=now,
             expires=now + seconds if seconds else 0.0,
         )
@@ -134,16 +140,17 @@ class Moderation:
             anonymous = self._close_anonymous(entry)
         log.warning(
             "server ban",
-            extra={"mask": entry.mask, "by": session.nick, "put_out": len(out) + anonymous},
+            extra={"mask": entry.mask, "by": entry.by, "put_out": len(out) + anonymous},
         )
         return entry
 
-    async def server_unban(self, session: Session, mask: str) -> bans.ServerBan:
+    async def server_unban(self, session: Session | None, mask: str) -> bans.ServerBan:
         entry = self.hub.unban(session, mask)
         store = self.server.history.store
         if store is not None:
             await self.server.history.run(store.remove_ban, entry.mask)
-        log.info("server ban lifted", extra={"mask": entry.mask, "by": session.nick})
+        by = session.nick if session is not None else "admin"
+        log.info("server ban lifted", extra={"mask": entry.mask, "by": by})
         return entry
 
     def server_bans(self, session: Session) -> list[bans.ServerBan]:

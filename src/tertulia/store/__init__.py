@@ -63,6 +63,11 @@ class HistoryStore(Protocol):
         """Raise if the store cannot be reached now; called from a reading thread."""
         ...
 
+    def backup(self, target: str) -> None:
+        """A consistent copy of the whole store in the file `target`, while it serves (from
+        a thread of its own); StoreError where the engine has its own tools (pg_dump)."""
+        ...
+
     def recent(self, per_room: int) -> dict[str, list[RoomMessage]]:
         """The last `per_room` messages of every room, oldest first, by folded room name."""
         ...

@@ -328,6 +328,12 @@ class PostgresStore:
             self._pool.close()
             self._pool = None
 
+    def backup(self, target: str) -> None:
+        raise StoreError(
+            "PostgreSQL is backed up with its own tools: pg_dump --format=custom "
+            f"--file={target} (docs/postgresql.md)"
+        )
+
     def checkpoint(self) -> None:
         """PostgreSQL checkpoints by itself."""
 

@@ -286,6 +286,22 @@ class SqliteStore:
             self._db.close()
             self._db = None
 
+    def backup(self, target: str) -> None:
+        # SQLite's online backup, in one step: it reads one snapshot of the database while
+        # the writer goes on committing beside it (WAL), so the copy is consistent.
+        path = Path(target)
+        if path.exists():
+            raise StoreError(f"{target} exists already")
+        source = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            copy = sqlite3.connect(path)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+        finally:
+            source.close()
+
     def checkpoint(self) -> None:
         """Copy committed pages from the WAL into the database file, without blocking writers.
 

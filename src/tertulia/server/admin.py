@@ -1,0 +1,192 @@
+"""The administration socket: `tertulia admin` talks to the running server through a Unix
+socket in the data directory, readable and writable by its owner only.
+
+One JSON object per line each way (docs/operations.md, "Administration"): a request
+`{"cmd": "who"}` or `{"cmd": "kick", "room": "#lobby", "nick": "bob", "reason": "..."}`,
+and one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "one line"}`.
+Whoever can open the socket is the server's administrator: the file's permissions are the
+only check, as for a database's local socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tertulia.core.errors import TertuliaError
+from tertulia.core.events import ServerNotice
+from tertulia.core.replica import Mirror
+from tertulia.store import StoreError
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+
+log = logging.getLogger(__name__)
+
+SOCKET = "admin.sock"
+LINE_LIMIT = 64 * 1024  # bytes of one request
+
+
+class AdminError(Exception):
+    """A request the server cannot carry out: its one line goes back as the error."""
+
+
+def _str(request: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = request.get(key, default)
+    if not isinstance(value, str) or (default is None and not value):
+        raise AdminError(f"{key} is missing")
+    return value
+
+
+class Admin:
+    """The administration socket of one server."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.path = Path(server.settings.data_dir) / SOCKET
+        self._listener: asyncio.AbstractServer | None = None
+        self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+            "who": self.who, "rooms": self.rooms, "kick": self.kick, "ban": self.ban,
+            "unban": self.unban, "bans": self.bans, "announce": self.announce,
+            "reload": self.reload, "backup": self.backup,
+        }  # fmt: skip
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a socket left by a server that was killed
+        # Made owner-only from the start: no moment in which others could connect.
+        old = os.umask(0o077)
+        try:
+            self._listener = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=LINE_LIMIT
+            )
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        log.debug("admin socket", extra={"path": str(self.path)})
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            await self._listener.wait_closed()
+            self._listener = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(await self.answer(line) + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def answer(self, line: bytes) -> bytes:
+        """The reply to one request line."""
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise AdminError("a request is a JSON object")
+            command = self._commands.get(str(request.get("cmd")))
+            if command is None:
+                raise AdminError(f"unknown command {str(request.get('cmd'))[:40]!r}")
+            result = await command(request)
+            reply: dict[str, Any] = {"ok": True, "result": result}
+        except (AdminError, StoreError) as exc:
+            reply = {"ok": False, "error": " ".join(str(exc).split())}
+        except TertuliaError as err:
+            reply = {"ok": False, "error": err.render(self.server.translate)}
+        except ValueError:
+            reply = {"ok": False, "error": "a request is one JSON object on one line"}
+        log.info("admin", extra={"cmd": str(request.get("cmd")) if reply["ok"] else "-"})
+        return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def who(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        now = time.time()
+        people = []
+        for session in sorted(self.server.hub.sessions.values(), key=lambda s: s.key or ""):
+            mirror = isinstance(session, Mirror)
+            people.append({
+                "nick": session.nick, "account": session.account,
+                "door": "" if mirror else str(session.door),
+                "address": "" if mirror else session.address,
+                "node": session.node if isinstance(session, Mirror) else "",
+                "rooms": sorted(r.name for r in session.rooms.values()
+                                if session.key in r.members),
+                "away": session.away, "operator": "o" in session.modes,
+                "idle": round(now - session.active) if session.active else None,
+            })  # fmt: skip
+        return people
+
+    async def rooms(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        found = []
+        for room in sorted(self.server.hub.rooms.values(), key=lambda r: r.key):
+            modes, *args = room.mode_string()
+            found.append({
+                "room": room.name, "members": len(room.members), "topic": room.topic,
+                "modes": " ".join([modes, *args]), "owner": room.owner,
+            })  # fmt: skip
+        return found
+
+    async def kick(self, request: dict[str, Any]) -> dict[str, str]:
+        event = self.server.hub.expel(
+            _str(request, "room"), _str(request, "nick"), _str(request, "reason", "")
+        )
+        return {"room": event.room, "nick": event.nick}
+
+    async def ban(self, request: dict[str, Any]) -> dict[str, Any]:
+        entry = await self.server.moderation.ban_server(
+            _str(request, "mask"), _str(request, "duration", ""), _str(request, "reason", ""),
+            None,
+        )  # fmt: skip
+        return _ban(entry)
+
+    async def unban(self, request: dict[str, Any]) -> dict[str, Any]:
+        return _ban(await self.server.moderation.server_unban(None, _str(request, "mask")))
+
+    async def bans(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [_ban(entry) for entry in self.server.hub.bans.entries()]
+
+    async def announce(self, request: dict[str, Any]) -> dict[str, int]:
+        text = " ".join(_str(request, "text").split())
+        # The administrator's own words: a template with nothing to translate.
+        self.server.hub.announce(ServerNotice("announce", "{text}", (("text", text),)))
+        people = [s for s in self.server.hub.sessions.values() if not isinstance(s, Mirror)]
+        return {"told": len(people)}
+
+    async def reload(self, request: dict[str, Any]) -> dict[str, list[str]]:
+        done = self.server.reload()
+        if done is None:
+            raise AdminError("the settings could not be read again: see the server's log")
+        return {"changed": list(done.changed), "restart": list(done.fixed)}
+
+    async def backup(self, request: dict[str, Any]) -> dict[str, Any]:
+        target = Path(_str(request, "file"))
+        if not target.is_absolute():
+            raise AdminError("the backup file must be an absolute path")
+        store = self.server.history.store
+        if store is None:
+            raise AdminError("this server keeps no history")
+        started = time.monotonic()
+        # In a thread: the copy takes its time while the server goes on committing.
+        await self.server.history.read(store.backup, str(target))
+        size = await asyncio.to_thread(lambda: target.stat().st_size)
+        return {"file": str(target), "bytes": size,
+                "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+
+
+def _ban(entry: Any) -> dict[str, Any]:
+    return {"mask": entry.mask, "reason": entry.reason, "by": entry.by,
+            "created": entry.created, "expires": entry.expires}  # fmt: skip

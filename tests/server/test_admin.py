@@ -1,0 +1,110 @@
+"""The administration socket of a running server: owner-only, one JSON line each way, and
+each command against real clients (the backup while they keep talking)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from chatclient import JsonClient, LineClient
+from conftest import ServerFactory
+from tertulia.server.app import Server
+
+
+async def admin(server: Server, **request: Any) -> dict[str, Any]:
+    """One request on the server's admin socket, and its reply."""
+    reader, writer = await asyncio.open_unix_connection(str(server.admin.path))
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        reply: dict[str, Any] = json.loads(await asyncio.wait_for(reader.readline(), 10))
+        return reply
+    finally:
+        writer.close()
+
+
+async def test_the_socket_is_the_owners_only(make_server: ServerFactory) -> None:
+    server = await make_server()
+    mode = stat.S_IMODE(server.admin.path.stat().st_mode)
+    assert mode == 0o600
+    assert (await admin(server, cmd="nope"))["error"] == "unknown command 'nope'"
+    reader, writer = await asyncio.open_unix_connection(str(server.admin.path))
+    writer.write(b"not json\n")
+    assert json.loads(await reader.readline())["ok"] is False
+    writer.close()
+    await server.shutdown()
+    assert not server.admin.path.exists()
+
+
+async def test_who_rooms_kick_and_announce(make_server: ServerFactory) -> None:
+    server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    assert (await ana.request({"type": "join", "room": "#cafe"}))["type"] == "ok"
+    who = (await admin(server, cmd="who"))["result"]
+    assert [p["nick"] for p in who] == ["ana", "bob"]
+    assert who[0]["door"] == "json" and who[0]["rooms"] == ["#cafe", "#lobby"]
+    rooms = {r["room"]: r for r in (await admin(server, cmd="rooms"))["result"]}
+    assert rooms["#cafe"]["members"] == 1 and rooms["#lobby"]["members"] == 2
+    reply = await admin(server, cmd="kick", room="#cafe", nick="ana", reason="limpieza")
+    assert reply == {"ok": True, "result": {"room": "#cafe", "nick": "ana"}}
+    kicked = await ana.expect_obj(type="kick")
+    assert kicked["by"] == server.settings.server_name and kicked["reason"] == "limpieza"
+    missing = await admin(server, cmd="kick", room="#lobby", nick="nadie")
+    assert missing["ok"] is False and "nadie" in missing["error"]
+    told = await admin(server, cmd="announce", text="el servidor se reinicia a las 3")
+    assert told["result"]["told"] == 2
+    assert "el servidor se reinicia a las 3" in await bob.expect("reinicia")
+    await ana.expect_obj(type="notice")
+    await ana.close()
+    await bob.close()
+
+
+async def test_server_bans_from_the_shell(make_server: ServerFactory) -> None:
+    server = await make_server()
+    spam = await LineClient.connect(server.port, "spam", local_addr=("127.0.0.2", 0))
+    reply = await admin(server, cmd="ban", mask="127.0.0.2", duration="1h", reason="spam")
+    assert reply["ok"] and reply["result"]["expires"] > reply["result"]["created"]
+    assert any("banned from this server: spam" in line for line in await spam.closed())
+    assert [b["mask"] for b in (await admin(server, cmd="bans"))["result"]] == ["127.0.0.2"]
+    assert (await admin(server, cmd="unban", mask="127.0.0.2"))["ok"]
+    assert (await admin(server, cmd="bans"))["result"] == []
+    assert (await admin(server, cmd="unban", mask="127.0.0.2"))["ok"] is False
+
+
+async def test_a_backup_while_clients_talk_holds_every_message(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    for k in range(200):
+        assert (await ana.request({"type": "say", "room": "#lobby", "text": f"m{k}"}))["msgid"]
+    for k in range(300):  # still talking while the copy is made
+        await ana.send_obj({"type": "say", "room": "#lobby", "text": f"n{k}"})
+    target = tmp_path / "copia.db"
+    reply = await admin(server, cmd="backup", file=str(target))
+    assert reply["ok"], reply
+    assert reply["result"]["bytes"] == target.stat().st_size > 0
+    assert (await ana.request({"type": "say", "room": "#lobby", "text": "fin"}))["msgid"]
+    with sqlite3.connect(target) as db:
+        texts = {row[0] for row in db.execute("SELECT text FROM messages")}
+    assert {f"m{k}" for k in range(200)} <= texts  # every message said before the backup
+    again = await admin(server, cmd="backup", file=str(target))
+    assert again["ok"] is False and "exists" in again["error"]
+    relative = await admin(server, cmd="backup", file="copia.db")
+    assert relative["ok"] is False
+    await ana.close()
+
+
+async def test_reload_from_the_shell(make_server: ServerFactory) -> None:
+    server = await make_server()
+    refused = await admin(server, cmd="reload")  # nothing to read the settings from
+    assert refused["ok"] is False and "log" in refused["error"]
+    server.reread = lambda: replace(server.settings, max_message_bytes=100, port=9)
+    reply = await admin(server, cmd="reload")
+    assert reply == {"ok": True, "result": {"changed": ["max_message_bytes"], "restart": ["port"]}}
+    assert server.hub.limits.max_message_bytes == 100
