@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Serving needs only the package and its run-time dependencies; the tests add the dev extra
-# (the benchmark's plots, Playwright, the linters) to the same .venv.
+# Serving needs only the package and its run-time dependencies, and `make chat` the chat
+# extra (Textual), both installed by `make run`; the tests add the dev extra (the
+# benchmark's plots, Playwright, the linters, the wheel builder) to the same .venv.
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
@@ -11,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[chat]'
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)

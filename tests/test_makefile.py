@@ -1,5 +1,6 @@
 """The Makefile's entry points, read with `make -n` against a venv that does not exist yet:
-`make run` installs only what serving needs, `make test` the development extra too."""
+`make run` installs only what serving and the terminal client need (the chat extra), `make
+test` the development extra too."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ def _dry_run(target: str, venv: Path) -> str:
     return result.stdout
 
 
-def test_make_run_installs_the_package_without_the_dev_extra(tmp_path: Path) -> None:
+def test_make_run_installs_the_package_and_the_chat_extra_not_the_dev_extra(
+    tmp_path: Path,
+) -> None:
     steps = _dry_run("run", tmp_path / "venv")
-    assert "pip install --quiet -e ." in steps
+    assert "pip install --quiet -e '.[chat]'" in steps
     assert "[dev]" not in steps and "[bench]" not in steps
     assert f"{tmp_path}/venv/bin/tertulia serve" in steps
 
@@ -41,4 +44,5 @@ def test_make_test_installs_the_dev_extra_in_the_same_venv(tmp_path: Path) -> No
 def test_make_chat_runs_the_terminal_client_from_the_venv(tmp_path: Path) -> None:
     steps = _dry_run("chat", tmp_path / "venv")
     assert f"{tmp_path}/venv/bin/tertulia chat" in steps
+    assert "-e '.[chat]'" in steps  # Textual: the full-screen client is an extra
     assert "[dev]" not in steps

@@ -67,7 +67,8 @@ async def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str,
 async def test_version() -> None:
     code, out, _ = await _run("--version")
     assert code == 0
-    assert re.fullmatch(r"tertulia \d+\.\d+\.\d+\n", out)
+    # From a checkout, the revision too (tests/e2e/test_package.py checks which one).
+    assert re.fullmatch(r"tertulia \d+\.\d+\.\d+( \(git [0-9a-f]{4,}\))?\n", out)
 
 
 async def test_sigterm_tells_every_client_and_exits_zero() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import ssl
 import sys
 from typing import Any
@@ -155,7 +156,7 @@ async def _chat(args: argparse.Namespace, tr: Translate) -> int:
             room = str(reply.data.get("room", args.room))
         except ClientError as err:
             print(f"! {err}", flush=True)
-    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not full_screen(args):
         line = tr(N_("you are {nick}, in {room}")).format(nick=welcome.nick, room=room)
         print(f"* {line}", flush=True)
         return await run_lines(client, room, tr)
@@ -167,8 +168,19 @@ async def _chat(args: argparse.Namespace, tr: Translate) -> int:
     return code or 0
 
 
+def full_screen(args: argparse.Namespace) -> bool:
+    """The Textual app, or (with --plain, or stdin or stdout not a terminal) the line mode."""
+    return not args.plain and sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     tr = translator(args.lang or "")
+    # Textual is an extra (`tertulia[chat]`): a server installs without it. Said before any
+    # question or connection, since the app is the last thing to start.
+    if full_screen(args) and importlib.util.find_spec("textual") is None:
+        line = tr(N_("the terminal client needs Textual: pip install 'tertulia[chat]'"))
+        print(f"tertulia: {line}", file=sys.stderr)
+        return 1
     try:
         return run(lambda: _chat(args, tr))
     except KeyboardInterrupt:

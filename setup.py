@@ -1,0 +1,62 @@
+"""Build hooks only (everything else is in pyproject.toml): a wheel or sdist built from a git
+checkout carries the revision it was built from, in tertulia/_revision.py, for `--version`.
+
+The module is written into the build, never into src/ (git ignores it there anyway). A
+wheel built from such an sdist keeps its revision; one built from sources outside a
+checkout has none, and `tertulia --version` then says only the version."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
+
+ROOT = Path(__file__).resolve().parent
+MODULE = Path("tertulia", "_revision.py")
+
+
+def revision() -> str:
+    """HEAD's short revision when ROOT is the top of a git checkout, else ""."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = done.stdout.splitlines()
+    return lines[1] if len(lines) == 2 and Path(lines[0]).resolve() == ROOT else ""
+
+
+def write_revision(package_root: Path) -> None:
+    found = revision()
+    if found:
+        target = package_root / MODULE
+        # Not written through: a file in a release tree may be a hard link to the source's.
+        target.unlink(missing_ok=True)
+        doc = '"""The git revision this build was made from (written by setup.py)."""'
+        target.write_text(f'{doc}\n\nREVISION = "{found}"\n', encoding="utf-8")
+
+
+class BuildPy(build_py):
+    def run(self) -> None:
+        super().run()
+        # An editable install reads the checkout's revision at run time instead.
+        if not self.editable_mode:
+            write_revision(Path(self.build_lib))
+
+
+class Sdist(sdist):
+    def make_release_tree(self, base_dir: str, files: list[str]) -> None:
+        super().make_release_tree(base_dir, files)
+        write_revision(Path(base_dir, "src"))
+
+
+setup(cmdclass={"build_py": BuildPy, "sdist": Sdist})
