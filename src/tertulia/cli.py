@@ -9,10 +9,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from tertulia import __version__, cluster_command, config, logs, store_command
+from tertulia import admin_command, cluster_command, config, logs, store_command, version
 from tertulia.bench import command as bench_command
 from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
@@ -116,8 +116,7 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version",
-        action="version",
-        version=f"tertulia {__version__}",
+        action=version.ShowVersion,
         help=tr(N_("show the version and exit")),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -125,6 +124,8 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     chat_command.add_parser(sub, tr)
     bench_command.add_parser(sub, tr)
     store_command.add_parser(sub, tr)
+    admin_command.add_parser(sub, tr)
+    _add_check_config(sub, tr)
     cluster_command.add_parser(sub, tr)
     return parser
 
@@ -140,15 +141,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"tertulia: {err.render(tr)}", file=sys.stderr)
         return 2
     logs.setup(settings.log_level, settings.log_json)
-    return run(lambda: _serve(settings))
+    # A reload reads the same sources again: the file, the environment, these flags.
+    return run(lambda: _serve(settings, lambda: config.load(flags, config_file=args.config)))
 
 
-async def _serve(settings: config.Settings) -> int:
+async def _serve(
+    settings: config.Settings, reread: Callable[[], config.Settings] | None = None
+) -> int:
+    from tertulia.server import notify
     from tertulia.server.app import Server
 
     tr = translator(settings.lang)
     raise_fd_limit()
     server = Server(settings)
+    server.reread = reread
     try:
         await server.start()
     except OSError as exc:
@@ -165,21 +171,53 @@ async def _serve(settings: config.Settings) -> int:
     except TertuliaError as err:
         print(f"tertulia: {err.render(tr)}", file=sys.stderr)
         return 1
+    doors = []
     for name in ("plain", "irc", "web", "plain-tls", "irc-tls", "web-tls"):
         for address in server.addresses(name):
             print(listening_line(name, address), flush=True)
+            doors.append((name, address))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # SIGHUP reads the TLS certificate and key again (and never ends the server, as it
-    # would by default).
-    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
+    # SIGHUP reads the settings and the TLS certificate and key again (and never ends the
+    # server, as it would by default).
+    loop.add_signal_handler(signal.SIGHUP, server.reload)
+    # systemd (Type=notify): ready once every door listens and the signals are handled, so
+    # that a stop right after it is a clean one; then watchdog pings from this loop.
+    notifier = notify.Notifier.from_environ()
+    notifier.ready(notify.status_line(doors))
     await stop.wait()
     log.info("shutting down")
+    notifier.stopping()
     await server.shutdown()
+    notifier.close()
     return 0
+
+
+def _add_check_config(sub: Any, tr: Translate) -> None:
+    p = sub.add_parser(
+        "check-config",
+        help=tr(N_("check a configuration file without starting the server")),
+        description=tr(N_("Check a TOML configuration file: exit 0 if it is good, else say "
+                          "which line is wrong and exit 1.")),
+    )  # fmt: skip
+    p.add_argument("file", help=tr(N_("TOML configuration file")))
+    p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
+    p.set_defaults(func=cmd_check_config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    tr = translator(args.lang or "")
+    found = config.check_file(args.file)
+    if found is None:
+        print(tr(N_("{file}: good")).format(file=args.file))
+        return 0
+    line, err = found
+    where = f"{args.file}:{line}" if line else args.file
+    print(f"{where}: {err.render(tr)}", file=sys.stderr)
+    return 1
 
 
 def listening_line(name: str, address: str) -> str:

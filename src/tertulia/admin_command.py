@@ -1,0 +1,156 @@
+"""`tertulia admin`: administer the running server from a shell, through its socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from tertulia import config
+from tertulia.core.errors import N_, TertuliaError
+from tertulia.i18n import Translate, translator
+
+PREFIX = "tertulia: "
+SOCKET = "admin.sock"  # in the data directory (server/admin.py)
+TIMEOUT = 60.0  # seconds for one answer: a backup of a big store takes its time
+GAP = "  "
+
+# Column headings of the listings, by field.
+HEADINGS = {
+    "nick": N_("NICK"), "account": N_("ACCOUNT"), "door": N_("DOOR"),
+    "address": N_("ADDRESS"), "node": N_("NODE"), "rooms": N_("ROOMS"), "away": N_("AWAY"),
+    "operator": N_("OPERATOR"), "idle": N_("IDLE S"), "room": N_("ROOM"),
+    "members": N_("MEMBERS"), "topic": N_("TOPIC"), "modes": N_("MODES"), "owner": N_("OWNER"),
+    "mask": N_("MASK"), "reason": N_("REASON"), "by": N_("BY"), "created": N_("SINCE"),
+    "expires": N_("UNTIL"),
+}  # fmt: skip
+
+
+class Failure(Exception):
+    """The server cannot be asked, or said no: exit 1, one line."""
+
+    def __init__(self, template: str, **values: str) -> None:
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+    def render(self, tr: Translate) -> str:
+        return tr(self.template).format(**self.values)
+
+
+def add_parser(sub: Any, tr: Translate) -> None:
+    p = sub.add_parser(
+        "admin",
+        help=tr(N_("administer the running server: users, rooms, bans, backups")),
+        description=tr(
+            N_(
+                "Talk to the running server through the socket in its data directory "
+                "(admin.sock, its owner's only): who, rooms, kick ROOM NICK [REASON], "
+                "ban MASK [REASON] (--duration), unban MASK, bans, announce TEXT, reload, "
+                "backup FILE."
+            )
+        ),
+    )
+    p.add_argument("command", help=tr(N_("who, rooms, kick, ban, unban, bans, announce, "
+                                         "reload or backup")))  # fmt: skip
+    p.add_argument("words", nargs="*", help=tr(N_("what the command needs")))
+    p.add_argument("--duration", default="", help=tr(N_("how long a ban lasts: 30m, 2h, 7d")))
+    p.add_argument("--data-dir", help=tr(N_("the server's data directory")))
+    p.add_argument("--config", help=tr(N_("TOML configuration file")))
+    p.add_argument("--json", action="store_true", help=tr(N_("the answer as JSON, for scripts")))
+    p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
+    p.set_defaults(func=cmd_admin)
+
+
+def request_for(args: argparse.Namespace) -> dict[str, Any]:
+    """The request a command line stands for; Failure when words are missing."""
+    cmd, words = args.command, list(args.words)
+    need = {"kick": 2, "ban": 1, "unban": 1, "announce": 1, "backup": 1}
+    if len(words) < need.get(cmd, 0):
+        raise Failure(N_("{command}: missing arguments (see tertulia admin --help)"), command=cmd)
+    if cmd == "kick":
+        return {"cmd": cmd, "room": words[0], "nick": words[1], "reason": " ".join(words[2:])}
+    if cmd == "ban":
+        reason = " ".join(words[1:])
+        return {"cmd": cmd, "mask": words[0], "duration": args.duration, "reason": reason}
+    if cmd == "unban":
+        return {"cmd": cmd, "mask": words[0]}
+    if cmd == "announce":
+        return {"cmd": cmd, "text": " ".join(words)}
+    if cmd == "backup":
+        return {"cmd": cmd, "file": str(Path(words[0]).expanduser().resolve())}
+    return {"cmd": cmd}
+
+
+def ask(path: Path, request: dict[str, Any]) -> Any:
+    """Send one request on the admin socket; its result, or Failure with the server's line."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(TIMEOUT)
+            sock.connect(str(path))
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            answer = sock.makefile("rb").readline()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise Failure(
+            N_("no server answers at {path}: {reason}"), path=str(path), reason=reason
+        ) from None
+    try:
+        reply = json.loads(answer) if answer else {"ok": False, "error": "no answer"}
+    except ValueError:
+        reply = {"ok": False, "error": "not an answer: " + answer[:60].decode(errors="replace")}
+    if not reply.get("ok"):
+        raise Failure("{error}", error=str(reply.get("error")))
+    return reply.get("result")
+
+
+def table(rows: list[dict[str, Any]], tr: Translate) -> str:
+    """Rows as aligned columns under translated headings."""
+    if not rows:
+        return tr(N_("(none)"))
+    keys = list(rows[0])
+
+    def cell(value: Any) -> str:
+        if isinstance(value, bool):
+            return "*" if value else ""
+        if isinstance(value, list):
+            return ",".join(map(str, value))
+        return "" if value is None else str(value)
+
+    cells = [[tr(HEADINGS.get(k, k.upper())) for k in keys]]
+    cells += [[cell(row.get(k)) for k in keys] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(keys))]
+    return "\n".join(
+        GAP.join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def show(result: Any, tr: Translate) -> str:
+    if isinstance(result, list):
+        return table(result, tr)
+    if isinstance(result, dict):
+        return "\n".join(f"{key}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                         for key, v in result.items())  # fmt: skip
+    return str(result)
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    tr = translator(args.lang or "")
+    try:
+        flags = {"data_dir": args.data_dir} if args.data_dir else {}
+        settings = config.load(flags, config_file=args.config)
+    except TertuliaError as err:
+        print(PREFIX + err.render(tr), file=sys.stderr)
+        return 2
+    path = Path(settings.data_dir) / SOCKET
+    try:
+        result = ask(path, request_for(args))
+    except Failure as failure:
+        print(PREFIX + failure.render(tr), file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False) if args.json else show(result, tr))
+    return 0

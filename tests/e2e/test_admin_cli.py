@@ -1,0 +1,79 @@
+"""`tertulia admin` as operators run it, against a live server on port 0: tables, --json,
+one-line errors in English and Spanish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from chatclient import JsonClient, LineClient
+from conftest import ServerFactory
+from tertulia.server.app import Server
+
+
+async def admin(server: Server, *words: str, lang: str = "en") -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
+    env.update(LANG="C.UTF-8", LANGUAGE="")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tertulia", "admin", *words,
+        "--data-dir", server.settings.data_dir, "--lang", lang,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_admin_commands_against_a_live_server(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    bob = await LineClient.connect(server.port, "bob")
+    code, out, err = await admin(server, "who")
+    assert (code, err) == (0, "")
+    heading, *rows = out.splitlines()
+    assert heading.split()[:3] == ["NICK", "ACCOUNT", "DOOR"]
+    assert [r.split()[0] for r in rows] == ["ana", "bob"]
+    code, out, _ = await admin(server, "who", "--json")
+    assert [p["nick"] for p in json.loads(out)] == ["ana", "bob"]
+    code, out, _ = await admin(server, "rooms")
+    assert "#lobby" in out and out.splitlines()[0].startswith("ROOM")
+    code, out, _ = await admin(server, "announce", "mantenimiento", "a", "las", "3")
+    assert code == 0 and "told: 2" in out
+    assert "mantenimiento a las 3" in await bob.expect("mantenimiento")
+    code, out, _ = await admin(server, "kick", "#lobby", "bob", "fuera")
+    assert code == 0
+    assert "fuera" in await bob.expect("fuera")
+    code, out, _ = await admin(server, "ban", "malo!*@*", "spam", "--duration", "2h")
+    assert code == 0 and "mask: malo!*@*" in out
+    code, out, _ = await admin(server, "bans")
+    assert "malo!*@*" in out and "spam" in out
+    code, out, _ = await admin(server, "unban", "malo!*@*")
+    assert code == 0
+    target = tmp_path / "copia.db"
+    code, out, err = await admin(server, "backup", str(target))
+    assert (code, err) == (0, ""), err
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT count(*) FROM accounts").fetchone() is not None
+    await ana.close()
+    await bob.close()
+
+
+async def test_admin_errors_are_one_line(make_server: ServerFactory, tmp_path: Path) -> None:
+    server = await make_server()
+    code, out, err = await admin(server, "kick", "#lobby", "nadie")
+    assert code == 1 and out == "" and err.count("\n") == 1 and "nadie" in err
+    code, _, err = await admin(server, "kick", "#lobby")
+    assert code == 1 and err.startswith("tertulia: kick: missing arguments")
+    await server.shutdown()
+    code, _, err = await admin(server, "who")
+    assert code == 1 and err.startswith("tertulia: no server answers at ")
+    assert "Traceback" not in err
+    code, _, err = await admin(server, "who", lang="es")
+    assert code == 1 and err.startswith("tertulia: ningún servidor responde en ")
