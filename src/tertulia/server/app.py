@@ -193,7 +193,9 @@ class Server:
             self._listeners.clear()
             raise
         try:
-            await self.admin.start()
+            # Without history nothing is written to the data directory, the socket neither.
+            if s.history:
+                await self.admin.start()
         except OSError as exc:
             # The chat serves without it; `tertulia admin` says it cannot connect.
             log.warning("no admin socket", extra={"path": str(self.admin.path), "reason": exc})
