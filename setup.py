@@ -7,7 +7,7 @@ checkout has none, and `tertulia --version` then says only the version."""
 
 from __future__ import annotations
 
-import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -19,20 +19,15 @@ MODULE = Path("tertulia", "_revision.py")
 
 
 def revision() -> str:
-    """HEAD's short revision when ROOT is the top of a git checkout, else ""."""
+    """HEAD's short revision when ROOT is the top of a git checkout, else "": asked the way
+    `tertulia --version` asks it in a checkout (tertulia.version, which needs nothing but
+    the standard library)."""
+    sys.path.insert(0, str(ROOT / "src"))
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    lines = done.stdout.splitlines()
-    return lines[1] if len(lines) == 2 and Path(lines[0]).resolve() == ROOT else ""
+        from tertulia.version import checkout_revision
+    finally:
+        sys.path.pop(0)
+    return checkout_revision(ROOT)
 
 
 def write_revision(package_root: Path) -> None:
