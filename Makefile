@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run chat test lint types pytest i18n clean irctest fuzz
+.PHONY: run chat test lint types pytest i18n docs clean irctest fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,13 @@ pytest: $(DEV_STAMP)
 i18n: $(DEV_STAMP)
 	$(BIN)/python tools/i18n.py
 
+# The documentation site (mkdocs.yml): docs/ as HTML in site/. --strict turns a broken link,
+# a missing anchor or a page left out of the nav into an error (tests/test_docs_site.py).
+docs: $(DEV_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # The IRC conformance suite (progval/irctest) against the IRC door, from a checkout given
 # by IRCTEST_DIR; not part of `make test`, since irctest is not a package. docs/irc.md

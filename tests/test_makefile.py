@@ -46,3 +46,9 @@ def test_make_chat_runs_the_terminal_client_from_the_venv(tmp_path: Path) -> Non
     assert f"{tmp_path}/venv/bin/tertulia chat" in steps
     assert "-e '.[chat]'" in steps  # Textual: the full-screen client is an extra
     assert "[dev]" not in steps
+
+
+def test_make_docs_builds_the_site_strict_from_the_dev_venv(tmp_path: Path) -> None:
+    steps = _dry_run("docs", tmp_path / "venv")
+    assert "-e '.[dev]'" in steps  # mkdocs comes with the development extra
+    assert f"{tmp_path}/venv/bin/mkdocs build --strict --site-dir site" in steps
