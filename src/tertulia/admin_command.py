@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import socket
 import sys
@@ -25,7 +26,7 @@ HEADINGS = {
     "operator": N_("OPERATOR"), "idle": N_("IDLE S"), "room": N_("ROOM"),
     "members": N_("MEMBERS"), "topic": N_("TOPIC"), "modes": N_("MODES"), "owner": N_("OWNER"),
     "mask": N_("MASK"), "reason": N_("REASON"), "by": N_("BY"), "created": N_("SINCE"),
-    "expires": N_("UNTIL"),
+    "expires": N_("UNTIL"), "online": N_("ONLINE"),
 }  # fmt: skip
 
 
@@ -50,12 +51,14 @@ def add_parser(sub: Any, tr: Translate) -> None:
                 "Talk to the running server through the socket in its data directory "
                 "(admin.sock, its owner's only): who, rooms, kick ROOM NICK [REASON], "
                 "ban MASK [REASON] (--duration), unban MASK, bans, announce TEXT, reload, "
-                "backup FILE."
+                "backup FILE, accounts, drop ACCOUNT, rename ACCOUNT NEW, reset-password "
+                "ACCOUNT (the password on standard input)."
             )
         ),
     )
     p.add_argument("command", help=tr(N_("who, rooms, kick, ban, unban, bans, announce, "
-                                         "reload or backup")))  # fmt: skip
+                                         "reload, backup, accounts, drop, rename or "
+                                         "reset-password")))  # fmt: skip
     p.add_argument("words", nargs="*", help=tr(N_("what the command needs")))
     p.add_argument("--duration", default="", help=tr(N_("how long a ban lasts: 30m, 2h, 7d")))
     p.add_argument("--data-dir", help=tr(N_("the server's data directory")))
@@ -68,7 +71,8 @@ def add_parser(sub: Any, tr: Translate) -> None:
 def request_for(args: argparse.Namespace) -> dict[str, Any]:
     """The request a command line stands for; Failure when words are missing."""
     cmd, words = args.command, list(args.words)
-    need = {"kick": 2, "ban": 1, "unban": 1, "announce": 1, "backup": 1}
+    need = {"kick": 2, "ban": 1, "unban": 1, "announce": 1, "backup": 1, "drop": 1,
+            "rename": 2, "reset-password": 1}  # fmt: skip
     if len(words) < need.get(cmd, 0):
         raise Failure(N_("{command}: missing arguments (see tertulia admin --help)"), command=cmd)
     if cmd == "kick":
@@ -80,6 +84,17 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
         return {"cmd": cmd, "mask": words[0]}
     if cmd == "announce":
         return {"cmd": cmd, "text": " ".join(words)}
+    if cmd == "drop":
+        return {"cmd": cmd, "account": words[0]}
+    if cmd == "rename":
+        return {"cmd": cmd, "account": words[0], "to": words[1]}
+    if cmd == "reset-password":
+        # Never on the command line, where every user's `ps` would read it.
+        if sys.stdin.isatty():
+            password = getpass.getpass(translator(args.lang or "")(N_("new password: ")))
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        return {"cmd": cmd, "account": words[0], "password": password}
     if cmd == "backup":
         return {"cmd": cmd, "file": str(Path(words[0]).expanduser().resolve())}
     return {"cmd": cmd}

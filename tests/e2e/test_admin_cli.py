@@ -15,16 +15,19 @@ from conftest import ServerFactory
 from tertulia.server.app import Server
 
 
-async def admin(server: Server, *words: str, lang: str = "en") -> tuple[int, str, str]:
+async def admin(
+    server: Server, *words: str, lang: str = "en", given: bytes | None = None
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
     env.update(LANG="C.UTF-8", LANGUAGE="")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tertulia", "admin", *words,
         "--data-dir", server.settings.data_dir, "--lang", lang,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE if given is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    out, err = await asyncio.wait_for(proc.communicate(given), 30)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -77,3 +80,22 @@ async def test_admin_errors_are_one_line(make_server: ServerFactory, tmp_path: P
     assert "Traceback" not in err
     code, _, err = await admin(server, "who", lang="es")
     assert code == 1 and err.startswith("tertulia: ningún servidor responde en ")
+
+
+async def test_account_commands(make_server: ServerFactory) -> None:
+    server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    assert (await ana.request({"type": "register", "password": "secreto1"}))["type"] == "ok"
+    code, out, _ = await admin(server, "accounts")
+    assert code == 0 and out.split()[:3] == ["ACCOUNT", "SINCE", "ONLINE"] and "ana" in out
+    # The password comes on standard input, never on the command line.
+    code, out, err = await admin(server, "reset-password", "ana", given=b"otraclave\n")
+    assert (code, err) == (0, ""), err
+    assert server.hub.accounts == {"ana"}
+    code, out, _ = await admin(server, "rename", "ana", "anita")
+    assert code == 0 and "to: anita" in out
+    code, _, err = await admin(server, "drop", "nadie")
+    assert code == 1 and "there is no account nadie" in err
+    code, out, _ = await admin(server, "drop", "anita")
+    assert code == 0 and server.hub.accounts == set()
+    await ana.close()

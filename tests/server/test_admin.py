@@ -108,3 +108,33 @@ async def test_reload_from_the_shell(make_server: ServerFactory) -> None:
     reply = await admin(server, cmd="reload")
     assert reply == {"ok": True, "result": {"changed": ["max_message_bytes"], "restart": ["port"]}}
     assert server.hub.limits.max_message_bytes == 100
+
+
+async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
+    server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    assert (await ana.request({"type": "register", "password": "secreto1"}))["type"] == "ok"
+    listed = (await admin(server, cmd="accounts"))["result"]
+    assert [(a["account"], a["online"]) for a in listed] == [("ana", True)]
+    # A new password: the old one no longer logs in, the new one does.
+    short = await admin(server, cmd="reset-password", account="ana", password="x")
+    assert short["ok"] is False
+    assert (await admin(server, cmd="reset-password", account="ana", password="nueva123"))["ok"]
+    other = await JsonClient.connect(server.port, "otra")
+    refused = await other.request({"type": "login", "account": "ana", "password": "secreto1"})
+    assert refused["type"] == "error", refused
+    # Renamed: logged-in sessions follow, the old name is free to register again.
+    reply = await admin(server, cmd="rename", account="ana", to="Anita")
+    assert reply == {"ok": True, "result": {"account": "ana", "to": "Anita"}}
+    assert (await other.expect_obj(type="account", nick="ana"))["account"] == "Anita"
+    assert server.hub.sessions["ana"].account == "Anita" and server.hub.accounts == {"anita"}
+    taken = await admin(server, cmd="rename", account="nadie", to="zoe")
+    assert taken["ok"] is False and "nadie" in taken["error"]
+    # Dropped: logged out, and the account is gone.
+    assert (await admin(server, cmd="drop", account="anita"))["ok"]
+    assert (await other.expect_obj(type="account", nick="ana"))["account"] == ""
+    assert server.hub.sessions["ana"].account == ""
+    assert (await admin(server, cmd="accounts"))["result"] == []
+    assert (await admin(server, cmd="drop", account="anita"))["ok"] is False
+    await ana.close()
+    await other.close()

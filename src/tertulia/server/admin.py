@@ -20,10 +20,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tertulia.core.errors import TertuliaError
+from tertulia.core.errors import PasswordTooShort, TertuliaError
 from tertulia.core.events import ServerNotice
+from tertulia.core.names import check_nick, fold
 from tertulia.core.replica import Mirror
-from tertulia.store import StoreError
+from tertulia.core.session import Session
+from tertulia.server.accounts import MIN_PASSWORD, hash_password
+from tertulia.store import Store, StoreError
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -55,7 +58,8 @@ class Admin:
         self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "who": self.who, "rooms": self.rooms, "kick": self.kick, "ban": self.ban,
             "unban": self.unban, "bans": self.bans, "announce": self.announce,
-            "reload": self.reload, "backup": self.backup,
+            "reload": self.reload, "backup": self.backup, "accounts": self.accounts,
+            "drop": self.drop, "rename": self.rename, "reset-password": self.reset_password,
         }  # fmt: skip
 
     async def start(self) -> None:
@@ -185,6 +189,64 @@ class Admin:
         size = await asyncio.to_thread(lambda: target.stat().st_size)
         return {"file": str(target), "bytes": size,
                 "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def _store(self) -> Store:
+        store = self.server.history.store
+        if store is None:
+            raise AdminError("this server keeps no history, and so no accounts")
+        return store
+
+    def _logged_in(self, account: str) -> list[Session]:
+        key = fold(account)
+        return [
+            s for s in self.server.hub.sessions.values()
+            if s.account and fold(s.account) == key and not isinstance(s, Mirror)
+        ]  # fmt: skip
+
+    async def accounts(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = await self.server.history.read(self._store().account_list)
+        online = {fold(s.account) for s in self.server.hub.sessions.values() if s.account}
+        return [
+            {"account": name, "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)),
+             "online": fold(name) in online}
+            for name, when in rows
+        ]  # fmt: skip
+
+    async def drop(self, request: dict[str, Any]) -> dict[str, str]:
+        name = _str(request, "account")
+        if not await self.server.history.run(self._store().drop_account, name):
+            raise AdminError(f"there is no account {name}")
+        self.server.hub.accounts.discard(fold(name))
+        for session in self._logged_in(name):
+            self.server.hub.login(session, "")  # logged out: the account is no more
+        log.warning("account dropped", extra={"account": name})
+        return {"account": name}
+
+    async def rename(self, request: dict[str, Any]) -> dict[str, str]:
+        old, new = _str(request, "account"), _str(request, "to")
+        check_nick(new, self.server.hub.limits.nick_length)
+        if not await self.server.history.run(self._store().rename_account, old, new):
+            raise AdminError(f"there is no account {old}, or {new} is taken")
+        self.server.hub.accounts.discard(fold(old))
+        self.server.hub.accounts.add(fold(new))
+        for session in self._logged_in(old):
+            self.server.hub.login(session, new)
+        log.warning("account renamed", extra={"account": old, "to": new})
+        return {"account": old, "to": new}
+
+    async def reset_password(self, request: dict[str, Any]) -> dict[str, str]:
+        name, password = _str(request, "account"), _str(request, "password")
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort(min=MIN_PASSWORD)
+        store = self._store()
+        if await self.server.history.read(store.secret, name) is None:
+            raise AdminError(f"there is no account {name}")
+        secret = await asyncio.to_thread(hash_password, password)  # scrypt: off the loop
+        await self.server.history.run(store.set_secret, name, secret)
+        log.warning("password reset", extra={"account": name})
+        return {"account": name}
 
 
 def _ban(entry: Any) -> dict[str, Any]:

@@ -149,6 +149,19 @@ class AccountStore(Protocol):
 
     def set_secret(self, name: str, secret: str) -> None: ...
 
+    def account_list(self) -> list[tuple[str, float]]:
+        """Every account as registered, with when, by name."""
+        ...
+
+    def drop_account(self, name: str) -> bool:
+        """Forget an account and what waits for it; False if there is none."""
+        ...
+
+    def rename_account(self, old: str, new: str) -> bool:
+        """Give an account another name, what waits for it included; False if there is no
+        `old` or `new` is taken by another account."""
+        ...
+
     def offline(self, account: str) -> list[PrivateMessage]:
         """The private messages kept for `account`, oldest first."""
         ...

@@ -484,6 +484,34 @@ class PostgresStore:
                 "UPDATE accounts SET secret = %s WHERE name_key = %s", (secret, fold(name))
             )
 
+    def account_list(self) -> list[tuple[str, float]]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT name, created FROM accounts ORDER BY name_key").fetchall()
+        return [(str(name), float(created)) for name, created in rows]
+
+    def drop_account(self, name: str) -> bool:
+        key = fold(name)
+        with self._conn() as conn, conn.transaction():
+            conn.execute("DELETE FROM offline WHERE account = %s", (key,))
+            gone = conn.execute("DELETE FROM accounts WHERE name_key = %s", (key,)).rowcount
+        return gone == 1
+
+    def rename_account(self, old: str, new: str) -> bool:
+        before, after = fold(old), fold(new)
+        with self._conn() as conn, conn.transaction():
+            if after != before:
+                taken = conn.execute(
+                    "SELECT 1 FROM accounts WHERE name_key = %s", (after,)
+                ).fetchone()
+                if taken is not None:
+                    return False
+            moved = conn.execute(
+                "UPDATE accounts SET name_key = %s, name = %s WHERE name_key = %s",
+                (after, new, before),
+            ).rowcount
+            conn.execute("UPDATE offline SET account = %s WHERE account = %s", (after, before))
+        return moved == 1
+
     def offline(self, account: str) -> list[PrivateMessage]:
         with self._conn() as conn:
             rows = conn.execute(offline_query("%s"), (fold(account),)).fetchall()

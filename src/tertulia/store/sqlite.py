@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -458,6 +459,43 @@ class SqliteStore:
 
     def set_secret(self, name: str, secret: str) -> None:
         self.db.execute("UPDATE accounts SET secret = ? WHERE name_key = ?", (secret, fold(name)))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # The connection is in autocommit mode (`with db` would open no transaction).
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def account_list(self) -> list[tuple[str, float]]:
+        rows = self.reader.execute("SELECT name, created FROM accounts ORDER BY name_key")
+        return [(str(name), float(created)) for name, created in rows]
+
+    def drop_account(self, name: str) -> bool:
+        key = fold(name)
+        with self._transaction():
+            self.db.execute("DELETE FROM offline WHERE account = ?", (key,))
+            gone = self.db.execute("DELETE FROM accounts WHERE name_key = ?", (key,)).rowcount
+        return gone == 1
+
+    def rename_account(self, old: str, new: str) -> bool:
+        before, after = fold(old), fold(new)
+        with self._transaction():
+            taken = self.db.execute(
+                "SELECT 1 FROM accounts WHERE name_key = ?", (after,)
+            ).fetchone()
+            if taken is not None and after != before:
+                return False
+            moved = self.db.execute(
+                "UPDATE accounts SET name_key = ?, name = ? WHERE name_key = ?",
+                (after, new, before),
+            ).rowcount
+            self.db.execute("UPDATE offline SET account = ? WHERE account = ?", (after, before))
+        return moved == 1
 
     def offline(self, account: str) -> list[PrivateMessage]:
         """The private messages kept for an account, oldest first (still kept)."""
