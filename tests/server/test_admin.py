@@ -56,9 +56,12 @@ async def test_who_rooms_kick_and_announce(make_server: ServerFactory) -> None:
     assert kicked["by"] == server.settings.server_name and kicked["reason"] == "limpieza"
     missing = await admin(server, cmd="kick", room="#lobby", nick="nadie")
     assert missing["ok"] is False and "nadie" in missing["error"]
-    told = await admin(server, cmd="announce", text="el servidor se reinicia a las 3")
+    junk = await admin(server, cmd="announce", text="\x1b\x07\u200b")  # controls only
+    assert junk == {"ok": False, "error": "nothing to announce"}
+    told = await admin(server, cmd="announce", text="el servidor\x1b[31m se reinicia a las 3")
     assert told["result"]["told"] == 2
-    assert "el servidor se reinicia a las 3" in await bob.expect("reinicia")
+    heard = await bob.expect("reinicia")
+    assert "se reinicia a las 3" in heard and "\x1b" not in heard
     await ana.expect_obj(type="notice")
     await ana.close()
     await bob.close()

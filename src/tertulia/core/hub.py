@@ -1265,6 +1265,11 @@ class Hub:
             oldest, _ = self._orphans.popitem(last=False)
             self.recent.pop(oldest, None)
 
+    def clean(self, text: str) -> str:
+        """Text from elsewhere than a client (an administrator's announcement) made fit to
+        show: no terminal controls or hidden characters, at most a topic's length."""
+        return self._clean(text)
+
     def _clean(self, reason: str) -> str:
         # A reason is shown to others but refusing it would keep someone from leaving:
         # drop what could drive a terminal and cut it to a topic's length instead.

@@ -164,7 +164,9 @@ class Admin:
         return [_ban(entry) for entry in self.server.hub.bans.entries()]
 
     async def announce(self, request: dict[str, Any]) -> dict[str, int]:
-        text = " ".join(_str(request, "text").split())
+        text = self.server.hub.clean(" ".join(_str(request, "text").split()))
+        if not text:
+            raise AdminError("nothing to announce")
         # The administrator's own words: a template with nothing to translate.
         self.server.hub.announce(ServerNotice("announce", "{text}", (("text", text),)))
         people = [s for s in self.server.hub.sessions.values() if not isinstance(s, Mirror)]
