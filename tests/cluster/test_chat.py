@@ -154,6 +154,9 @@ async def test_moderation_typing_and_redaction_across_nodes(nodes: Nodes) -> Non
     one, two, three = await nodes(3)
     ana = await JsonClient.connect(one.port, "ana")
     assert (await ana.request({"type": "join", "room": "#sala"}))["type"] == "ok"
+    # Once node two knows the room has its operator (whoever joins a room that looks
+    # empty on its node at that moment runs it too: docs/cluster.md).
+    await until(lambda: "ana" in two.hub.rooms["#sala"].operators)
     bob = await ws_open(two, "bob")
     await bob.send(json.dumps({"type": "join", "room": "#sala", "id": 1}))
     await recv_until(bob, "ok")
