@@ -132,6 +132,14 @@ class Settings:
         default="a tertulia chat server",
         metadata={"help": "one line about the server (IRC LINKS and WHOIS)"},
     )
+    motd: str = field(
+        default="", metadata={"help": "message of the day, shown to each user on arrival"}
+    )
+    motd_file: str = field(
+        default="",
+        metadata={"help": "a file holding the message of the day (wins over motd; read again "
+                  "at each reload)"},
+    )  # fmt: skip
     lang: str = field(default="", metadata={"help": "language of user text (en, es)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
     log_json: bool = field(default=False, metadata={"help": "log one JSON object per line"})
@@ -405,5 +413,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("flood limits must be positive"))
     if s.connect_rate <= 0 or s.max_per_address < 1 or s.max_per_network < 1:
         raise ConfigError(reason=N_("connection limits must be positive"))
+    if s.motd_file:
+        try:
+            Path(s.motd_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                reason=N_("motd_file: cannot read {path}: {error}"),
+                path=s.motd_file,
+                error=exc.strerror or str(exc),
+            ) from None
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(reason=N_("unknown log level {level!r}"), level=s.log_level)

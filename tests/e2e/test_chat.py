@@ -186,3 +186,12 @@ async def _next_message(client: ChatClient) -> ev.Message | ev.Private:
             if isinstance(event, ev.Message | ev.Private):
                 return event
     raise AssertionError("closed before a message")
+
+
+async def test_the_line_mode_shows_the_message_of_the_day(make_server: ServerFactory) -> None:
+    server: Server = await make_server(motd="Hoy: charla de redes\na las 18:00")
+    code, out, err = await chat("--port", str(server.port), "--nick", "eva", "--plain", stdin="")
+    assert code == 0, err
+    lines = out.splitlines()
+    start = lines.index("* Hoy: charla de redes")
+    assert lines[start + 1 : start + 3] == ["* a las 18:00", "* you are eva, in #lobby"]

@@ -167,3 +167,16 @@ async def test_tab_completes_nicks_commands_and_rooms(server: Server) -> None:
         assert box.value == "/join #lobby "
     await bea.quit()
     await ana.close()
+
+
+async def test_the_message_of_the_day_shows_once_in_the_first_room(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server(motd="Hoy: charla de redes")
+    ana = await connected(server, "ana")
+    app = ChatApp(ana, ("127.0.0.1", server.port), "#lobby", translator("en"))
+    async with app.run_test() as pilot:
+        await until(pilot.pause, lambda: any("charla" in x for x in plain(app, "#lobby")))
+        shown = [line for line in plain(app, "#lobby") if "charla" in line]
+        assert len(shown) == 1 and shown[0].endswith("* Hoy: charla de redes")
+    await ana.close()

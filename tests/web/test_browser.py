@@ -300,3 +300,14 @@ async def test_logging_in_to_a_registered_nick_from_the_page(
     await other.press("#password", "Enter")
     await expect(other.locator("#login-error")).to_have_text("wrong nick or password")
     await expect(other.locator("#chat")).to_be_hidden()
+
+
+async def test_the_page_shows_the_message_of_the_day_as_text(
+    browser: Browser, make_server: ServerFactory
+) -> None:
+    server: Server = await make_server(motd="Bienvenidos <b>todos</b>\nNo spam")
+    page = await open_page(browser, server)
+    await log_in(page, "ana")
+    await expect(line(page, "* Bienvenidos <b>todos</b>")).to_be_visible()
+    await expect(line(page, "* No spam")).to_be_visible()
+    await expect(page.locator("#log b")).to_have_count(0)  # shown as text, never markup

@@ -157,6 +157,8 @@ async def _chat(args: argparse.Namespace, tr: Translate) -> int:
         except ClientError as err:
             print(f"! {err}", flush=True)
     if not full_screen(args):
+        for said in welcome.motd:
+            print(f"* {said}", flush=True)
         line = tr(N_("you are {nick}, in {room}")).format(nick=welcome.nick, room=room)
         print(f"* {line}", flush=True)
         return await run_lines(client, room, tr)

@@ -38,6 +38,7 @@ class Welcome:
     version: str
     rooms: tuple[RoomState, ...]
     id: int | str | None = None
+    motd: tuple[str, ...] = ()  # the message of the day, as lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +197,10 @@ def _typed(obj: dict[str, Any]) -> Incoming:
     match kind:
         case "welcome":
             rooms = tuple(room_state(r) for r in obj.get("rooms", ()))
-            return Welcome(obj["nick"], obj.get("server", ""), obj.get("version", ""), rooms, rid)
+            motd = tuple(str(line) for line in obj.get("motd", ()))
+            return Welcome(
+                obj["nick"], obj.get("server", ""), obj.get("version", ""), rooms, rid, motd
+            )
         case "message":
             return Message(
                 obj["room"], obj["from"], obj["text"], obj.get("kind", "message"),

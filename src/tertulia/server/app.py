@@ -32,7 +32,7 @@ from tertulia.protocols.irc.render import ENCODING_CAPABILITIES, IrcEncoder
 from tertulia.protocols.jsonlines import JsonEncoder
 from tertulia.protocols.plain import PlainEncoder
 from tertulia.protocols.websocket import FramedEncoder, WebEncoder
-from tertulia.server import reload
+from tertulia.server import motd, reload
 from tertulia.server.accounts import Accounts
 from tertulia.server.admin import Admin
 from tertulia.server.cluster import Cluster, ClusterUnavailable
@@ -118,6 +118,8 @@ class Server:
         # How to read the settings again for a reload (the CLI's file, environment and
         # flags); None: a reload only reads the TLS files again.
         self.reread: Callable[[], Settings] | None = None
+        self.motd: tuple[str, ...] = ()  # the message of the day, as lines; read_motd
+        self.read_motd()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -246,6 +248,17 @@ class Server:
             )
         self.reload_tls()
         return done
+
+    def read_motd(self) -> None:
+        """Read the message of the day again (at start and at each reload): a file that
+        cannot be read leaves the one shown until now, with one line in the log."""
+        try:
+            self.motd = motd.read(self.settings, self.hub.clean)
+        except OSError as exc:
+            log.error(
+                "motd_file cannot be read: keeping the message of the day",
+                extra={"path": self.settings.motd_file, "reason": exc.strerror or str(exc)},
+            )
 
     def reload_tls(self) -> bool:
         """Read tls_cert and tls_key again (SIGHUP): new connections get the new certificate,

@@ -41,6 +41,7 @@ class DoorContext(Protocol):
     settings: Settings
     name: str
     translate: Callable[[str], str]
+    motd: tuple[str, ...]  # the message of the day, as lines (empty: none)
     hub: Hub
     stats: Stats
     accounts: Accounts

@@ -165,6 +165,7 @@ class JsonHandler(SessionHandler):
                 "nick_length": self.server.settings.nick_length,
             },
             rooms=[room_state(room)],
+            motd=list(self.server.motd),
             # Only for a client that logged in (a password in its hello).
             **({"account": self.session.account} if self.session.account else {}),
         )

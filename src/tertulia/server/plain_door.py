@@ -115,6 +115,8 @@ class PlainHandler(SessionHandler):
     def _registered(self, nick: str) -> None:
         self.server.stop_nick_timer(self.conn)
         log.info("registered", extra={"peer": self.conn.peer, "nick": nick, "door": Door.PLAIN})
+        for line in self.server.motd:  # the operator's words, as written: nothing to translate
+            self.conn.deliver(plain.notice(line))
         self._enter(self.server.settings.default_room)
 
     # -- chatting -------------------------------------------------------------------------

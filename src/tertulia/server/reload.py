@@ -22,8 +22,8 @@ LIVE = frozenset({
     "max_clients", "max_per_address", "max_per_network", "connect_rate", "connect_burst",
     "flood_rate", "flood_burst", "flood_delay_max", "limit_exempt",
     # who may do what, and what the server says of itself
-    "operators", "password", "server_info", "registrations_per_hour", "nick_grace",
-    "nick_timeout", "anonymous_listeners", "web_origins", "web_hosts", "sts_duration",
+    "operators", "password", "server_info", "motd", "motd_file", "registrations_per_hour",
+    "nick_grace", "nick_timeout", "anonymous_listeners", "web_origins", "web_hosts", "sts_duration",
     # history pages and searches
     "history_page", "search_results", "history_keep_days", "history_keep_messages",
     # TLS (the files are read again in any case: a renewed certificate keeps its path)
@@ -58,6 +58,7 @@ def apply(server: Server, new: Settings) -> Reloaded:
     for conn in server.connections:
         if conn.bucket is not None:
             conn.bucket.rate, conn.bucket.burst = s.flood_rate, float(s.flood_burst)
+    server.read_motd()  # the same file may say something new
     if "log_level" in live or "log_json" in live:
         logs.setup(s.log_level, s.log_json)
     return Reloaded(live, fixed)

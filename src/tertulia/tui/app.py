@@ -120,6 +120,9 @@ class ChatApp(App[int]):
         if client.welcome is not None:
             self.apply_welcome(client.welcome)
         self.room(room)
+        # The message of the day once, in the first room: not again at each reconnection.
+        for line in client.welcome.motd if client.welcome else ():
+            self.room(room).add(self.notice_text("* " + line))  # drawn when the log mounts
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

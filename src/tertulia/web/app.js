@@ -818,6 +818,7 @@ function welcome(reply) {
     $("login").hidden = true;
     $("chat").hidden = false;
     showTab(tabFor(reply.rooms?.[0]?.room || DEFAULT_ROOM));
+    for (const line of reply.motd || []) info(line);
     info(t("you_are", { nick: chat.nick }));
     $("input").focus();
   } else {

@@ -25,7 +25,15 @@ INFO = (
 
 
 def motd(h: IrcHandler, msg: Message) -> None:
-    h.numeric("422", "MOTD File is missing")
+    # MOTD [target]: the target names a server of a network; this door is the only one.
+    lines = h.server.motd
+    if not lines:
+        h.numeric("422", "MOTD File is missing")
+        return
+    h.numeric("375", f"- {h.server.name} Message of the day - ")
+    for line in lines:
+        h.numeric("372", f"- {line}")
+    h.numeric("376", "End of /MOTD command.")
 
 
 def version(h: IrcHandler, msg: Message) -> None:
