@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tertulia import config
+from tertulia import admin_store, config
+from tertulia.admin_store import Failure
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate, translator
+from tertulia.store import StoreError
 
 PREFIX = "tertulia: "
 SOCKET = "admin.sock"  # in the data directory (server/admin.py)
@@ -30,18 +32,6 @@ HEADINGS = {
 }  # fmt: skip
 
 
-class Failure(Exception):
-    """The server cannot be asked, or said no: exit 1, one line."""
-
-    def __init__(self, template: str, **values: str) -> None:
-        super().__init__(template)
-        self.template = template
-        self.values = values
-
-    def render(self, tr: Translate) -> str:
-        return tr(self.template).format(**self.values)
-
-
 def add_parser(sub: Any, tr: Translate) -> None:
     p = sub.add_parser(
         "admin",
@@ -52,7 +42,9 @@ def add_parser(sub: Any, tr: Translate) -> None:
                 "(admin.sock, its owner's only): who, rooms, kick ROOM NICK [REASON], "
                 "ban MASK [REASON] (--duration), unban MASK, bans, announce TEXT, reload, "
                 "backup FILE, accounts, drop ACCOUNT, rename ACCOUNT NEW, reset-password "
-                "ACCOUNT (the password on standard input)."
+                "ACCOUNT (the password on standard input). With no server running, "
+                "accounts, drop, rename, reset-password, bans, ban, unban and backup work "
+                "on its store."
             )
         ),
     )
@@ -100,14 +92,25 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
     return {"cmd": cmd}
 
 
+class NoServer(Exception):
+    """Nothing listens on the socket: no server runs on this data directory."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def ask(path: Path, request: dict[str, Any]) -> Any:
-    """Send one request on the admin socket; its result, or Failure with the server's line."""
+    """Send one request on the admin socket; its result, or Failure with the server's line.
+    NoServer when there is no socket, or one left behind by a server that was killed."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(TIMEOUT)
             sock.connect(str(path))
             sock.sendall(json.dumps(request).encode() + b"\n")
             answer = sock.makefile("rb").readline()
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise NoServer(exc.strerror or str(exc)) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise Failure(
@@ -163,9 +166,26 @@ def cmd_admin(args: argparse.Namespace) -> int:
         return 2
     path = Path(settings.data_dir) / SOCKET
     try:
-        result = ask(path, request_for(args))
+        request = request_for(args)
+        try:
+            result = ask(path, request)
+        except NoServer as gone:
+            if request["cmd"] not in admin_store.READS | admin_store.WRITES:
+                raise Failure(
+                    N_("no server answers at {path}: {reason}"), path=str(path),
+                    reason=gone.reason,
+                ) from None  # fmt: skip
+            admin_store.refuse(settings, request["cmd"])
+            # A stopped server's accounts, bans and backups are in its store: work there.
+            note = tr(N_("no server is running: working on the store {store}"))
+            print(PREFIX + note.format(store=admin_store.where(settings)), file=sys.stderr)
+            result = admin_store.answer(settings, request)
     except Failure as failure:
-        print(PREFIX + failure.render(tr), file=sys.stderr)
+        print(PREFIX + tr(failure.template).format(**failure.values), file=sys.stderr)
+        return 1
+    except (TertuliaError, StoreError) as err:
+        line = err.render(tr) if isinstance(err, TertuliaError) else " ".join(str(err).split())
+        print(PREFIX + line, file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False) if args.json else show(result, tr))
     return 0

@@ -117,6 +117,8 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     server = await make_server()
     ana = await JsonClient.connect(server.port, "ana")
     assert (await ana.request({"type": "register", "password": "secreto1"}))["type"] == "ok"
+    assert (await ana.request({"type": "join", "room": "#ana"}))["type"] == "ok"
+    assert (await ana.request({"type": "claim", "room": "#ana"}))["owner"] == "ana"
     listed = (await admin(server, cmd="accounts"))["result"]
     assert [(a["account"], a["online"]) for a in listed] == [("ana", True)]
     # A new password: the old one no longer logs in, the new one does.
@@ -131,6 +133,10 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     assert reply == {"ok": True, "result": {"account": "ana", "to": "Anita"}}
     assert (await other.expect_obj(type="account", nick="ana"))["account"] == "Anita"
     assert server.hub.sessions["ana"].account == "Anita" and server.hub.accounts == {"anita"}
+    # Its room goes with it, in the server and in the store the next start reads.
+    assert server.hub.rooms["#ana"].owner == "anita"
+    assert server.history.store is not None
+    assert server.history.store.registered_rooms() == {"#ana": ("#ana", "anita")}
     taken = await admin(server, cmd="rename", account="nadie", to="zoe")
     assert taken["ok"] is False and "nadie" in taken["error"]
     # Dropped: logged out, and the account is gone.
@@ -138,6 +144,8 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     assert (await other.expect_obj(type="account", nick="ana"))["account"] == ""
     assert server.hub.sessions["ana"].account == ""
     assert (await admin(server, cmd="accounts"))["result"] == []
+    assert server.hub.rooms["#ana"].owner == "" and not server.hub.rooms["#ana"].persistent
+    assert server.history.store.registered_rooms() == {}
     assert (await admin(server, cmd="drop", account="anita"))["ok"] is False
     await ana.close()
     await other.close()

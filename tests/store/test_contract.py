@@ -356,17 +356,21 @@ def test_accounts_are_listed_renamed_and_dropped(store: Store) -> None:
     store.add_account("ana", "scrypt$a", 1.0)
     kept = [PrivateMessage(i, 1000.0 + i, "ana", "Bob", f"m{i}") for i in (1, 2)]
     store.append(kept, offline=[("bob", m.id) for m in kept])
+    assert store.register_room("#bob", "Bob", 3.0) and store.register_room("#ana", "ana", 3.0)
     assert store.account_list() == [("ana", 1.0), ("Bob", 2.0)]
     assert not store.rename_account("bob", "ANA")  # taken
     assert not store.rename_account("nadie", "zoe")
     assert store.rename_account("bob", "Roberto")
     assert store.accounts() == {"ana", "roberto"} and store.secret("roberto") == "scrypt$b"
     assert [m.id for m in store.offline("roberto")] == [1, 2]  # what waited goes with it
+    assert store.registered_rooms()["#bob"] == ("#bob", "roberto")  # and its rooms
     assert store.rename_account("roberto", "ROBERTO")  # a change of case only
     assert store.account_list() == [("ana", 1.0), ("ROBERTO", 2.0)]
     assert store.drop_account("Roberto")
     assert not store.drop_account("roberto")
     assert store.accounts() == {"ana"} and store.offline("roberto") == []
+    # Its rooms are given back: whoever registers the name next must not own them.
+    assert store.registered_rooms() == {"#ana": ("#ana", "ana")}
 
 
 # -- moderation ---------------------------------------------------------------------------

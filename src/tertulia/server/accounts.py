@@ -10,9 +10,6 @@ worker thread, and are never logged or stored.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -35,6 +32,7 @@ from tertulia.core.events import ServerNotice
 from tertulia.core.limits import TokenBucket
 from tertulia.core.names import fold
 from tertulia.core.session import Session
+from tertulia.store.passwords import MIN_PASSWORD, check_password, hash_password
 
 if TYPE_CHECKING:
     from tertulia.server.context import DoorContext
@@ -42,42 +40,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# scrypt's cost: 16 MiB of memory and some 50 ms per hash, as OWASP suggests for logins.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-MIN_PASSWORD = 6
 LOCK_FIRST = 1.0  # seconds a nick and an address are locked after a first failure
 LOCK_MAX = 300.0
 LOCKOUT_ENTRIES = 10_000  # past this many, expired locks are dropped
 PROVEN_PER_ACCOUNT = 16  # addresses remembered as an account owner's
 HASHES_AT_ONCE = 2  # scrypt runs at a time (16 MiB and ~50 ms each); the rest wait
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def check_password(password: str, secret: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = secret.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        got = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(got, expected)
 
 
 class Lockout:

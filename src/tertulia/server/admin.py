@@ -25,8 +25,8 @@ from tertulia.core.events import ServerNotice
 from tertulia.core.names import check_nick, fold
 from tertulia.core.replica import Mirror
 from tertulia.core.session import Session
-from tertulia.server.accounts import MIN_PASSWORD, hash_password
 from tertulia.store import Store, StoreError
+from tertulia.store.passwords import MIN_PASSWORD, hash_password
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -207,6 +207,12 @@ class Admin:
             if s.account and fold(s.account) == key and not isinstance(s, Mirror)
         ]  # fmt: skip
 
+    def _move_rooms(self, account: str, owner: str) -> None:
+        """The rooms registered to `account` go to `owner` (folded), or are given back."""
+        key = fold(account)
+        for room in [r for r in self.server.hub.rooms.values() if r.owner == key]:
+            self.server.hub.set_owner(room.name, owner)  # other nodes of a cluster too
+
     async def accounts(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         rows = await self.server.history.read(self._store().account_list)
         online = {fold(s.account) for s in self.server.hub.sessions.values() if s.account}
@@ -221,6 +227,7 @@ class Admin:
         if not await self.server.history.run(self._store().drop_account, name):
             raise AdminError(f"there is no account {name}")
         self.server.hub.accounts.discard(fold(name))
+        self._move_rooms(name, "")  # given back, as the store did
         for session in self._logged_in(name):
             self.server.hub.login(session, "")  # logged out: the account is no more
         log.warning("account dropped", extra={"account": name})
@@ -233,6 +240,7 @@ class Admin:
             raise AdminError(f"there is no account {old}, or {new} is taken")
         self.server.hub.accounts.discard(fold(old))
         self.server.hub.accounts.add(fold(new))
+        self._move_rooms(old, fold(new))
         for session in self._logged_in(old):
             self.server.hub.login(session, new)
         log.warning("account renamed", extra={"account": old, "to": new})

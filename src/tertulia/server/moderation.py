@@ -18,7 +18,7 @@ from tertulia.core.errors import BadMode, NoPrivileges, NotMember, WrongOperPass
 from tertulia.core.events import ModeChanged
 from tertulia.core.names import fold
 from tertulia.core.room import Room
-from tertulia.server.accounts import check_password
+from tertulia.store.passwords import check_password
 
 if TYPE_CHECKING:
     from tertulia.core.session import Session

@@ -154,12 +154,13 @@ class AccountStore(Protocol):
         ...
 
     def drop_account(self, name: str) -> bool:
-        """Forget an account and what waits for it; False if there is none."""
+        """Forget an account, what waits for it and the rooms registered to it; False if
+        there is none."""
         ...
 
     def rename_account(self, old: str, new: str) -> bool:
-        """Give an account another name, what waits for it included; False if there is no
-        `old` or `new` is taken by another account."""
+        """Give an account another name, what waits for it and its rooms included; False if
+        there is no `old` or `new` is taken by another account."""
         ...
 
     def offline(self, account: str) -> list[PrivateMessage]:

@@ -493,6 +493,8 @@ class PostgresStore:
         key = fold(name)
         with self._conn() as conn, conn.transaction():
             conn.execute("DELETE FROM offline WHERE account = %s", (key,))
+            # Its rooms are given back: whoever registers the name next must not own them.
+            conn.execute("DELETE FROM rooms WHERE owner = %s", (key,))
             gone = conn.execute("DELETE FROM accounts WHERE name_key = %s", (key,)).rowcount
         return gone == 1
 
@@ -510,6 +512,7 @@ class PostgresStore:
                 (after, new, before),
             ).rowcount
             conn.execute("UPDATE offline SET account = %s WHERE account = %s", (after, before))
+            conn.execute("UPDATE rooms SET owner = %s WHERE owner = %s", (after, before))
         return moved == 1
 
     def offline(self, account: str) -> list[PrivateMessage]:

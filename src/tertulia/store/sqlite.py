@@ -479,6 +479,8 @@ class SqliteStore:
         key = fold(name)
         with self._transaction():
             self.db.execute("DELETE FROM offline WHERE account = ?", (key,))
+            # Its rooms are given back: whoever registers the name next must not own them.
+            self.db.execute("DELETE FROM rooms WHERE owner = ?", (key,))
             gone = self.db.execute("DELETE FROM accounts WHERE name_key = ?", (key,)).rowcount
         return gone == 1
 
@@ -495,6 +497,7 @@ class SqliteStore:
                 (after, new, before),
             ).rowcount
             self.db.execute("UPDATE offline SET account = ? WHERE account = ?", (after, before))
+            self.db.execute("UPDATE rooms SET owner = ? WHERE owner = ?", (after, before))
         return moved == 1
 
     def offline(self, account: str) -> list[PrivateMessage]:

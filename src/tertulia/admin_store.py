@@ -1,0 +1,134 @@
+"""`tertulia admin` when no server is running: the commands that are about the store
+(accounts, bans, backups) done on the store itself."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tertulia.config import Settings
+from tertulia.core import bans
+from tertulia.core.errors import N_, PasswordTooShort
+from tertulia.core.hub import Hub
+from tertulia.core.names import check_nick
+from tertulia.store import Store, from_url
+from tertulia.store.passwords import MIN_PASSWORD, hash_password
+from tertulia.store.sqlite import FILE_NAME, SqliteStore
+from tertulia.store.urls import redacted
+
+# What the store alone can answer; the others (who, kick, announce...) need the server.
+READS = frozenset({"accounts", "bans"})
+WRITES = frozenset({"drop", "rename", "reset-password", "ban", "unban", "backup"})
+
+
+class Failure(Exception):
+    """The command cannot be carried out: exit 1, one translated line."""
+
+    def __init__(self, template: str, **values: str) -> None:
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+
+def where(settings: Settings) -> str:
+    """The store a stopped server would use, as an operator may be shown it."""
+    return redacted(settings.store) if settings.store else str(Path(settings.data_dir) / FILE_NAME)
+
+
+def _store(settings: Settings) -> Store:
+    return from_url(settings.store, settings.data_dir, settings.history_sync)
+
+
+def refuse(settings: Settings, cmd: str) -> None:
+    """Failure if `cmd` cannot be done on the store alone."""
+    if cmd not in READS | WRITES:
+        raise Failure(N_("{command} needs the running server"), command=cmd)
+    if settings.cluster and cmd in WRITES:
+        # Running nodes keep accounts and bans in memory: a change made under them would
+        # go unseen until each restarts.
+        raise Failure(N_("{command}: in a cluster, run it where a node is running"), command=cmd)
+
+
+def answer(settings: Settings, request: dict[str, Any]) -> Any:
+    """Carry out `request` on the store: the same result the server's socket gives."""
+    refuse(settings, request["cmd"])
+    store = _store(settings)
+    if isinstance(store, SqliteStore) and not store.path.exists():
+        raise Failure(N_("there is no store at {path}"), path=str(store.path))
+    store.open()
+    try:
+        return _carry_out(settings, store, request)
+    finally:
+        store.close()
+
+
+def _carry_out(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
+    cmd = request["cmd"]
+    if cmd == "accounts":
+        return [
+            {"account": name, "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)),
+             "online": False}
+            for name, when in store.account_list()
+        ]  # fmt: skip
+    if cmd == "drop":
+        if not store.drop_account(request["account"]):
+            raise Failure(N_("there is no account {account}"), account=request["account"])
+        return {"account": request["account"]}
+    if cmd == "rename":
+        old, new = request["account"], request["to"]
+        check_nick(new, settings.nick_length)
+        if not store.rename_account(old, new):
+            raise Failure(N_("there is no account {old}, or {new} is taken"), old=old, new=new)
+        return {"account": old, "to": new}
+    if cmd == "reset-password":
+        name, password = request["account"], request["password"]
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort(min=MIN_PASSWORD)
+        if store.secret(name) is None:
+            raise Failure(N_("there is no account {account}"), account=name)
+        store.set_secret(name, hash_password(password))
+        return {"account": name}
+    if cmd == "bans":
+        return [_ban(entry) for entry in _bans(store).entries()]
+    if cmd == "ban":
+        return _ban(_add_ban(settings, store, request))
+    if cmd == "unban":
+        entry = _bans(store).remove(request["mask"])  # NoSuchBan, as the server says it
+        store.remove_ban(entry.mask)
+        return _ban(entry)
+    target = Path(request["file"])  # backup
+    started = time.monotonic()
+    store.backup(str(target))
+    return {"file": str(target), "bytes": target.stat().st_size,
+            "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+
+
+def _bans(store: Store) -> bans.ServerBans:
+    found = bans.ServerBans(time.time)
+    found.load(store.bans())
+    return found
+
+
+def _add_ban(settings: Settings, store: Store, request: dict[str, Any]) -> bans.ServerBan:
+    duration, reason = request["duration"], request["reason"]
+    # As a running server reads it (server/moderation.py): a first word that is not a
+    # duration belongs to the reason.
+    if duration and not bans.looks_like_duration(duration):
+        reason, duration = f"{duration} {reason}".strip(), ""
+    seconds = bans.parse_duration(duration) if duration else 0
+    now = time.time()
+    entry = bans.ServerBan(
+        mask=bans.normalize(request["mask"]),
+        reason=Hub(settings.limits()).clean(reason) or "-",
+        by=settings.server_name,
+        created=now,
+        expires=now + seconds if seconds else 0.0,
+    )
+    store.add_ban(entry)
+    return entry
+
+
+def _ban(entry: bans.ServerBan) -> dict[str, Any]:
+    return {"mask": entry.mask, "reason": entry.reason, "by": entry.by,
+            "created": entry.created, "expires": entry.expires}  # fmt: skip
