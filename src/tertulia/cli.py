@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import getpass
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.i18n import Translate, speak_to_argparse, translator
 from tertulia.runtime import raise_fd_limit, run
+from tertulia.store import passwords
 
 log = logging.getLogger("tertulia.cli")
 
@@ -126,6 +128,7 @@ def build_parser(tr: Translate | None = None) -> argparse.ArgumentParser:
     store_command.add_parser(sub, tr)
     admin_command.add_parser(sub, tr)
     _add_check_config(sub, tr)
+    _add_hash_password(sub, tr)
     cluster_command.add_parser(sub, tr)
     return parser
 
@@ -218,6 +221,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     where = f"{args.file}:{line}" if line else args.file
     print(f"{where}: {err.render(tr)}", file=sys.stderr)
     return 1
+
+
+def _add_hash_password(sub: Any, tr: Translate) -> None:
+    p = sub.add_parser(
+        "hash-password",
+        help=tr(N_("print the scrypt hash of a password, for [operators]")),
+        description=tr(N_("Read a password on standard input (asked without echo on a "
+                          "terminal) and print its scrypt hash: an [operators] entry may hold "
+                          "it instead of the password itself.")),
+    )  # fmt: skip
+    p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
+    p.set_defaults(func=cmd_hash_password)
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    tr = translator(args.lang or "")
+    # Never an argument, where every user's `ps` would read it.
+    if sys.stdin.isatty():
+        password = getpass.getpass(tr(N_("password: ")))
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("tertulia: " + tr(N_("no password given")), file=sys.stderr)
+        return 1
+    print(passwords.hash_password(password))
+    return 0
 
 
 def listening_line(name: str, address: str) -> str:

@@ -306,6 +306,16 @@ def load_file(path: Path) -> dict[str, Any]:
     table = dict(data.get("server", data))
     if "server" in data:
         table.update({k: v for k, v in data.items() if k != "server" and isinstance(v, dict)})
+    operators = table.get("operators")
+    for key in operators if isinstance(operators, dict) else ():
+        if key.replace("-", "_") in FIELDS:
+            # TOML puts every key after a [table] header in that table: a setting written
+            # below [operators] would silently make an operator of that name.
+            raise ConfigError(
+                reason=N_("{path}: {name} is under [operators]; settings go above the table"),
+                path=str(path),
+                name=key,
+            )
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")

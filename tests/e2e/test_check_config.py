@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tertulia.store.passwords import check_password
+
 
 def check(path: Path, lang: str = "en") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -32,6 +34,12 @@ def test_a_good_file(tmp_path: Path) -> None:
         ("port = 5000\n[oops\n", 2, "is not valid TOML"),
         ('port = 5000\ntls_cert = "cert.pem"\n', 2, "tls_cert and tls_key go together"),
         ("flood_rate = -1\n", 0, "flood limits must be positive"),
+        (
+            '[operators]\nprofe = "secreto"\nlog_level = "debug"\n',
+            3,
+            "log_level is under [operators]; settings go above the table",
+        ),
+        ('port = 5000\nmotd_file = "/nonexistent/motd"\n', 2, "motd_file: cannot read"),
     ],
 )
 def test_a_bad_file_says_which_line(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -47,3 +55,19 @@ def test_a_bad_file_says_which_line(tmp_path: Path, text: str, line: int, words:
 def test_a_missing_file(tmp_path: Path) -> None:
     done = check(tmp_path / "nope.toml")
     assert done.returncode == 1 and "cannot read" in done.stderr
+
+
+def test_hash_password_prints_a_hash_an_operator_entry_accepts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tertulia", "hash-password"],
+        input="operpass\n", capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hashed = done.stdout.strip()
+    assert hashed.startswith("scrypt$") and "operpass" not in hashed
+    assert check_password("operpass", hashed) and not check_password("otra", hashed)
+    empty = subprocess.run(
+        [sys.executable, "-m", "tertulia", "hash-password", "--lang", "es"],
+        input="", capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert empty.returncode == 1 and empty.stderr.count("\n") == 1
