@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tertulia.bus.facts import Kill, Owner, Unban, decode, encode
+from tertulia.bus.facts import Announce, Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
@@ -43,6 +43,7 @@ EVENTS = [
     ServerBan("127.0.0.2", "spam", "op", 3.0, 4.0),
     Unban("127.0.0.2"),
     Kill("n2", "bob", "op", "flooding"),
+    Announce("el servidor se reinicia a las 3"),
     Invited("#sala", "bob", "ana"),
     Owner("#sala", "ana"),
 ]

@@ -275,3 +275,18 @@ async def test_a_registered_room_stays_on_every_node(nodes: Nodes) -> None:
     assert (await ana.request({"type": "unclaim", "room": "#casa"}))["type"] == "ok"
     await until(lambda: "#casa" not in two.hub.rooms)
     await ana.close()
+
+
+async def test_an_announcement_reaches_every_node(nodes: Nodes) -> None:
+    one, two, three = await nodes(3)
+    ana = await JsonClient.connect(one.port, "ana")
+    bob = await LineClient.connect(two.port, "bob")
+    cleo = await irc(three, "cleo")
+    await until(lambda: {"ana", "bob", "cleo"} <= set(one.hub.sessions))
+    reply = json.loads(await one.admin.answer(b'{"cmd": "announce", "text": "reinicio a las 3"}'))
+    assert reply == {"ok": True, "result": {"told": 3}}
+    assert "reinicio a las 3" in (await ana.expect_obj(type="notice"))["text"]
+    assert "reinicio a las 3" in await bob.expect("reinicio")
+    assert " NOTICE " in await cleo.expect("reinicio a las 3")
+    for client in (ana, bob, cleo):
+        await client.close()

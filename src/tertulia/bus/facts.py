@@ -42,6 +42,14 @@ class Kill:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """The administrator's notice to everyone (`tertulia admin announce`): each node tells
+    its own users."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unban:
     mask: str
 
@@ -57,7 +65,7 @@ class Owner:
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
     | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | ServerBan
-    | Kill | Unban | Owner | Invited | None
+    | Kill | Unban | Owner | Invited | Announce | None
 )  # fmt: skip
 
 
@@ -125,6 +133,8 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
             body |= {"t": "unban", "mask": event.mask}
         case Owner():
             body |= {"t": "owner", "room": event.room, "owner": event.owner}
+        case Announce():
+            body |= {"t": "announce", "text": event.text}
         case Kill():
             body |= {"t": "kill", "node": event.node, "nick": event.nick, "by": event.by,
                      "reason": event.reason}  # fmt: skip
@@ -194,6 +204,8 @@ def _decode(b: dict[str, Any]) -> Fact | None:
         event = Unban(str(b["mask"]))
     elif kind == "kill":
         event = Kill(str(b["node"]), str(b["nick"]), str(b["by"]), str(b["reason"]))
+    elif kind == "announce":
+        event = Announce(str(b["text"]))
     elif kind == "bye":
         event = None
     else:

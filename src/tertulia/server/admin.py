@@ -169,8 +169,10 @@ class Admin:
             raise AdminError("nothing to announce")
         # The administrator's own words: a template with nothing to translate.
         self.server.hub.announce(ServerNotice("announce", "{text}", (("text", text),)))
-        people = [s for s in self.server.hub.sessions.values() if not isinstance(s, Mirror)]
-        return {"told": len(people)}
+        if self.server.cluster is not None:
+            self.server.cluster.announce(text)  # every other node tells its own users
+        # Everyone: this node's users, and in a cluster the others' (their mirrors here).
+        return {"told": len(self.server.hub.sessions)}
 
     async def reload(self, request: dict[str, Any]) -> dict[str, list[str]]:
         done = self.server.reload()

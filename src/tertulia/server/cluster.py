@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tertulia.bus import Bus, BusDown
-from tertulia.bus.facts import Fact, Kill, Owner, Unban, decode, encode
+from tertulia.bus.facts import Announce, Fact, Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, NickInUse, TertuliaError
 from tertulia.core.events import (
@@ -415,6 +415,10 @@ class Cluster:
         self._out.append(("fact", session, encode(self.node, time.time(), event, flag)))
         self._wake.set()
 
+    def announce(self, text: str) -> None:
+        """Tell the users of the other nodes what this node's administrator announced."""
+        self._send(None, Announce(text))
+
     def _owned(self, room: Room) -> None:
         if not self.replica.applying:
             self._send(None, Owner(room.name, room.owner))
@@ -772,6 +776,8 @@ class Cluster:
                     self.hub.announce(told, [victim])
                     self.hub.disconnect(victim, f"Killed ({event.by} ({event.reason}))")
                     victim.sink.close()
+            case Announce():
+                self.hub.announce(ServerNotice("announce", "{text}", (("text", event.text),)))
             case None if fact.type == "bye":
                 gone = replica.node_gone(node, "Node left")
                 self.nodes.pop(node, None)
