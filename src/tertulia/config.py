@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tertulia.core.bans import normalize as ban_mask
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.core.hub import Limits
 from tertulia.core.limits import AddressRules, check_cidrs
@@ -210,6 +211,15 @@ class Settings:
         },
     )
 
+    bans: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata={
+            "help": "server bans kept in the configuration: a [bans] table of mask = reason "
+            "(nick!user@host, an address or network, or $a:account); mask=reason,... in "
+            "the environment"
+        },
+    )
+
     def address_rules(self) -> AddressRules:
         return AddressRules(
             self.max_per_address,
@@ -306,16 +316,18 @@ def load_file(path: Path) -> dict[str, Any]:
     table = dict(data.get("server", data))
     if "server" in data:
         table.update({k: v for k, v in data.items() if k != "server" and isinstance(v, dict)})
-    operators = table.get("operators")
-    for key in operators if isinstance(operators, dict) else ():
-        if key.replace("-", "_") in FIELDS:
-            # TOML puts every key after a [table] header in that table: a setting written
-            # below [operators] would silently make an operator of that name.
-            raise ConfigError(
-                reason=N_("{path}: {name} is under [operators]; settings go above the table"),
-                path=str(path),
-                name=key,
-            )
+    for title in ("operators", "bans"):
+        entries = table.get(title)
+        for key in entries if isinstance(entries, dict) else ():
+            if key.replace("-", "_") in FIELDS:
+                # TOML puts every key after a [table] header in that table: a setting
+                # written below [operators] would silently make an operator of that name.
+                raise ConfigError(
+                    reason=N_("{path}: {name} is under [{table}]; settings go above the table"),
+                    path=str(path),
+                    name=key,
+                    table=title,
+                )
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
@@ -423,6 +435,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("flood limits must be positive"))
     if s.connect_rate <= 0 or s.max_per_address < 1 or s.max_per_network < 1:
         raise ConfigError(reason=N_("connection limits must be positive"))
+    for mask, _ in s.bans:
+        try:
+            ban_mask(mask)
+        except TertuliaError:
+            raise ConfigError(reason=N_("bans: {mask!r} is not a ban mask"), mask=mask) from None
     if s.motd_file:
         try:
             Path(s.motd_file).read_bytes()

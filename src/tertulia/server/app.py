@@ -310,6 +310,7 @@ class Server:
             await self.accounts.load()
             await self.moderation.load()
             log.info("history open", extra={"path": store.where, "last_id": last})
+        self.moderation.configure_bans(s.bans)
         self.hub.gate = history
         if s.cluster:
             await self._join_cluster(last if store is not None else 0)

@@ -17,6 +17,7 @@ from tertulia.core import bans, masks
 from tertulia.core.errors import BadMode, NoPrivileges, NotMember, WrongOperPassword
 from tertulia.core.events import ModeChanged
 from tertulia.core.names import fold
+from tertulia.core.replica import Mirror
 from tertulia.core.room import Room
 from tertulia.store.passwords import check_password
 
@@ -60,6 +61,9 @@ def parse_modes(spec: str) -> list[tuple[bool, str, str]]:
     return changes
 
 
+CONFIGURED = "config"  # the `by` of a server ban from the [bans] of the settings
+
+
 class Moderation:
     """The server's moderation service, one per server, shared by every door."""
 
@@ -78,6 +82,39 @@ class Moderation:
             return
         self.hub.bans.load(await self.server.history.read(store.bans))
         self.hub.restore_rooms(await self.server.history.read(store.registered_rooms))
+
+    def configure_bans(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """The [bans] of the settings, at start and at each reload: new ones put out whoever
+        they match here, those gone from the file are lifted. They live in the file, not in
+        the store, and each node of a cluster reads its own."""
+        masks = {bans.normalize(mask): reason for mask, reason in wanted}
+        keys = {fold(mask) for mask in masks}
+        for entry in self.hub.bans.entries():
+            if entry.by == CONFIGURED and fold(entry.mask) not in keys:
+                self.hub.bans.remove(entry.mask)
+                log.info("server ban lifted", extra={"mask": entry.mask, "by": CONFIGURED})
+        now = self.hub.clock()
+        kept = {fold(e.mask): e for e in self.hub.bans.entries()}
+        for mask, reason in masks.items():
+            old = kept.get(fold(mask))
+            if old is not None and (old.by != CONFIGURED or old.reason == reason):
+                continue  # in force already (one made by an operator stays theirs)
+            entry = bans.ServerBan(mask, self.hub.clean(reason) or "-", CONFIGURED, now, 0.0)
+            self.hub.bans.add(entry)
+            # This node's own users only: the other nodes read the same file.
+            out = [
+                s for s in list(self.hub.sessions.values())
+                if not isinstance(s, Mirror)
+                and self.hub.bans.for_user(s.mask, s.account, s.address) is entry
+            ]  # fmt: skip
+            for session in out:
+                self.hub.disconnect(session, "Banned")
+                self._close(session, entry)
+            anonymous = self._close_anonymous(entry) if entry.network is not None else 0
+            log.warning(
+                "server ban",
+                extra={"mask": mask, "by": CONFIGURED, "put_out": len(out) + anonymous},
+            )
 
     # -- server operators -----------------------------------------------------------------
 

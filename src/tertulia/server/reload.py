@@ -22,7 +22,7 @@ LIVE = frozenset({
     "max_clients", "max_per_address", "max_per_network", "connect_rate", "connect_burst",
     "flood_rate", "flood_burst", "flood_delay_max", "limit_exempt",
     # who may do what, and what the server says of itself
-    "operators", "password", "server_info", "motd", "motd_file", "registrations_per_hour",
+    "operators", "bans", "password", "server_info", "motd", "motd_file", "registrations_per_hour",
     "nick_grace", "nick_timeout", "anonymous_listeners", "web_origins", "web_hosts", "sts_duration",
     # history pages and searches
     "history_page", "search_results", "history_keep_days", "history_keep_messages",
@@ -59,6 +59,8 @@ def apply(server: Server, new: Settings) -> Reloaded:
         if conn.bucket is not None:
             conn.bucket.rate, conn.bucket.burst = s.flood_rate, float(s.flood_burst)
     server.read_motd()  # the same file may say something new
+    if "bans" in live:
+        server.moderation.configure_bans(s.bans)
     if "log_level" in live or "log_json" in live:
         logs.setup(s.log_level, s.log_json)
     return Reloaded(live, fixed)
