@@ -6,6 +6,7 @@ that the full-screen client needs Textual while the line mode works without it."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -17,7 +18,7 @@ import sys
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,8 +171,24 @@ async def test_the_wheel_serves_and_chats_in_lines_without_textual(
         "",
     )
 
+    async with _serving(bin_ / "tertulia", tmp_path) as ports:
+        # The line mode needs no Textual: it connects, says who you are, and leaves at the
+        # end of its input.
+        code, out, err = await _exec(
+            bin_ / "tertulia", "chat", "--plain", "--port", str(ports["plain"]), "--nick", "ana",
+            stdin=b"\n",
+        )  # fmt: skip
+        assert "Textual" not in err, err
+        assert (code, err) == (0, ""), out
+        assert "you are ana, in #lobby" in out
+
+
+@contextlib.asynccontextmanager
+async def _serving(program: Path, tmp_path: Path) -> AsyncIterator[dict[str, int]]:
+    """`tertulia serve` from an installed program on free ports, once /healthz says ok: its
+    ports by door."""
     serve = await asyncio.create_subprocess_exec(
-        bin_ / "tertulia", "serve", "--port", "0", "--irc-port", "0", "--web-port", "0",
+        program, "serve", "--port", "0", "--irc-port", "0", "--web-port", "0",
         "--data-dir", str(tmp_path / "data"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         env=_program_env(), cwd=tmp_path,
@@ -188,20 +205,34 @@ async def test_the_wheel_serves_and_chats_in_lines_without_textual(
         reply = await http(ports["web"], "/healthz")
         assert reply.status == 200, reply
         assert json.loads(reply.body)["status"] == "ok", reply.body
-
-        # The line mode needs no Textual: it connects, says who you are, and leaves at the
-        # end of its input.
-        code, out, err = await _exec(
-            bin_ / "tertulia", "chat", "--plain", "--port", str(ports["plain"]), "--nick", "ana",
-            stdin=b"\n",
-        )  # fmt: skip
-        assert "Textual" not in err, err
-        assert (code, err) == (0, ""), out
-        assert "you are ana, in #lobby" in out
+        yield ports
     finally:
         if serve.returncode is None:
             serve.kill()
             await serve.wait()
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT + 120)
+async def test_pipx_installs_a_tertulia_that_serves(
+    dist: tuple[Path, Path], revision: str, tmp_path: Path
+) -> None:
+    # pipx as an operator runs it, kept inside tmp_path: its venvs and the program's link.
+    home, bin_ = tmp_path / "pipx", tmp_path / "bin"
+    env = _program_env(PIPX_HOME=str(home), PIPX_BIN_DIR=str(bin_),
+                       PIPX_MAN_DIR=str(tmp_path / "man"))  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "pipx", "install", str(dist[1])],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    tertulia = bin_ / "tertulia"
+    assert await _exec(tertulia, "--version") == (
+        0,
+        f"tertulia {__version__} (git {revision})\n",
+        "",
+    )
+    async with _serving(tertulia, tmp_path) as ports:
+        assert set(ports) == {"plain", "irc", "web"}
 
 
 async def _exec(program: Path, *args: str, stdin: bytes = b"") -> tuple[int, str, str]:
