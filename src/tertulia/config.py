@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -14,6 +15,9 @@ from tertulia.core.bans import normalize as ban_mask
 from tertulia.core.errors import N_, TertuliaError
 from tertulia.core.hub import Limits
 from tertulia.core.limits import AddressRules, check_cidrs
+from tertulia.i18n import language
+from tertulia.store import passwords
+from tertulia.store.urls import redacted, split
 
 ENV_PREFIX = "TERTULIA_"
 
@@ -244,6 +248,10 @@ class Settings:
 
 
 FIELDS = {f.name: f for f in fields(Settings)}
+FILES = ("tls_cert", "tls_key", "motd_file")  # read by the server, named in the settings
+# Settings whose values an error must not show: passwords, and URLs that may hold one.
+SECRET = frozenset({"operators", "password", "store", "cluster"})
+MOTD_LIMIT = 64 * 1024  # bytes of a motd_file: a greeting, not a document
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -279,6 +287,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ValueError(value)
         return value
     except ValueError:
+        if name in SECRET:  # a password in a bad value would end up in a log or a terminal
+            raise ConfigError(
+                reason=N_("{source}: bad value for {name}"), source=source, name=name
+            ) from None
         raise ConfigError(
             reason=N_("{source}: bad value {value!r} for {name}"),
             source=source,
@@ -311,11 +323,28 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             reason=N_("{path} is not valid TOML: {error}"), path=str(path), error=str(exc)
         ) from None
-    # A [server] table or top-level keys; both read naturally. Tables of their own, such as
-    # [operators], sit beside [server] or at the top level.
-    table = dict(data.get("server", data))
-    if "server" in data:
-        table.update({k: v for k, v in data.items() if k != "server" and isinstance(v, dict)})
+    except UnicodeDecodeError as exc:
+        # TOML is UTF-8; an editor set to Latin-1 writes ñ as one byte that is not.
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            reason=N_("{path} is not UTF-8 text ({error}): save it as UTF-8"),
+            path=str(path),
+            error=f"a byte at line {line}",
+        ) from None
+    # Top-level keys, a [server] table, or both; tables of their own, such as [operators],
+    # sit beside [server] or inside it.
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(reason=N_("{path}: server must be a table"), path=str(path))
+    table = {k: v for k, v in data.items() if k != "server"}
+    for key, value in server.items():
+        if key in table:
+            raise ConfigError(
+                reason=N_("{path}: {name} is set twice, at the top and in [server]"),
+                path=str(path),
+                name=key,
+            )
+        table[key] = value
     for title in ("operators", "bans"):
         entries = table.get(title)
         for key in entries if isinstance(entries, dict) else ():
@@ -336,6 +365,11 @@ def load_file(path: Path) -> dict[str, Any]:
                 reason=N_("{path}: unknown setting {name!r}"), path=str(path), name=key
             )
         out[name] = _coerce(name, value, str(path))
+    # A relative file in a configuration file is beside it, wherever the server starts
+    # (systemd starts it in /).
+    for name in FILES:
+        if out.get(name) and not Path(out[name]).is_absolute():
+            out[name] = str(path.absolute().parent / out[name])
     return out
 
 
@@ -371,7 +405,13 @@ def check_file(path: str) -> tuple[int, ConfigError] | None:
     """Whether a configuration file holds good settings on its own (`tertulia check-config`):
     None if so, else the line at fault (0 when no one line is) and why."""
     try:
-        load(env={}, config_file=path)
+        settings = load(env={}, config_file=path)
+        # What the server finds only when it opens them: a check before a start or a
+        # reload should find it first. (Loading settings does not open files or stores,
+        # so that a renewed certificate that does not load fails alone at a reload.)
+        if settings.tls_cert:
+            _check_tls(settings.tls_cert, settings.tls_key)
+        _check_urls(settings)
     except ConfigError as err:
         return _line_of(path, err), err
     return None
@@ -390,7 +430,9 @@ def _line_of(path: str, err: ConfigError) -> int:
     except OSError:
         return 0
     for name in names:
-        key = re.compile(rf"^\s*[\"']?{re.escape(name).replace('_', '[_-]')}[\"']?\s*=")
+        spelled = re.escape(name).replace("_", "[_-]")
+        # `name = ...`, or a table of that name: `[operators]`, `[server.operators]`.
+        key = re.compile(rf"^\s*(?:[\"']?{spelled}[\"']?\s*=|\[(?:server\.)?{spelled}\])")
         for number, line in enumerate(lines, 1):
             if key.match(line):
                 return number
@@ -400,6 +442,17 @@ def _line_of(path: str, err: ConfigError) -> int:
 def _validate(s: Settings) -> None:
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError(reason=N_("tls_cert and tls_key go together"))
+    for name, secret in s.operators:
+        if secret.startswith("scrypt$") and not passwords.well_formed(secret):
+            raise ConfigError(
+                reason=N_("operators: the hash of {operator} is not one `tertulia hash-password` "
+                          "makes"),
+                operator=name, name="operators",
+            )  # fmt: skip
+    if s.lang and language(s.lang) != s.lang.split(".")[0].split("_")[0].split("-")[0].lower():
+        raise ConfigError(
+            reason=N_("lang: {lang!r} is not a language tertulia speaks (en, es)"), lang=s.lang
+        )
     if s.sts and not (s.tls_cert and s.irc):
         raise ConfigError(reason=N_("sts needs the IRC door and tls_cert and tls_key"))
     if s.sts_duration < 0:
@@ -442,6 +495,12 @@ def _validate(s: Settings) -> None:
             raise ConfigError(reason=N_("bans: {mask!r} is not a ban mask"), mask=mask) from None
     if s.motd_file:
         try:
+            if Path(s.motd_file).stat().st_size > MOTD_LIMIT:
+                raise ConfigError(
+                    reason=N_("motd_file: {path} is larger than {limit} KiB"),
+                    path=s.motd_file,
+                    limit=MOTD_LIMIT // 1024,
+                )
             Path(s.motd_file).read_bytes()
         except OSError as exc:
             raise ConfigError(
@@ -450,4 +509,33 @@ def _validate(s: Settings) -> None:
                 error=exc.strerror or str(exc),
             ) from None
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise ConfigError(reason=N_("unknown log level {level!r}"), level=s.log_level)
+        raise ConfigError(
+            reason=N_("unknown log level {level!r}"), level=s.log_level, name="log_level"
+        )
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """The certificate and key load, and go together: a server would refuse them."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as exc:  # ssl.SSLError too: a key of another certificate, not PEM...
+        what = exc.strerror or getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(
+            reason=N_("tls_cert: {cert} and {key} cannot be used: {error}"),
+            cert=cert, key=key, error=str(what),
+        ) from None  # fmt: skip
+
+
+def _check_urls(s: Settings) -> None:
+    found = split(s.store) if s.store else ("sqlite", "")
+    if found is None or found[0].lower() not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            reason=N_("store: {url!r} is not sqlite:///FILE or postgresql://..."),
+            url=redacted(s.store),
+        )
+    found = split(s.cluster) if s.cluster else ("redis", "")
+    if found is None or found[0].lower() not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            reason=N_("cluster: {url!r} is not redis://HOST:PORT/DB"), url=redacted(s.cluster)
+        )

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
+from tertulia import config
 from tertulia.store.passwords import check_password
+from tlscerts import write_cert
 
 
 def check(path: Path, lang: str = "en") -> subprocess.CompletedProcess[str]:
@@ -40,6 +43,18 @@ def test_a_good_file(tmp_path: Path) -> None:
             "log_level is under [operators]; settings go above the table",
         ),
         ('port = 5000\nmotd_file = "/nonexistent/motd"\n', 2, "motd_file: cannot read"),
+        ("max_clients = 7\n[server]\nmax_clients = 8\n", 1, "max_clients is set twice"),
+        ("port = 5000\n[srever]\nport = 1\n", 2, "unknown setting 'srever'"),
+        ('port = 5000\nlog_level = "verbose"\n', 2, "unknown log level 'verbose'"),
+        ('lang = "fr"\n', 1, "'fr' is not a language tertulia speaks"),
+        ('port = 1\nstore = "mysql://ana@db/chat"\n', 2, "store: 'mysql://ana@db/chat' is not"),
+        ('cluster = "http://x"\n', 1, "cluster: 'http://x' is not redis://"),
+        ('tls_cert = "nope.pem"\ntls_key = "nope.key"\n', 1, "cannot be used"),
+        (
+            'port = 1\n[operators]\nprofe = "scrypt$16384$8$1$..."\n',
+            2,
+            "the hash of profe is not one `tertulia hash-password` makes",
+        ),
     ],
 )
 def test_a_bad_file_says_which_line(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -71,3 +86,47 @@ def test_hash_password_prints_a_hash_an_operator_entry_accepts() -> None:
         input="", capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert empty.returncode == 1 and empty.stderr.count("\n") == 1
+
+
+def test_a_bad_operator_entry_never_shows_the_passwords(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('port = 5000\n\n[operators]\nalice = "TopSecretPassword"\nbob = 5\n')
+    done = check(bad)
+    assert done.returncode == 1 and "TopSecretPassword" not in done.stderr
+    assert done.stderr.startswith(f"{bad}:3: ") and "bad value for operators" in done.stderr
+
+
+def test_a_file_that_is_not_utf8_is_one_line_with_its_line(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('port = 5000\nmotd = "Año nuevo"\n'.encode("latin-1"))
+    done = check(latin1, "es")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{latin1}:2: ") and "UTF-8" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_key_of_another_certificate_is_found(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    cert, _ = write_cert(ca, tmp_path / "one")
+    _, other_key = write_cert(ca, tmp_path / "two")
+    conf = tmp_path / "tls.toml"
+    conf.write_text(f'tls_cert = "{cert}"\ntls_key = "{other_key}"\n')
+    done = check(conf)
+    assert done.returncode == 1 and done.stderr.startswith(f"{conf}:1: ")
+    assert "cannot be used" in done.stderr
+
+
+def test_top_level_keys_and_a_server_table_add_up_and_files_are_beside_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "etc" / "tertulia.toml"
+    conf.parent.mkdir()
+    (conf.parent / "motd.txt").write_text("hola\n")
+    conf.write_text('max_clients = 7\nmotd_file = "motd.txt"\n[server]\nserver_name = "aula"\n')
+    monkeypatch.chdir("/")  # where systemd starts the server
+    found = config.load(env={}, config_file=str(conf))
+    assert (found.max_clients, found.server_name) == (7, "aula")
+    assert found.motd_file == str(conf.parent / "motd.txt")
+    assert check(conf).returncode == 0

@@ -171,6 +171,14 @@ async def test_the_wheel_serves_and_chats_in_lines_without_textual(
         "",
     )
 
+    # Without the cluster extra, a cluster is one line naming it, never a traceback.
+    code, out, err = await _exec(
+        bin_ / "tertulia", "serve", "--port", "0", "--no-irc", "--no-web",
+        "--data-dir", str(tmp_path / "cluster"), "--cluster", "redis://127.0.0.1:1/0",
+    )  # fmt: skip
+    assert code == 1 and "listening" not in out, out
+    assert "Traceback" not in err, err
+    assert "pip install 'tertulia[cluster]'" in err.splitlines()[-1], err
     async with _serving(bin_ / "tertulia", tmp_path) as ports:
         # The line mode needs no Textual: it connects, says who you are, and leaves at the
         # end of its input.

@@ -147,3 +147,21 @@ async def test_a_reload_without_tls_changes_nothing(server: Server) -> None:
     assert not server.reload_tls()
     client = await LineClient.connect(server.port, "claro")
     await client.close()
+
+
+async def test_a_tls_client_that_closes_leaves_no_raw_line_in_the_log(
+    tls_server: Server, ca: trustme.CA, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    for door, say in (("plain-tls", "/help"), ("irc-tls", "PING :hola")):
+        client = await LineClient.connect(
+            port_of(tls_server, door), ssl=client_context(ca), server_hostname="localhost"
+        )
+        await client.send(say)
+        await client.line()  # the door has answered: the handshake is done
+        await client.close()  # close_notify: the server's protocol gets eof_received
+    async with asyncio.timeout(TIMEOUT):
+        # The server's count of connections has no public event to wait on.
+        while tls_server.connections:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert not [r for r in caplog.records if "eof_received" in r.getMessage()]

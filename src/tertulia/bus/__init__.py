@@ -87,6 +87,9 @@ def from_url(url: str) -> Bus:
     """The bus at `url` (redis://...); BusDown for an address that is not one."""
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise BusDown(f"not a Redis address (redis://HOST:PORT/DB): {url.split('://')[0]}")
-    from tertulia.bus.redis import RedisBus  # redis only for clusters
+    try:
+        from tertulia.bus.redis import RedisBus  # redis only for clusters
+    except ImportError:
+        raise BusDown("a cluster needs redis-py: pip install 'tertulia[cluster]'") from None
 
     return RedisBus(url)

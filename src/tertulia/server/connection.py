@@ -239,7 +239,10 @@ class Connection(asyncio.Protocol):
         # A message's reply (the JSON `ok`) waits for its commit: close once everything
         # accepted so far is stored and delivered. close() flushes what is queued first.
         self.server.history.after(self.close)
-        return True  # keep the transport open for writing until then
+        # Keep the transport open for writing until then. TLS has no half-close: asyncio
+        # closes it whatever we say, and logs a raw warning if we ask otherwise.
+        tls = self.transport is not None and self.transport.get_extra_info("ssl_object")
+        return None if tls else True
 
     def pause_writing(self) -> None:
         # Only a write that bypassed flush() can get here (flush() checks first): the

@@ -42,3 +42,18 @@ def check_password(password: str, secret: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(got, expected)
+
+
+def well_formed(secret: str) -> bool:
+    """Whether `secret` reads as a hash hash_password made (not whether a password fits)."""
+    try:
+        scheme, n, r, p, salt, digest = secret.split("$")
+        return (
+            scheme == "scrypt"
+            and min(int(n), int(r), int(p)) > 0
+            and bool(
+                base64.b64decode(salt, validate=True) and base64.b64decode(digest, validate=True)
+            )
+        )
+    except ValueError:
+        return False
