@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import gettext
 import json
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tertulia import admin_store, config
 from tertulia.admin_store import Failure
 from tertulia.core.errors import N_, TertuliaError
-from tertulia.i18n import Translate, translator
+from tertulia.i18n import Translate, language, translator
 from tertulia.store import StoreError
 
 PREFIX = "tertulia: "
@@ -33,36 +35,90 @@ HEADINGS = {
 
 
 def add_parser(sub: Any, tr: Translate) -> None:
-    p = sub.add_parser(
+    description = tr(
+        N_(
+            "Talk to the running server through the socket in its data directory "
+            "(admin.sock, its owner's only): who, rooms, kick ROOM NICK [REASON], "
+            "ban MASK [REASON] (--duration), unban MASK, bans, announce TEXT, reload, "
+            "backup FILE, accounts, drop ACCOUNT, rename ACCOUNT NEW, reset-password "
+            "ACCOUNT (the password on standard input). With no server running, "
+            "accounts, drop, rename, reset-password, bans, ban, unban and backup work "
+            "on its store."
+        )
+    )
+    shell = sub.add_parser(
         "admin",
         help=tr(N_("administer the running server: users, rooms, bans, backups")),
-        description=tr(
-            N_(
-                "Talk to the running server through the socket in its data directory "
-                "(admin.sock, its owner's only): who, rooms, kick ROOM NICK [REASON], "
-                "ban MASK [REASON] (--duration), unban MASK, bans, announce TEXT, reload, "
-                "backup FILE, accounts, drop ACCOUNT, rename ACCOUNT NEW, reset-password "
-                "ACCOUNT (the password on standard input). With no server running, "
-                "accounts, drop, rename, reset-password, bans, ban, unban and backup work "
-                "on its store."
-            )
-        ),
+        description=description,
+        # No option of its own, not even --help: everything after `admin`, as typed, goes
+        # to the admin parser (see CommandLine). NUL cannot begin a command-line argument.
+        prefix_chars="\0",
+        add_help=False,
     )
+    shell.add_argument(
+        "line", nargs=argparse.REMAINDER, action=CommandLine,
+        parser=admin_parser(shell.prog, description, tr), help=argparse.SUPPRESS,
+    )  # fmt: skip
+    shell.set_defaults(func=cmd_admin)
+
+
+def admin_parser(prog: str, description: str, tr: Translate) -> argparse.ArgumentParser:
+    """The arguments of `tertulia admin`, read by CommandLine."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("command", help=tr(N_("who, rooms, kick, ban, unban, bans, announce, "
                                          "reload, backup, accounts, drop, rename or "
                                          "reset-password")))  # fmt: skip
-    p.add_argument("words", nargs="*", help=tr(N_("what the command needs")))
+    p.add_argument("words", nargs="*", default=[], help=tr(N_("what the command needs")))
     p.add_argument("--duration", default="", help=tr(N_("how long a ban lasts: 30m, 2h, 7d")))
     p.add_argument("--data-dir", help=tr(N_("the server's data directory")))
     p.add_argument("--config", help=tr(N_("TOML configuration file")))
     p.add_argument("--json", action="store_true", help=tr(N_("the answer as JSON, for scripts")))
     p.add_argument("--lang", help=tr(N_("language of user-facing text: en or es")))
-    p.set_defaults(func=cmd_admin)
+    # Python 3.11's intermixed parsing makes the usage line by cutting seven characters,
+    # "usage: ", off the one argparse writes, and the Spanish "uso: " is five: given here
+    # without its prefix, it is not cut.
+    p.usage = p.format_usage().removeprefix(gettext.gettext("usage: ")).rstrip()
+    return p
+
+
+class CommandLine(argparse.Action):
+    """Reads everything after `admin` with the admin parser, options anywhere among the
+    words: `ban --duration 2h MASK` as well as `ban MASK --duration 2h`.
+
+    Python 3.11's argparse fills a nargs="*" positional with nothing when an option comes
+    before its words, and then refuses those words ("unrecognized arguments").
+    Intermixed parsing reads options and positionals in any order, but a subcommand's
+    parser cannot be told to use it; so the subcommand takes the rest of the line as it is
+    (REMAINDER, `--` kept) and hands it to a parser of its own that does.
+    """
+
+    def __init__(self, *args: Any, parser: argparse.ArgumentParser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parser = parser
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        found = self.parser.parse_intermixed_args(list(values or ()))
+        for name, value in vars(found).items():
+            setattr(namespace, name, value)
 
 
 def request_for(args: argparse.Namespace) -> dict[str, Any]:
-    """The request a command line stands for; Failure when words are missing."""
-    cmd, words = args.command, list(args.words)
+    """The request a command line stands for, in the command's language; Failure when
+    words are missing."""
+    request = _request_for(args)
+    # The server answers errors in the language this command speaks.
+    request["lang"] = language(args.lang or "")
+    return request
+
+
+def _request_for(args: argparse.Namespace) -> dict[str, Any]:
+    cmd, words = args.command, list(args.words or ())
     need = {"kick": 2, "ban": 1, "unban": 1, "announce": 1, "backup": 1, "drop": 1,
             "rename": 2, "reset-password": 1}  # fmt: skip
     if len(words) < need.get(cmd, 0):
@@ -116,12 +172,20 @@ def ask(path: Path, request: dict[str, Any]) -> Any:
         raise Failure(
             N_("no server answers at {path}: {reason}"), path=str(path), reason=reason
         ) from None
+    if not answer:
+        raise Failure(N_("the server at {path} closed without answering"), path=str(path))
     try:
-        reply = json.loads(answer) if answer else {"ok": False, "error": "no answer"}
+        reply = json.loads(answer)
     except ValueError:
-        reply = {"ok": False, "error": "not an answer: " + answer[:60].decode(errors="replace")}
+        reply = None
+    if not isinstance(reply, dict):
+        raise Failure(
+            N_("not an answer from the server at {path}: {line}"), path=str(path),
+            line=" ".join(answer[:60].decode(errors="replace").split()),
+        )  # fmt: skip
     if not reply.get("ok"):
-        raise Failure("{error}", error=str(reply.get("error")))
+        # Already in the language the request asked for.
+        raise Failure("{error}", error=" ".join(str(reply.get("error")).split()))
     return reply.get("result")
 
 
@@ -175,7 +239,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
                     N_("no server answers at {path}: {reason}"), path=str(path),
                     reason=gone.reason,
                 ) from None  # fmt: skip
-            admin_store.refuse(settings, request["cmd"])
+            admin_store.check(settings, request["cmd"])  # before the note, not after it
             # A stopped server's accounts, bans and backups are in its store: work there.
             note = tr(N_("no server is running: working on the store {store}"))
             print(PREFIX + note.format(store=admin_store.where(settings)), file=sys.stderr)

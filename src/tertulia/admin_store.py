@@ -40,6 +40,18 @@ def _store(settings: Settings) -> Store:
     return from_url(settings.store, settings.data_dir, settings.history_sync)
 
 
+def when(epoch: float) -> str:
+    """A time as the listings show it, "YYYY-MM-DD HH:MM" in UTC; "" for none (a ban
+    without end): the same on the socket, here and in --json."""
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch)) if epoch else ""
+
+
+def ban_row(entry: bans.ServerBan) -> dict[str, Any]:
+    """A server ban as `ban`, `unban` and `bans` answer it."""
+    return {"mask": entry.mask, "reason": entry.reason, "by": entry.by,
+            "created": when(entry.created), "expires": when(entry.expires)}  # fmt: skip
+
+
 def refuse(settings: Settings, cmd: str) -> None:
     """Failure if `cmd` cannot be done on the store alone."""
     if cmd not in READS | WRITES:
@@ -50,12 +62,18 @@ def refuse(settings: Settings, cmd: str) -> None:
         raise Failure(N_("{command}: in a cluster, run it where a node is running"), command=cmd)
 
 
+def check(settings: Settings, cmd: str) -> None:
+    """Failure if `cmd` cannot be done on the store alone, or there is no store to do it
+    on: said before the note that the command works on the store, not after it."""
+    refuse(settings, cmd)
+    _there(_store(settings))
+
+
 def answer(settings: Settings, request: dict[str, Any]) -> Any:
     """Carry out `request` on the store: the same result the server's socket gives."""
     refuse(settings, request["cmd"])
     store = _store(settings)
-    if isinstance(store, SqliteStore) and not store.path.exists():
-        raise Failure(N_("there is no store at {path}"), path=str(store.path))
+    _there(store)
     store.open()
     try:
         return _carry_out(settings, store, request)
@@ -63,13 +81,18 @@ def answer(settings: Settings, request: dict[str, Any]) -> Any:
         store.close()
 
 
+def _there(store: Store) -> None:
+    # Opening a SQLite store that is not there would make one: nothing is created to answer.
+    if isinstance(store, SqliteStore) and not store.path.exists():
+        raise Failure(N_("there is no store at {path}"), path=str(store.path))
+
+
 def _carry_out(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
     cmd = request["cmd"]
     if cmd == "accounts":
         return [
-            {"account": name, "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)),
-             "online": False}
-            for name, when in store.account_list()
+            {"account": name, "created": when(created), "online": False}
+            for name, created in store.account_list()
         ]  # fmt: skip
     if cmd == "drop":
         if not store.drop_account(request["account"]):
@@ -78,8 +101,11 @@ def _carry_out(settings: Settings, store: Store, request: dict[str, Any]) -> Any
     if cmd == "rename":
         old, new = request["account"], request["to"]
         check_nick(new, settings.nick_length)
+        # The store says only that it did not rename: which of the two went wrong is asked.
+        if store.secret(old) is None:
+            raise Failure(N_("there is no account {account}"), account=old)
         if not store.rename_account(old, new):
-            raise Failure(N_("there is no account {old}, or {new} is taken"), old=old, new=new)
+            raise Failure(N_("the account {account} exists already"), account=new)
         return {"account": old, "to": new}
     if cmd == "reset-password":
         name, password = request["account"], request["password"]
@@ -90,13 +116,13 @@ def _carry_out(settings: Settings, store: Store, request: dict[str, Any]) -> Any
         store.set_secret(name, hash_password(password))
         return {"account": name}
     if cmd == "bans":
-        return [_ban(entry) for entry in _bans(store).entries()]
+        return [ban_row(entry) for entry in _bans(store).entries()]
     if cmd == "ban":
-        return _ban(_add_ban(settings, store, request))
+        return ban_row(_add_ban(settings, store, request))
     if cmd == "unban":
         entry = _bans(store).remove(request["mask"])  # NoSuchBan, as the server says it
         store.remove_ban(entry.mask)
-        return _ban(entry)
+        return ban_row(entry)
     target = Path(request["file"])  # backup
     started = time.monotonic()
     store.backup(str(target))
@@ -112,10 +138,8 @@ def _bans(store: Store) -> bans.ServerBans:
 
 def _add_ban(settings: Settings, store: Store, request: dict[str, Any]) -> bans.ServerBan:
     duration, reason = request["duration"], request["reason"]
-    # As a running server reads it (server/moderation.py): a first word that is not a
-    # duration belongs to the reason.
-    if duration and not bans.looks_like_duration(duration):
-        reason, duration = f"{duration} {reason}".strip(), ""
+    # An explicit --duration that does not read is a mistake (BadDuration), never the start
+    # of the reason as a KLINE's first word may be: a typo must not ban for ever.
     seconds = bans.parse_duration(duration) if duration else 0
     now = time.time()
     entry = bans.ServerBan(
@@ -127,8 +151,3 @@ def _add_ban(settings: Settings, store: Store, request: dict[str, Any]) -> bans.
     )
     store.add_ban(entry)
     return entry
-
-
-def _ban(entry: bans.ServerBan) -> dict[str, Any]:
-    return {"mask": entry.mask, "reason": entry.reason, "by": entry.by,
-            "created": entry.created, "expires": entry.expires}  # fmt: skip

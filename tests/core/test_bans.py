@@ -19,6 +19,19 @@ def test_durations_read_as_people_write_them() -> None:
             bans.parse_duration(bad)
 
 
+def test_compound_durations_go_from_the_largest_unit_down() -> None:
+    assert bans.parse_duration("1h30m") == 5400
+    assert bans.parse_duration(" 2H30M ") == 9000
+    assert bans.parse_duration("1d12h") == 36 * 3600
+    assert bans.parse_duration("1w2d3h4m5s") == 9 * 86400 + 3 * 3600 + 4 * 60 + 5
+    assert bans.looks_like_duration("1h30m")
+    # A unit out of order or twice, a bare number after a unit: more likely a slip.
+    for bad in ("5x", "1h30", "30m1h", "1h1h", "h", "1h 30m", "0" * 41, "9" * 5000):
+        assert not bans.looks_like_duration(bad)
+        with pytest.raises(bans.BadDuration):
+            bans.parse_duration(bad)
+
+
 def test_masks_are_normalised_and_mistakes_refused() -> None:
     assert bans.normalize("198.51.100.7") == "198.51.100.7"
     assert bans.normalize("198.51.100.7/24") == "198.51.100.0/24"

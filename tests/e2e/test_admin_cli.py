@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -99,3 +101,73 @@ async def test_account_commands(make_server: ServerFactory) -> None:
     code, out, _ = await admin(server, "drop", "anita")
     assert code == 0 and server.hub.accounts == set()
     await ana.close()
+
+
+async def test_bans_options_anywhere_and_durations_that_do_not_read(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    # The option before the words, as well as after them.
+    code, out, err = await admin(server, "ban", "--duration", "2h", "x!*@*", "spam")
+    assert (code, err) == (0, ""), err
+    assert "reason: spam" in out
+    code, _, err = await admin(server, "ban", "*!*@10.0.0.0/8", "r", "--duration", "5x")
+    assert code == 1 and err == (
+        "tertulia: '5x' is not a duration: say 30m, 2h, 7d, 1w or 0 for ever\n"
+    )
+    code, _, err = await admin(server, "ban", "*!*@10.0.0.0/8", "r", "--duration", "1h30m")
+    assert code == 0, err
+    entries = {e.mask: e for e in server.hub.bans.entries()}
+    assert entries["*!*@10.0.0.0/8"].expires - entries["*!*@10.0.0.0/8"].created == 5400
+    assert entries["*!*@10.0.0.0/8"].reason == "r"
+    assert (await admin(server, "ban", "siempre!*@*"))[0] == 0
+    # Dates, as `accounts` shows them; no date for a ban without end.
+    code, out, _ = await admin(server, "bans")
+    assert out.splitlines()[0].split() == ["MASK", "REASON", "BY", "SINCE", "UNTIL"]
+    assert re.search(r"x!\*@\*\s+spam\s+\S+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-", out)
+    assert re.search(r"siempre!\*@\*\s+-\s+\S+\s+\d{4}-\d\d-\d\d \d\d:\d\d$", out, re.M)
+    code, out, _ = await admin(server, "bans", "--json")
+    listed = {b["mask"]: b for b in json.loads(out)}
+    assert listed["siempre!*@*"]["expires"] == ""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", listed["x!*@*"]["expires"])
+
+
+async def test_the_servers_errors_speak_the_commands_language(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    code, _, err = await admin(server, "drop", "nadie", lang="es")
+    assert code == 1 and err == "tertulia: no existe la cuenta nadie\n"
+    code, _, err = await admin(server, "ban", "x!*@*", "--duration", "5x", lang="es")
+    assert err == "tertulia: '5x' no es una duración: di 30m, 2h, 7d, 1w o 0 para siempre\n"
+
+
+async def test_backups_are_the_owners_and_failures_say_why(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server()
+    target = tmp_path / "copia.db"
+    old = os.umask(0o022)  # the server runs in this process, and writes the copy
+    try:
+        code, _, err = await admin(server, "backup", str(target))
+    finally:
+        os.umask(old)
+    assert (code, err) == (0, ""), err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    code, _, err = await admin(server, "backup", "/nonexistent/dir/x.db")
+    assert code == 1 and err == (
+        "tertulia: cannot write the backup /nonexistent/dir/x.db: No such file or directory\n"
+    )
+
+
+async def test_rename_says_which_name_is_wrong(make_server: ServerFactory) -> None:
+    server = await make_server()
+    for nick in ("ana", "bea"):
+        client = await JsonClient.connect(server.port, nick)
+        reply = await client.request({"type": "register", "password": "secreto1"})
+        assert reply["type"] == "ok"
+        await client.close()
+    code, _, err = await admin(server, "rename", "nadie", "zoe")
+    assert code == 1 and err == "tertulia: there is no account nadie\n"
+    code, _, err = await admin(server, "rename", "ana", "bea")
+    assert code == 1 and err == "tertulia: the account bea exists already\n"

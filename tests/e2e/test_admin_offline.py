@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -108,8 +110,9 @@ async def test_a_socket_left_by_a_killed_server_counts_as_no_server(tmp_path: Pa
     left.bind(str(data_dir / "admin.sock"))
     left.close()  # the file stays, and nothing listens: what SIGKILL leaves
     code, _, err = await admin(str(data_dir), "accounts")
-    # No store either: nothing is made to answer a question about it.
-    assert code == 1 and "there is no store at" in err, err
+    # No store either: nothing is made to answer a question about it, and no note says
+    # that the command works on one.
+    assert code == 1 and err == f"tertulia: there is no store at {data_dir / 'tertulia.db'}\n"
     assert not (data_dir / "tertulia.db").exists()
 
 
@@ -121,3 +124,57 @@ async def test_a_cluster_store_is_not_changed_under_running_nodes(tmp_path: Path
     code, _, err = await admin(str(tmp_path), "drop", "ana", lang="es", env=cluster)
     assert code == 1 and err.count("\n") == 1
     assert "en un clúster" in err, err
+
+
+async def test_a_stopped_servers_bans_backups_and_renames_as_a_running_ones(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server()
+    data_dir = server.settings.data_dir
+    for nick in ("ana", "bea"):
+        client = await JsonClient.connect(server.port, nick)
+        reply = await client.request({"type": "register", "password": "secreto1"})
+        assert reply["type"] == "ok"
+        await client.close()
+    await server.shutdown()
+    note = "tertulia: no server is running: working on the store "
+
+    code, _, err = await admin(data_dir, "ban", "*!*@10.0.0.0/8", "r", "--duration", "5x")
+    assert code == 1 and err.startswith(note)
+    assert err.splitlines()[-1] == (
+        "tertulia: '5x' is not a duration: say 30m, 2h, 7d, 1w or 0 for ever"
+    )
+    code, out, _ = await admin(data_dir, "bans", "--json")
+    assert json.loads(out) == []  # not banned for ever with "5x r" for a reason
+    code, _, err = await admin(data_dir, "ban", "--duration", "1h30m", "*!*@10.0.0.0/8", "r")
+    assert code == 0, err
+    code, _, err = await admin(data_dir, "ban", "siempre!*@*")
+    assert code == 0, err
+    code, out, _ = await admin(data_dir, "bans", "--json")
+    listed = {b["mask"]: b for b in json.loads(out)}
+    assert listed["*!*@10.0.0.0/8"]["reason"] == "r"
+    date = r"\d{4}-\d\d-\d\d \d\d:\d\d"
+    assert re.fullmatch(date, listed["*!*@10.0.0.0/8"]["created"])
+    assert re.fullmatch(date, listed["*!*@10.0.0.0/8"]["expires"])
+    assert listed["siempre!*@*"]["expires"] == ""
+    code, out, _ = await admin(data_dir, "bans")
+    assert re.search(rf"siempre!\*@\*\s+-\s+\S+\s+{date}$", out, re.M), out
+
+    code, _, err = await admin(data_dir, "rename", "nadie", "zoe")
+    assert code == 1 and err.splitlines()[-1] == "tertulia: there is no account nadie"
+    code, _, err = await admin(data_dir, "rename", "ana", "Bea")
+    assert code == 1 and err.splitlines()[-1] == "tertulia: the account Bea exists already"
+
+    target = tmp_path / "copia.db"
+    old = os.umask(0o022)  # the command inherits it, and writes the copy itself
+    try:
+        code, _, err = await admin(data_dir, "backup", str(target))
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    code, _, err = await admin(data_dir, "backup", "/nonexistent/dir/x.db")
+    assert code == 1 and err.splitlines()[-1] == (
+        "tertulia: cannot write the backup /nonexistent/dir/x.db: No such file or directory"
+    )
+    assert "Traceback" not in err

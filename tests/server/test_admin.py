@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import re
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
@@ -25,6 +32,29 @@ async def admin(server: Server, **request: Any) -> dict[str, Any]:
         return reply
     finally:
         writer.close()
+
+
+async def raw(server: Server, line: bytes) -> dict[str, Any]:
+    """The reply to one line sent as it is."""
+    reader, writer = await asyncio.open_unix_connection(str(server.admin.path))
+    try:
+        writer.write(line)
+        reply: dict[str, Any] = json.loads(await asyncio.wait_for(reader.readline(), 10))
+        return reply
+    finally:
+        writer.close()
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")  # as `accounts` shows a time, in UTC
 
 
 async def test_the_socket_is_the_owners_only(make_server: ServerFactory) -> None:
@@ -71,7 +101,8 @@ async def test_server_bans_from_the_shell(make_server: ServerFactory) -> None:
     server = await make_server()
     spam = await LineClient.connect(server.port, "spam", local_addr=("127.0.0.2", 0))
     reply = await admin(server, cmd="ban", mask="127.0.0.2", duration="1h", reason="spam")
-    assert reply["ok"] and reply["result"]["expires"] > reply["result"]["created"]
+    assert reply["ok"] and DATE.fullmatch(reply["result"]["created"]), reply
+    assert reply["result"]["expires"] > reply["result"]["created"]
     assert any("banned from this server: spam" in line for line in await spam.closed())
     assert [b["mask"] for b in (await admin(server, cmd="bans"))["result"]] == ["127.0.0.2"]
     assert (await admin(server, cmd="unban", mask="127.0.0.2"))["ok"]
@@ -149,3 +180,115 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     assert (await admin(server, cmd="drop", account="anita"))["ok"] is False
     await ana.close()
     await other.close()
+
+
+async def test_a_duration_that_does_not_read_is_refused_not_made_a_reason(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    for typo in ("5x", "1h30"):
+        reply = await admin(server, cmd="ban", mask="*!*@10.0.0.0/8", duration=typo, reason="r")
+        assert reply == {
+            "ok": False,
+            "error": f"{typo!r} is not a duration: say 30m, 2h, 7d, 1w or 0 for ever",
+        }
+    assert server.hub.bans.entries() == []  # no ban for ever, with "5x r" for a reason
+    reply = await admin(server, cmd="ban", mask="*!*@10.0.0.0/8", duration="1h30m", reason="r")
+    assert reply["ok"], reply
+    (entry,) = server.hub.bans.entries()
+    assert entry.reason == "r" and entry.expires - entry.created == 5400
+
+
+async def test_bans_show_dates_as_accounts_do(make_server: ServerFactory) -> None:
+    server = await make_server()
+    assert (await admin(server, cmd="ban", mask="siempre!*@*", reason="x"))["ok"]
+    assert (await admin(server, cmd="ban", mask="un-rato!*@*", duration="2h"))["ok"]
+    listed = {b["mask"]: b for b in (await admin(server, cmd="bans"))["result"]}
+    assert DATE.fullmatch(listed["siempre!*@*"]["created"])
+    assert listed["siempre!*@*"]["expires"] == ""  # no end
+    assert DATE.fullmatch(listed["un-rato!*@*"]["expires"])
+    lifted = (await admin(server, cmd="unban", mask="siempre!*@*"))["result"]
+    assert lifted == listed["siempre!*@*"]
+
+
+async def test_a_backup_is_the_owners_only_whatever_the_umask(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server()
+    target = tmp_path / "copia.db"
+    with umask(0o022):
+        assert (await admin(server, cmd="backup", file=str(target)))["ok"]
+    # It holds password hashes and private messages, as the store does.
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+
+async def test_a_backup_that_cannot_be_written_says_where_and_why(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await make_server()
+    reply = await admin(server, cmd="backup", file="/nonexistent/dir/x.db")
+    assert reply == {
+        "ok": False,
+        "error": "cannot write the backup /nonexistent/dir/x.db: No such file or directory",
+    }
+    assert "Traceback" not in caplog.text
+
+
+async def test_every_request_is_answered_even_when_something_breaks(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await make_server()
+
+    def broken() -> Any:
+        raise RuntimeError("a bug")
+
+    server.reread = broken
+    reply = await admin(server, cmd="reload")
+    assert reply == {"ok": False, "error": "internal error: see the server's log"}
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert failed and "a bug" in caplog.text  # the traceback goes to the log
+    # And the socket still serves.
+    assert (await admin(server, cmd="bans"))["ok"]
+
+
+async def test_only_a_line_that_is_not_json_is_called_one(make_server: ServerFactory) -> None:
+    server = await make_server()
+    not_json = {"ok": False, "error": "a request is one JSON object on one line"}
+    assert await raw(server, b"not json\n") == not_json
+    assert await raw(server, b'{"cmd": "bans", "x": "\xff"}\n') == not_json  # not UTF-8
+    assert await raw(server, b"[" * 50_000 + b"\n") == not_json  # nested past all reason
+    assert await raw(server, b"[]\n") == {"ok": False, "error": "a request is a JSON object"}
+
+    def unreadable() -> Any:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    server.reread = unreadable  # a ValueError in carrying out a request that did read
+    reply = await admin(server, cmd="reload")
+    assert reply == {"ok": False, "error": "internal error: see the server's log"}
+
+
+async def test_errors_come_in_the_requests_language(make_server: ServerFactory) -> None:
+    server = await make_server()
+    spanish = await admin(server, cmd="drop", account="nadie", lang="es")
+    assert spanish == {"ok": False, "error": "no existe la cuenta nadie"}
+    english = await admin(server, cmd="drop", account="nadie", lang="en")
+    assert english == {"ok": False, "error": "there is no account nadie"}
+    typo = await admin(server, cmd="ban", mask="x!*@*", duration="5x", lang="es")
+    assert typo["error"] == "'5x' no es una duración: di 30m, 2h, 7d, 1w o 0 para siempre"
+    gone = await admin(server, cmd="unban", mask="x!*@*", lang="es")
+    assert gone["error"] == "no hay expulsión del servidor para x!*@*"
+
+
+async def test_rename_says_which_name_is_wrong(make_server: ServerFactory) -> None:
+    server = await make_server()
+    for nick in ("ana", "bea"):
+        client = await JsonClient.connect(server.port, nick)
+        assert (await client.request({"type": "register", "password": "secreto1"}))["type"] == "ok"
+        await client.close()
+    missing = await admin(server, cmd="rename", account="nadie", to="zoe")
+    assert missing == {"ok": False, "error": "there is no account nadie"}
+    taken = await admin(server, cmd="rename", account="ana", to="Bea")
+    assert taken == {"ok": False, "error": "the account Bea exists already"}
+    assert server.hub.accounts == {"ana", "bea"}

@@ -18,8 +18,11 @@ from tertulia.core.names import fold
 ACCOUNT = "$a:"  # an account ban, as charybdis and Solanum spell extended bans
 MAX_BANS = 10_000  # a mistaken script must not grow the list (and every check) unbounded
 MAX_DURATION = 10 * 365 * 86400
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(\d+)([smhdw]?)")
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}  # largest first
+# Bare seconds, or one or more number-and-unit parts: 90, 30m, 1h30m, 1d12h.
+_DURATION = re.compile(r"\d+|(?:\d+[wdhms])+")
+_PART = re.compile(r"(\d+)([wdhms])")
+_DURATION_LENGTH = 40  # longer is a mistake, and int() of thousands of digits is refused
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -53,18 +56,30 @@ class ServerBanned(TertuliaError):
 
 
 def parse_duration(text: str) -> int:
-    """Seconds from `30m`, `2h`, `7d`, `1w`, `90` (seconds) or `0` (for ever)."""
-    found = _DURATION.fullmatch(text.strip().lower())
-    if found is None:
-        raise BadDuration(value=text[:40])
-    seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
-    if seconds > MAX_DURATION:
+    """Seconds from `30m`, `2h`, `7d`, `1w`, `90` (seconds), `0` (for ever), or parts
+    from the largest unit down, each once: `1h30m`, `1d12h`."""
+    seconds = _seconds(text)
+    if seconds is None or seconds > MAX_DURATION:
         raise BadDuration(value=text[:40])
     return seconds
 
 
 def looks_like_duration(text: str) -> bool:
-    return _DURATION.fullmatch(text.strip().lower()) is not None
+    return _seconds(text) is not None
+
+
+def _seconds(text: str) -> int | None:
+    text = text.strip().lower()
+    if len(text) > _DURATION_LENGTH or _DURATION.fullmatch(text) is None:
+        return None
+    parts = _PART.findall(text)
+    if not parts:
+        return int(text)
+    units = [unit for _, unit in parts]
+    # Each unit once, largest first: `30m1h` or `1h1h` is more likely a slip than meant.
+    if units != sorted(set(units), key=list(_UNITS).index):
+        return None
+    return sum(int(number) * _UNITS[unit] for number, unit in parts)
 
 
 @dataclass(frozen=True, slots=True)

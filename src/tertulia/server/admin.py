@@ -1,9 +1,10 @@
 """The administration socket: `tertulia admin` talks to the running server through a Unix
 socket in the data directory, readable and writable by its owner only.
 
-One JSON object per line each way (docs/operations.md, "Administration"): a request
+One JSON object per line each way (docs/admin.md, "The socket"): a request
 `{"cmd": "who"}` or `{"cmd": "kick", "room": "#lobby", "nick": "bob", "reason": "..."}`,
-and one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "one line"}`.
+with `"lang": "es"` for errors in Spanish, and one reply, `{"ok": true, "result": ...}` or
+`{"ok": false, "error": "one line"}`: always one, whatever goes wrong.
 Whoever can open the socket is the server's administrator: the file's permissions are the
 only check, as for a database's local socket.
 """
@@ -20,11 +21,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tertulia.core.errors import PasswordTooShort, TertuliaError
+from tertulia.admin_store import ban_row, when
+from tertulia.core import bans
+from tertulia.core.errors import N_, PasswordTooShort, TertuliaError
 from tertulia.core.events import ServerNotice
 from tertulia.core.names import check_nick, fold
 from tertulia.core.replica import Mirror
 from tertulia.core.session import Session
+from tertulia.i18n import LANGUAGES, Translate, translator
 from tertulia.store import Store, StoreError
 from tertulia.store.passwords import MIN_PASSWORD, hash_password
 
@@ -37,15 +41,40 @@ SOCKET = "admin.sock"
 LINE_LIMIT = 64 * 1024  # bytes of one request
 
 
-class AdminError(Exception):
-    """A request the server cannot carry out: its one line goes back as the error."""
+class AdminError(TertuliaError):
+    """A request the server cannot carry out: its template, rendered in the request's
+    language with its values, goes back as the error's one line."""
+
+    code = "admin"
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template = template  # before TertuliaError's __init__ renders it
+        super().__init__(**values)
 
 
 def _str(request: dict[str, Any], key: str, default: str | None = None) -> str:
     value = request.get(key, default)
     if not isinstance(value, str) or (default is None and not value):
-        raise AdminError(f"{key} is missing")
+        raise AdminError(N_("{field} is missing"), field=key)
     return value
+
+
+def _request(line: bytes) -> dict[str, Any]:
+    """The request a line holds, or AdminError: only a line that does not decode as one
+    JSON object is told so (an error in carrying it out is that error)."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past all reason
+        raise AdminError(N_("a request is one JSON object on one line")) from None
+    if not isinstance(request, dict):
+        raise AdminError(N_("a request is a JSON object"))
+    return request
+
+
+def _translator(lang: object, fallback: Translate) -> Translate:
+    """The request's language (`tertulia admin --lang`); the server's own for a request
+    that names none, or one tertulia does not speak (socat by hand)."""
+    return translator(lang) if isinstance(lang, str) and lang in LANGUAGES else fallback
 
 
 class Admin:
@@ -96,23 +125,26 @@ class Admin:
             writer.close()
 
     async def answer(self, line: bytes) -> bytes:
-        """The reply to one request line."""
+        """The reply to one request line: there is always one, an error's in one line."""
+        tr, cmd = self.server.translate, "-"
         try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise AdminError("a request is a JSON object")
-            command = self._commands.get(str(request.get("cmd")))
+            request = _request(line)
+            tr = _translator(request.get("lang"), tr)
+            cmd = str(request.get("cmd"))[:40]
+            command = self._commands.get(cmd)
             if command is None:
-                raise AdminError(f"unknown command {str(request.get('cmd'))[:40]!r}")
-            result = await command(request)
-            reply: dict[str, Any] = {"ok": True, "result": result}
-        except (AdminError, StoreError) as exc:
+                raise AdminError(N_("unknown command {command!r}"), command=cmd)
+            reply: dict[str, Any] = {"ok": True, "result": await command(request)}
+        except TertuliaError as err:  # AdminError too; a value may hold a newline
+            reply = {"ok": False, "error": " ".join(err.render(tr).split())}
+        except StoreError as exc:  # the store's own line for operators (a path, a reason)
             reply = {"ok": False, "error": " ".join(str(exc).split())}
-        except TertuliaError as err:
-            reply = {"ok": False, "error": err.render(self.server.translate)}
-        except ValueError:
-            reply = {"ok": False, "error": "a request is one JSON object on one line"}
-        log.info("admin", extra={"cmd": str(request.get("cmd")) if reply["ok"] else "-"})
+        except Exception:
+            # A bug, or a failure nobody foresaw: the traceback to the log, and still an
+            # answer, so that the shell command never waits for one in vain.
+            log.exception("admin request failed", extra={"cmd": cmd})
+            reply = {"ok": False, "error": tr(N_("internal error: see the server's log"))}
+        log.info("admin", extra={"cmd": cmd if reply["ok"] else "-"})
         return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
 
     # -- commands -------------------------------------------------------------------------
@@ -151,22 +183,27 @@ class Admin:
         return {"room": event.room, "nick": event.nick}
 
     async def ban(self, request: dict[str, Any]) -> dict[str, Any]:
+        duration = _str(request, "duration", "")
+        if duration:
+            # An explicit duration that does not read is a mistake (BadDuration): ban_server
+            # would take it for the first word of the reason, as a KLINE's may be, and a
+            # typo would ban for ever.
+            bans.parse_duration(duration)
         entry = await self.server.moderation.ban_server(
-            _str(request, "mask"), _str(request, "duration", ""), _str(request, "reason", ""),
-            None,
-        )  # fmt: skip
-        return _ban(entry)
+            _str(request, "mask"), duration, _str(request, "reason", ""), None
+        )
+        return ban_row(entry)
 
     async def unban(self, request: dict[str, Any]) -> dict[str, Any]:
-        return _ban(await self.server.moderation.server_unban(None, _str(request, "mask")))
+        return ban_row(await self.server.moderation.server_unban(None, _str(request, "mask")))
 
     async def bans(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        return [_ban(entry) for entry in self.server.hub.bans.entries()]
+        return [ban_row(entry) for entry in self.server.hub.bans.entries()]
 
     async def announce(self, request: dict[str, Any]) -> dict[str, int]:
         text = self.server.hub.clean(" ".join(_str(request, "text").split()))
         if not text:
-            raise AdminError("nothing to announce")
+            raise AdminError(N_("nothing to announce"))
         # The administrator's own words: a template with nothing to translate.
         self.server.hub.announce(ServerNotice("announce", "{text}", (("text", text),)))
         if self.server.cluster is not None:
@@ -177,16 +214,16 @@ class Admin:
     async def reload(self, request: dict[str, Any]) -> dict[str, list[str]]:
         done = self.server.reload()
         if done is None:
-            raise AdminError("the settings could not be read again: see the server's log")
+            raise AdminError(N_("the settings could not be read again: see the server's log"))
         return {"changed": list(done.changed), "restart": list(done.fixed)}
 
     async def backup(self, request: dict[str, Any]) -> dict[str, Any]:
         target = Path(_str(request, "file"))
         if not target.is_absolute():
-            raise AdminError("the backup file must be an absolute path")
+            raise AdminError(N_("the backup file must be an absolute path"))
         store = self.server.history.store
         if store is None:
-            raise AdminError("this server keeps no history")
+            raise AdminError(N_("this server keeps no history"))
         started = time.monotonic()
         # In a thread: the copy takes its time while the server goes on committing.
         await self.server.history.read(store.backup, str(target))
@@ -199,7 +236,7 @@ class Admin:
     def _store(self) -> Store:
         store = self.server.history.store
         if store is None:
-            raise AdminError("this server keeps no history, and so no accounts")
+            raise AdminError(N_("this server keeps no history, and so no accounts"))
         return store
 
     def _logged_in(self, account: str) -> list[Session]:
@@ -219,15 +256,14 @@ class Admin:
         rows = await self.server.history.read(self._store().account_list)
         online = {fold(s.account) for s in self.server.hub.sessions.values() if s.account}
         return [
-            {"account": name, "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)),
-             "online": fold(name) in online}
-            for name, when in rows
+            {"account": name, "created": when(created), "online": fold(name) in online}
+            for name, created in rows
         ]  # fmt: skip
 
     async def drop(self, request: dict[str, Any]) -> dict[str, str]:
         name = _str(request, "account")
         if not await self.server.history.run(self._store().drop_account, name):
-            raise AdminError(f"there is no account {name}")
+            raise AdminError(N_("there is no account {account}"), account=name)
         self.server.hub.accounts.discard(fold(name))
         self._move_rooms(name, "")  # given back, as the store did
         for session in self._logged_in(name):
@@ -238,8 +274,12 @@ class Admin:
     async def rename(self, request: dict[str, Any]) -> dict[str, str]:
         old, new = _str(request, "account"), _str(request, "to")
         check_nick(new, self.server.hub.limits.nick_length)
-        if not await self.server.history.run(self._store().rename_account, old, new):
-            raise AdminError(f"there is no account {old}, or {new} is taken")
+        store = self._store()
+        # The store says only that it did not rename: which of the two went wrong is asked.
+        if await self.server.history.read(store.secret, old) is None:
+            raise AdminError(N_("there is no account {account}"), account=old)
+        if not await self.server.history.run(store.rename_account, old, new):
+            raise AdminError(N_("the account {account} exists already"), account=new)
         self.server.hub.accounts.discard(fold(old))
         self.server.hub.accounts.add(fold(new))
         self._move_rooms(old, fold(new))
@@ -254,13 +294,8 @@ class Admin:
             raise PasswordTooShort(min=MIN_PASSWORD)
         store = self._store()
         if await self.server.history.read(store.secret, name) is None:
-            raise AdminError(f"there is no account {name}")
+            raise AdminError(N_("there is no account {account}"), account=name)
         secret = await asyncio.to_thread(hash_password, password)  # scrypt: off the loop
         await self.server.history.run(store.set_secret, name, secret)
         log.warning("password reset", extra={"account": name})
         return {"account": name}
-
-
-def _ban(entry: Any) -> dict[str, Any]:
-    return {"mask": entry.mask, "reason": entry.reason, "by": entry.by,
-            "created": entry.created, "expires": entry.expires}  # fmt: skip

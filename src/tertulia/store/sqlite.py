@@ -291,17 +291,30 @@ class SqliteStore:
         # SQLite's online backup, in one step: it reads one snapshot of the database while
         # the writer goes on committing beside it (WAL), so the copy is consistent.
         path = Path(target)
-        if path.exists():
-            raise StoreError(f"{target} exists already")
-        source = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            copy = sqlite3.connect(path)
+            # Made here, the owner's alone whatever the umask, before SQLite writes a byte:
+            # the copy holds password hashes and private messages, as the store does.
+            # O_EXCL: never over a file that is there, not even one made a moment ago.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise StoreError(f"{target} exists already") from None
+        except OSError as exc:
+            raise StoreError(f"cannot write the backup {target}: {exc.strerror or exc}") from None
+        try:
+            source = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
-                source.backup(copy)
+                copy = sqlite3.connect(path)
+                try:
+                    source.backup(copy)
+                finally:
+                    copy.close()
             finally:
-                copy.close()
-        finally:
-            source.close()
+                source.close()
+        except sqlite3.Error as exc:
+            # A half-made copy (a full disk) must not be mistaken for a backup later.
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise StoreError(f"cannot write the backup {target}: {exc}") from None
 
     def checkpoint(self) -> None:
         """Copy committed pages from the WAL into the database file, without blocking writers.
