@@ -131,6 +131,10 @@ async def test_a_reload_from_unusable_files_keeps_the_old_certificate(
         assert not tls_server.reload_tls()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None
+    # A whole reload (SIGHUP, `tertulia admin reload`) says the files did not take.
+    tls_server.reread = lambda: tls_server.settings
+    done = tls_server.reload()
+    assert done is not None and done.failed == ("tls_cert", "tls_key")
     assert "keeping the previous certificate" in errors[0].getMessage()
     client = await secure_client(port, ca, "sigue")  # still the first certificate
     await client.close()

@@ -461,6 +461,11 @@ class Hub:
         if "o" not in session.modes:
             session.modes += "o"
 
+    def deoper(self, session: Session) -> None:
+        """The session is a server operator no more (its entry left the settings)."""
+        session.oper = ""
+        session.modes = session.modes.replace("o", "")
+
     def kill(self, session: Session, nick: str, reason: str = "") -> Session:
         """A server operator puts someone off the server; its door closes the connection."""
         by = self._nick_of(session)

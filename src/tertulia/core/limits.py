@@ -106,7 +106,9 @@ class AddressLimits:
 
     def release(self, address: str) -> None:
         """A connection that `admit` counted is gone."""
-        if self.exempt(address):
+        if address not in self.open:
+            # Not counted: exempt when it came (whatever a reload made of the exemptions
+            # since, which is why this asks the counts and not the rules).
             return
         for counts, key in ((self.open, address), (self.networks, network(address))):
             left = counts.get(key, 0) - 1

@@ -38,6 +38,7 @@ from tertulia.server.admin import Admin
 from tertulia.server.cluster import Cluster, ClusterUnavailable
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.context import Frame
+from tertulia.server.datadir import DataDirBusy, DataDirLock
 from tertulia.server.history import History
 from tertulia.server.irc import IrcHandler
 from tertulia.server.irc.monitor import Monitor
@@ -111,6 +112,7 @@ class Server:
         self._history: History | None = None
         self.cluster: Cluster | None = None  # this node's part of a cluster, with --cluster
         self.admin = Admin(self)  # the administration socket in the data directory
+        self._data_lock = DataDirLock(self.settings.data_dir)  # one server per directory
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
         # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
@@ -186,13 +188,16 @@ class Server:
                     s.host, port, reuse_address=True, backlog=1024, start_serving=False,
                     ssl=context, ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context else None,
                 )  # fmt: skip
+            if s.history:  # without history nothing is written to the data directory
+                self._data_lock.acquire()
             await self._open_history()
-        except (OSError, HistoryUnavailable, ClusterUnavailable) as exc:
+        except (OSError, HistoryUnavailable, ClusterUnavailable, DataDirBusy) as exc:
             if isinstance(exc, OSError):
                 exc.port = port  # type: ignore[attr-defined]  # which door failed, for the CLI
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
+            self._data_lock.release()
             raise
         try:
             # Without history nothing is written to the data directory, the socket neither.
@@ -239,14 +244,26 @@ class Server:
         except TertuliaError as err:
             log.error("reload failed: keeping the settings", extra={"reason": err.render()})
             return None
+        tls = ("tls_cert", "tls_key")
+        serving_tls = self._tls is not None
         done = reload.apply(self, new)
+        if not serving_tls and any(n in done.changed for n in tls):
+            # No TLS door listens: certificates given now are for the next start.
+            moved = tuple(n for n in done.changed if n in tls)
+            done = reload.Reloaded(
+                tuple(n for n in done.changed if n not in tls), done.fixed + moved
+            )
+        elif serving_tls and not self.reload_tls():
+            # The old certificate goes on being served: the new files did not take.
+            done = reload.Reloaded(
+                tuple(n for n in done.changed if n not in tls), done.fixed, failed=tls
+            )
         log.info("settings reloaded", extra={"changed": ",".join(done.changed) or "-"})
         if done.fixed:
             log.warning(
                 "reload: these settings change only at a restart",
                 extra={"settings": ",".join(done.fixed)},
             )
-        self.reload_tls()
         return done
 
     def read_motd(self) -> None:
@@ -438,6 +455,7 @@ class Server:
             await listener.wait_closed()
         if self._history is not None:
             await self._history.close()
+        self._data_lock.release()
         log.info("stopped")
 
     # -- connections ----------------------------------------------------------------------

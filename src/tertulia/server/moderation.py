@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from tertulia.core import bans, masks
-from tertulia.core.errors import BadMode, NoPrivileges, NotMember, WrongOperPassword
-from tertulia.core.events import ModeChanged
+from tertulia.core.errors import N_, BadMode, NoPrivileges, NotMember, WrongOperPassword
+from tertulia.core.events import ModeChanged, ServerNotice
 from tertulia.core.names import fold
 from tertulia.core.replica import Mirror
 from tertulia.core.room import Room
@@ -61,6 +61,7 @@ def parse_modes(spec: str) -> list[tuple[bool, str, str]]:
     return changes
 
 
+NO_LONGER_OPER = N_("you are no longer a server operator: the server's settings changed")
 CONFIGURED = "config"  # the `by` of a server ban from the [bans] of the settings
 
 
@@ -134,6 +135,20 @@ class Moderation:
             raise WrongOperPassword()
         self.hub.oper(session, name)
         log.info("server operator", extra={"nick": session.nick, "oper": name})
+
+    def operators_changed(
+        self, old: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]]
+    ) -> None:
+        """A reload changed [operators]: whoever opered as a name now gone, or whose
+        password changed, is a server operator no more (and may OPER again if still one)."""
+        before, after = dict(old), dict(new)
+        for session in list(self.hub.sessions.values()):
+            name = session.oper
+            if isinstance(session, Mirror) or not name or after.get(name) == before.get(name):
+                continue
+            self.hub.deoper(session)
+            self.hub.announce(ServerNotice("deopered", NO_LONGER_OPER), [session])
+            log.warning("server operator no more", extra={"nick": session.nick, "oper": name})
 
     def kill(self, session: Session, nick: str, reason: str) -> Session:
         victim = self.hub.kill(session, nick, reason)

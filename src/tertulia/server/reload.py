@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tertulia import logs
 from tertulia.config import Settings
+from tertulia.core.limits import TokenBucket
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -40,6 +41,7 @@ NAMES = tuple(f.name for f in fields(Settings))
 class Reloaded:
     changed: tuple[str, ...]  # settings that took effect
     fixed: tuple[str, ...]  # settings that differ but change only at a restart
+    failed: tuple[str, ...] = ()  # settings that could not be used (the log says why)
 
 
 def apply(server: Server, new: Settings) -> Reloaded:
@@ -56,8 +58,16 @@ def apply(server: Server, new: Settings) -> Reloaded:
     )  # fmt: skip
     server.address_limits.set_rules(s.address_rules())
     for conn in server.connections:
-        if conn.bucket is not None:
+        if conn.address is None:
+            continue
+        if server.address_limits.exempt(conn.address):
+            conn.bucket = None  # limit_exempt now covers it
+        elif conn.bucket is None:
+            conn.bucket = TokenBucket(s.flood_rate, float(s.flood_burst), server.loop.time)
+        else:
             conn.bucket.rate, conn.bucket.burst = s.flood_rate, float(s.flood_burst)
+    if "operators" in live:
+        server.moderation.operators_changed(old.operators, s.operators)
     server.read_motd()  # the same file may say something new
     if "bans" in live:
         server.moderation.configure_bans(s.bans)
