@@ -13,6 +13,7 @@ from tertulia.core.errors import N_, PasswordTooShort
 from tertulia.core.hub import Hub
 from tertulia.core.names import check_nick
 from tertulia.store import Store, from_url
+from tertulia.store.datadir import in_use
 from tertulia.store.passwords import MIN_PASSWORD, hash_password
 from tertulia.store.sqlite import FILE_NAME, SqliteStore
 from tertulia.store.urls import redacted
@@ -60,6 +61,13 @@ def refuse(settings: Settings, cmd: str) -> None:
         # Running nodes keep accounts and bans in memory: a change made under them would
         # go unseen until each restarts.
         raise Failure(N_("{command}: in a cluster, run it where a node is running"), command=cmd)
+    if cmd in WRITES and in_use(settings.data_dir):
+        # A server holds the directory but its socket is gone (removed by hand...): it
+        # would not see the change, and might undo it.
+        raise Failure(
+            N_("a server is running on {path} but does not answer on its socket"),
+            path=str(settings.data_dir),
+        )
 
 
 def check(settings: Settings, cmd: str) -> None:

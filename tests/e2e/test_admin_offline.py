@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
+from tertulia.store.datadir import DataDirLock
 
 
 async def admin(
@@ -178,3 +179,18 @@ async def test_a_stopped_servers_bans_backups_and_renames_as_a_running_ones(
         "tertulia: cannot write the backup /nonexistent/dir/x.db: No such file or directory"
     )
     assert "Traceback" not in err
+
+
+async def test_a_server_that_holds_the_directory_without_a_socket_is_not_worked_around(
+    tmp_path: Path,
+) -> None:
+    lock = DataDirLock(tmp_path)  # what a running server holds, its socket removed by hand
+    lock.acquire()
+    try:
+        code, _, err = await admin(str(tmp_path), "drop", "ana")
+    finally:
+        lock.release()
+    assert code == 1
+    assert err.splitlines() == [
+        f"tertulia: a server is running on {tmp_path} but does not answer on its socket"
+    ]

@@ -30,8 +30,10 @@ from webclient import http
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGE = ROOT / "src" / "tertulia"
 TEXTUAL_LINE = {
-    "en": "tertulia: the terminal client needs Textual: pip install 'tertulia[chat]'",
-    "es": "tertulia: el cliente de terminal necesita Textual: pip install 'tertulia[chat]'",
+    "en": "tertulia: the terminal client needs Textual: pip install 'tertulia[chat]', "
+    "or pipx inject tertulia textual",
+    "es": "tertulia: el cliente de terminal necesita Textual: pip install 'tertulia[chat]', "
+    "o pipx inject tertulia textual",
 }
 BUILD_TIMEOUT = 180
 
@@ -132,6 +134,14 @@ def test_the_sdist_and_the_wheel_carry_the_page_the_catalogs_and_the_styles(
     for name in ("setup.py", "MANIFEST.in", "pyproject.toml", "README.md", "tools/i18n.py"):
         assert name in in_sdist
     assert "tests/e2e/test_package.py" in in_sdist and "docs/operations.md" in in_sdist
+    # What those tests read: the site's configuration, the service and container files.
+    for name in (
+        "mkdocs.yml",
+        "packaging/systemd/tertulia.service",
+        "packaging/container/Containerfile",
+        "packaging/container/compose.yaml",
+    ):
+        assert name in in_sdist, name  # fmt: skip
     # Built from a checkout (through the sdist): the revision it was built from.
     assert f'REVISION = "{revision}"' in _read(wheel, "tertulia/_revision.py")
     assert not any(name.startswith("tertulia/tests") for name in in_wheel)

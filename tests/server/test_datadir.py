@@ -13,7 +13,7 @@ import pytest
 from chatclient import LineClient
 from conftest import ServerFactory
 from served import serving
-from tertulia.server.datadir import DataDirBusy, in_use
+from tertulia.store.datadir import DataDirBusy, in_use
 
 
 async def test_a_second_server_on_a_data_directory_stops_and_the_first_goes_on(

@@ -180,7 +180,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     # Textual is an extra (`tertulia[chat]`): a server installs without it. Said before any
     # question or connection, since the app is the last thing to start.
     if full_screen(args) and importlib.util.find_spec("textual") is None:
-        line = tr(N_("the terminal client needs Textual: pip install 'tertulia[chat]'"))
+        line = tr(N_("the terminal client needs Textual: pip install 'tertulia[chat]', "
+                     "or pipx inject tertulia textual"))  # fmt: skip
         print(f"tertulia: {line}", file=sys.stderr)
         return 1
     try:

@@ -215,7 +215,10 @@ class Admin:
         done = self.server.reload()
         if done is None:
             raise AdminError(N_("the settings could not be read again: see the server's log"))
-        return {"changed": list(done.changed), "restart": list(done.fixed)}
+        result = {"changed": list(done.changed), "restart": list(done.fixed)}
+        if done.failed:  # the log says why (a key of another certificate...)
+            result["failed"] = list(done.failed)
+        return result
 
     async def backup(self, request: dict[str, Any]) -> dict[str, Any]:
         target = Path(_str(request, "file"))

@@ -38,7 +38,6 @@ from tertulia.server.admin import Admin
 from tertulia.server.cluster import Cluster, ClusterUnavailable
 from tertulia.server.connection import Connection, WriteFlusher
 from tertulia.server.context import Frame
-from tertulia.server.datadir import DataDirBusy, DataDirLock
 from tertulia.server.history import History
 from tertulia.server.irc import IrcHandler
 from tertulia.server.irc.monitor import Monitor
@@ -50,6 +49,7 @@ from tertulia.server.plain_door import PlainHandler
 from tertulia.server.reload import Reloaded
 from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 from tertulia.store import HistoryUnavailable, StoreError, from_url
+from tertulia.store.datadir import DataDirBusy, DataDirLock
 from tertulia.store.urls import redacted, scrubbed
 
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
