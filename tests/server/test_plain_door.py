@@ -394,3 +394,16 @@ async def test_anonymous_listeners_are_counted_and_can_be_turned_off(
     assert not any("nadie sin nombre" in line for line in lines[:-1])
     for client in (ana, silent, bo, quiet):
         await client.close()
+
+
+async def test_lines_pasted_at_once_are_done_in_their_order(make_server: ServerFactory) -> None:
+    server: Server = await make_server()
+    ana = await LineClient.connect(server.port, "ana")
+    # /register hashes a password off the loop; /claim needs its account, /rooms nothing.
+    await ana.send("/join #sala\n/register secreto123\n/claim\n/rooms", newline=True)
+    lines = await ana.lines_until("* #lobby (")  # /rooms: the last answer
+    registered = lines.index("* ana is registered to you, and you are logged in")
+    claimed = lines.index("* #sala is registered to ana")
+    assert registered < claimed, lines
+    assert not any(line.startswith("! ") for line in lines), lines
+    await ana.close()

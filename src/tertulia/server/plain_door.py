@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 WELCOME_NAMES = 30  # nicks a welcome names; past that, some of them and how many more
 
 
@@ -41,7 +43,7 @@ class PlainHandler(SessionHandler):
     A plain line carries no room, so a plain user is in one room at a time: /join moves.
     """
 
-    __slots__ = ("heard", "original", "room")
+    __slots__ = ("busy", "heard", "original", "room", "waiting")
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
         session = server.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
@@ -49,6 +51,8 @@ class PlainHandler(SessionHandler):
         self.room: Room | None = None
         self.original = False
         self.heard: str | None = None
+        self.busy = False  # slow work (a hash, a store read) answers the line at hand
+        self.waiting: deque[Item] | None = None  # lines that came meanwhile, in order
         server.start_nick_timer(conn)
         conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
         if server.settings.anonymous_listeners:
@@ -62,6 +66,20 @@ class PlainHandler(SessionHandler):
     # -- Handler --------------------------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
+        if self.busy:
+            # `/register` then `/claim` pasted at once: the second waits for the first's
+            # answer, so that lines are done in the order they were typed.
+            if self.waiting is None:
+                self.waiting = deque()
+                self.conn.pause_reading("busy")
+            if len(self.waiting) >= WAITING_LIMIT:
+                self._bye("too many lines waiting")
+                return
+            self.waiting.append(item)
+            return
+        self._line(item)
+
+    def _line(self, item: Item) -> None:
         if isinstance(item, Overlong):
             self._error(LineTooLong(limit=self.server.settings.max_line_bytes))
             return
@@ -431,8 +449,33 @@ class PlainHandler(SessionHandler):
         self._later(run())
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run slow work (hashing, the store) off the line; its errors reach this client."""
-        self.server.spawn_for(self.conn, work, self._error)
+        """Run slow work (hashing, the store) off the line; its errors reach this client.
+        Lines that come meanwhile wait for it (on_line)."""
+        self.busy = True
+
+        async def run() -> None:
+            try:
+                await work
+            finally:
+                self.busy = False
+                self._next()
+
+        self.server.spawn_for(self.conn, run(), self._error)
+
+    def _next(self) -> None:
+        """The lines that waited behind slow work, in order, until one is slow again."""
+        waiting = self.waiting
+        if waiting is None:
+            return
+        while waiting and not self.busy and not self.gone:
+            handler = self.conn.handler
+            if handler is not None and handler is not self:  # a `{` line: now JSON lines
+                handler.on_line(waiting.popleft())
+                continue
+            self._line(waiting.popleft())
+        if not waiting and not self.busy and self.waiting is waiting:
+            self.waiting = None
+            self.conn.resume_reading("busy")
 
     def cmd_history(self, arg: str) -> None:
         try:
