@@ -184,13 +184,20 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # SIGHUP reads the settings and the TLS certificate and key again (and never ends the
-    # server, as it would by default).
-    loop.add_signal_handler(signal.SIGHUP, server.reload)
     # systemd (Type=notify): ready once every door listens and the signals are handled, so
     # that a stop right after it is a clean one; then watchdog pings from this loop.
     notifier = notify.Notifier.from_environ()
-    notifier.ready(notify.status_line(doors))
+    status = notify.status_line(doors)
+
+    def reload() -> None:
+        # SIGHUP reads the settings and the TLS certificate and key again (and never ends
+        # the server, as it would by default); systemd sees the reload begin and end.
+        notifier.reloading()
+        server.reload()
+        notifier.reloaded(status)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    notifier.ready(status)
     await stop.wait()
     log.info("shutting down")
     notifier.stopping()

@@ -57,6 +57,11 @@ async def test_ready_says_ready_status_and_pid_once(manager: tuple[socket.socket
         "MAINPID": str(os.getpid()),
     }
     notifier.ready("again")
+    notifier.reloading()  # SIGHUP
+    said = await received(sock)
+    assert said.pop("RELOADING") == "1" and int(said.pop("MONOTONIC_USEC")) > 0
+    notifier.reloaded("listening: plain 127.0.0.1:5000")
+    assert await received(sock) == {"READY": "1", "STATUS": "listening: plain 127.0.0.1:5000"}
     notifier.stopping()
     # The second ready() said nothing: the next message is STOPPING.
     assert await received(sock) == {"STOPPING": "1", "STATUS": "shutting down"}

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable, Mapping
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,15 @@ class Notifier:
         self.send("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
         if self._interval is not None:
             self._schedule(asyncio.get_running_loop())
+
+    def reloading(self) -> None:
+        """A reload begins (SIGHUP): `systemctl reload` shows it until reloaded()."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.send("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading the settings")
+
+    def reloaded(self, status: str) -> None:
+        """The reload is done (whether it took or not: the log says): ready again."""
+        self.send("READY=1", f"STATUS={status}")
 
     def stopping(self) -> None:
         """Shutdown begins: the manager waits for the exit instead of taking it for a crash."""
