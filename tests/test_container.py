@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shlex
 import socket
@@ -94,15 +95,16 @@ async def run_healthcheck(web_port: int) -> int:
     """The image's HEALTHCHECK, with this machine's Python and the web door's real port."""
     argv = healthcheck()
     assert argv[0] == "python"
-    code = argv[-1].replace("127.0.0.1:8080", f"127.0.0.1:{web_port}")
-    proc = await asyncio.create_subprocess_exec(sys.executable, *argv[1:-1], code)
+    env = {**os.environ, "TERTULIA_WEB_PORT": str(web_port)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, *argv[1:], env=env)
     async with asyncio.timeout(30):
         return await proc.wait()
 
 
 async def test_the_healthcheck_asks_healthz_with_urllib_and_passes_on_a_live_server() -> None:
     argv = healthcheck()
-    assert "urllib.request" in argv[-1] and "http://127.0.0.1:8080/healthz" in argv[-1]
+    assert "urllib.request" in argv[-1] and "/healthz" in argv[-1]
+    assert "TERTULIA_WEB_PORT" in argv[-1] and "'8080'" in argv[-1]  # the default port
     async with serving() as served:
         assert await run_healthcheck(served.ports["web"]) == 0
 
