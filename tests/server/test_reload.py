@@ -21,13 +21,14 @@ async def test_a_reload_changes_limits_for_connected_clients(make_server: Server
     await bob.expect(f"[ana] {LONG}")
     new = replace(
         server.settings, max_message_bytes=100, flood_rate=50.0, flood_burst=80,
-        max_per_address=3, default_room="#sala", port=1,
+        max_per_address=3, default_room="#sala", port=1, max_line_bytes=200,
     )  # fmt: skip
     server.reread = lambda: new
     done = server.reload()
     assert done is not None
     assert set(done.changed) == {
         "max_message_bytes",
+        "max_line_bytes",
         "flood_rate",
         "flood_burst",
         "max_per_address",
@@ -38,7 +39,9 @@ async def test_a_reload_changes_limits_for_connected_clients(make_server: Server
     buckets = [c.bucket for c in server.connections if c.bucket is not None]
     assert all(b.rate == 50.0 and b.burst == 80 for b in buckets)
     await ana.send(LONG)
-    assert "too long" in await ana.expect("! ")
+    assert "line too long (the limit is 200 bytes)" in await ana.expect("! ")
+    await ana.send("x" * 150)
+    assert "message too long" in await ana.expect("! ")
     await ana.send("corto")
     await bob.expect("[ana] corto")
     await ana.close()

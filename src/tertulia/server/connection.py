@@ -142,6 +142,11 @@ class Connection(asyncio.Protocol):
         self._fd = -1
 
     @property
+    def framer_made(self) -> bool:
+        """Whether the connection has read anything yet (its framer is made on first use)."""
+        return self._framer is not None
+
+    @property
     def framer(self) -> LineFramer:
         framer = self._framer
         if framer is None:

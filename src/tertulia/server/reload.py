@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tertulia import logs
 from tertulia.config import Settings
 from tertulia.core.limits import TokenBucket
+from tertulia.core.session import Door
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 # start: changing them needs a restart, and a reload says which ones did not apply.
 LIVE = frozenset({
     # limits of the chat, checked on every message, nick, topic and join
-    "max_message_bytes", "nick_length", "room_length", "topic_length", "max_rooms",
+    "max_message_bytes", "max_line_bytes", "nick_length", "room_length", "topic_length",
+    "max_rooms",
     # limits per address and flood control, for open connections too
     "max_clients", "max_per_address", "max_per_network", "connect_rate", "connect_burst",
     "flood_rate", "flood_burst", "flood_delay_max", "limit_exempt",
@@ -58,6 +60,9 @@ def apply(server: Server, new: Settings) -> Reloaded:
     )  # fmt: skip
     server.address_limits.set_rules(s.address_rules())
     for conn in server.connections:
+        if conn.door is Door.PLAIN and conn.framer_made:
+            # Live with max_message_bytes: otherwise a reload could raise one past the other.
+            conn.framer.limit = s.max_line_bytes
         if conn.address is None:
             continue
         if server.address_limits.exempt(conn.address):
