@@ -7,6 +7,7 @@ checkout has none, and `tertulia --version` then says only the version."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,11 @@ MODULE = Path("tertulia", "_revision.py")
 def revision() -> str:
     """HEAD's short revision when ROOT is the top of a git checkout, else "": asked the way
     `tertulia --version` asks it in a checkout (tertulia.version, which needs nothing but
-    the standard library)."""
+    the standard library). TERTULIA_REVISION names it where there is no checkout to ask
+    (a container build, whose context leaves .git out)."""
+    given = os.environ.get("TERTULIA_REVISION", "").strip()
+    if given:
+        return given
     sys.path.insert(0, str(ROOT / "src"))
     try:
         from tertulia.version import checkout_revision

@@ -57,14 +57,19 @@ def _program_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(argv: list[str], timeout: float = BUILD_TIMEOUT, cwd: Path | None = None) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def _run(
+    argv: list[str],
+    timeout: float = BUILD_TIMEOUT,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     assert done.returncode == 0, f"{argv} exited {done.returncode}:\n{done.stdout}{done.stderr}"
     return done.stdout
 
 
-def _build(source: Path, outdir: Path, *which: str) -> None:
-    _run([sys.executable, "-m", "build", *which, "--outdir", str(outdir), str(source)])
+def _build(source: Path, outdir: Path, *which: str, env: dict[str, str] | None = None) -> None:
+    _run([sys.executable, "-m", "build", *which, "--outdir", str(outdir), str(source)], env=env)
 
 
 @pytest.fixture
@@ -163,6 +168,11 @@ def test_a_wheel_names_a_revision_only_when_built_from_a_checkout(
     _build(source, tmp_path / "outside", "--wheel")
     (outside,) = (tmp_path / "outside").glob("*.whl")
     assert "tertulia/_revision.py" not in _files_of(outside)
+    # Unless the build is told it, as the container build is (--build-arg).
+    told = {**os.environ, "TERTULIA_REVISION": "cafe123"}
+    _build(source, tmp_path / "told", "--wheel", env=told)
+    (named,) = (tmp_path / "told").glob("*.whl")
+    assert 'REVISION = "cafe123"' in _read(named, "tertulia/_revision.py")
     assert "tertulia/web/app.js" in _files_of(outside)
 
 
