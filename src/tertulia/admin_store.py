@@ -57,6 +57,9 @@ def refuse(settings: Settings, cmd: str) -> None:
     """Failure if `cmd` cannot be done on the store alone."""
     if cmd not in READS | WRITES:
         raise Failure(N_("{command} needs the running server"), command=cmd)
+    if not settings.history:
+        # history = false (--no-history): the server reads no store, so none to work on.
+        raise Failure(N_("this server keeps no history"))
     if settings.cluster and cmd in WRITES:
         # Running nodes keep accounts and bans in memory: a change made under them would
         # go unseen until each restarts.

@@ -194,3 +194,9 @@ async def test_a_server_that_holds_the_directory_without_a_socket_is_not_worked_
     assert err.splitlines() == [
         f"tertulia: a server is running on {tmp_path} but does not answer on its socket"
     ]
+
+
+async def test_a_server_without_history_has_no_store_to_work_on(tmp_path: Path) -> None:
+    code, _, err = await admin(str(tmp_path), "ban", "x!*@*", env={"TERTULIA_HISTORY": "false"})
+    assert code == 1 and err.splitlines() == ["tertulia: this server keeps no history"]
+    assert not os.listdir(tmp_path)  # nothing made
