@@ -553,6 +553,22 @@ async def test_slow_answers_keep_the_order_of_the_commands_and_their_label(
     await ana.close()
 
 
+async def test_a_slow_command_that_fails_answers_before_the_next_and_in_its_label(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server(operators=(("root", "s3cret"),))
+    ana = await IrcClient.connect(irc_port(server))
+    caps = "CAP REQ :batch labeled-response message-tags"
+    await ana.send(f"{caps}\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+    await ana.expect(" 422 ")
+    # OPER checks its password off the loop; a wrong one is 464, then the PONG.
+    await ana.send("@label=o1 OPER root wrong\r\n@label=p1 PING :after")
+    answer = await ana.expect(" 464 ")
+    assert answer.startswith("@label=o1 "), answer
+    assert "label=p1" in await ana.expect("after")
+    await ana.close()
+
+
 async def test_odd_input_gets_an_answer_never_an_internal_error(server: Server) -> None:
     # Review findings: superscript digits passed isdigit() and broke int(); replies quoting
     # a parameter with a space could not be written; WHOX without a token lost its line.

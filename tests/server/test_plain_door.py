@@ -407,3 +407,20 @@ async def test_lines_pasted_at_once_are_done_in_their_order(make_server: ServerF
     assert registered < claimed, lines
     assert not any(line.startswith("! ") for line in lines), lines
     await ana.close()
+
+
+async def test_a_slow_line_that_fails_answers_before_the_lines_after_it(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server()
+    ana = await LineClient.connect(server.port, "ana")
+    await ana.send("/register secreto123")
+    await ana.expect("registered to you")
+    bob = await LineClient.connect(server.port, "bob")
+    # /login hashes off the loop; its refusal comes before /rooms' answer.
+    await bob.send("/login ana equivocada\n/rooms", newline=True)
+    first = await bob.line()
+    assert first.startswith("! ") and "password" in first, first
+    assert (await bob.line()).startswith("* #lobby (")
+    await ana.close()
+    await bob.close()

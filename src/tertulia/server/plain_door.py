@@ -456,6 +456,10 @@ class PlainHandler(SessionHandler):
         async def run() -> None:
             try:
                 await work
+            except TertuliaError as err:
+                # Its answer before the lines that waited for it, not after them.
+                if not self.conn.closing:
+                    self._error(err)
             finally:
                 self.busy = False
                 self._next()

@@ -216,6 +216,10 @@ class IrcHandler(SessionHandler, Pinged):
         async def run() -> None:
             try:
                 await work
+            except TertuliaError as err:
+                # Its numeric inside its label's answer and before the lines that waited.
+                if not self.conn.closing:
+                    self.error(err)
             finally:
                 self.busy = False
                 if self.labeled is not None:
