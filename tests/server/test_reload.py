@@ -3,12 +3,19 @@ once, the others wait for a restart and are named, and bad settings change nothi
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import replace
+from pathlib import Path
+
+import trustme
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
 from tertulia.config import ConfigError
 from tertulia.server.app import Server
+from tlscerts import write_cert
+from webclient import recv_until, ws_open
 
 LONG = "x" * 300
 
@@ -108,3 +115,62 @@ async def test_certificates_given_to_a_server_without_tls_wait_for_a_restart(
     done = server.reload()
     assert done is not None
     assert "tls_cert" in done.fixed and "tls_cert" not in done.changed
+    assert server.settings.tls_cert == ""  # kept as it was: the next reload says it again
+    assert "tls_cert" in (server.reload() or done).fixed
+
+
+async def test_retention_turned_on_by_a_reload_prunes_at_once(make_server: ServerFactory) -> None:
+    server: Server = await make_server()
+    ana = await JsonClient.connect(server.port, "ana")
+    for i in range(5):
+        await ana.request({"type": "say", "room": "#lobby", "text": f"viejo {i}"})
+    store = server.history.store
+    assert store is not None
+    server.reread = lambda: replace(server.settings, history_keep_messages=2)
+    done = server.reload()
+    assert done is not None and done.changed == ("history_keep_messages",)
+    async with asyncio.timeout(10):
+        # The pass runs in the background, with no event to wait on: poll the store.
+        while len(store.export_messages(0, 100)) > 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    assert [m.text for m in store.export_messages(0, 100)] == ["viejo 3", "viejo 4"]
+    await ana.close()
+
+
+async def test_a_configured_ban_lifted_by_hand_comes_back_at_the_next_reload(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server(bans=(("troll!*@*", "no"),))
+    await server.moderation.server_unban(None, "troll!*@*")
+    assert len(server.hub.bans) == 0
+    server.reread = lambda: server.settings  # the same file
+    assert server.reload() is not None
+    assert [e.mask for e in server.hub.bans.entries()] == ["troll!*@*"]
+
+
+async def test_certificates_taken_out_of_the_file_wait_for_a_restart(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    chain, key = write_cert(trustme.CA(), tmp_path)
+    server: Server = await make_server(tls_cert=str(chain), tls_key=str(key), plain_tls_port=0)
+    server.reread = lambda: replace(server.settings, tls_cert="", tls_key="")
+    done = server.reload()
+    assert done is not None and set(done.fixed) == {"tls_cert", "tls_key"} and not done.failed
+    assert server.settings.tls_cert == str(chain)  # still serving with it
+
+
+async def test_a_line_limit_reload_reaches_json_lines_and_websockets(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server(max_message_bytes=100, max_line_bytes=200)
+    js = await JsonClient.connect(server.port, "jota")
+    ws = await ws_open(server, "web")
+    server.reread = lambda: replace(server.settings, max_message_bytes=3000, max_line_bytes=4000)
+    assert server.reload() is not None
+    text = "x" * 2500  # past the old line limit, within the new message limit
+    reply = await js.request({"type": "say", "room": "#lobby", "text": text})
+    assert reply["type"] == "ok", reply
+    await ws.send(json.dumps({"type": "say", "room": "#lobby", "text": text, "id": 7}))
+    assert (await recv_until(ws, "ok"))["id"] == 7  # not closed for a message too big
+    await ws.close()
+    await js.close()

@@ -113,6 +113,7 @@ class Server:
         self.cluster: Cluster | None = None  # this node's part of a cluster, with --cluster
         self.admin = Admin(self)  # the administration socket in the data directory
         self._data_lock = DataDirLock(self.settings.data_dir)  # one server per directory
+        self._pruning = False  # the retention task runs (keep_pruning)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_closed = asyncio.Event()
         # What a new TLS connection gets; SIGHUP swaps it for one read again from the files.
@@ -212,8 +213,16 @@ class Server:
             for address in self.addresses(name):
                 # The CLI prints each door's line on stdout; the log keeps it out of sight.
                 log.debug("listening", extra={"door": name, "address": address})
-        if s.history and (s.history_keep_days or s.history_keep_messages):
-            self.spawn(self._prune_forever())
+        self.keep_pruning(PRUNE_EVERY)  # the store was pruned as it opened
+
+    def keep_pruning(self, first: float = 0.0) -> None:
+        """Start the retention passes if the settings ask for them: at start, and when a
+        reload turns retention on (then the first pass runs at once). Once started they
+        run until shutdown, each pass reading the settings of the moment."""
+        s = self.settings
+        if s.history and (s.history_keep_days or s.history_keep_messages) and not self._pruning:
+            self._pruning = True
+            self.spawn(self._prune_forever(first))
 
     def _newest_tls(
         self, conn: ssl.SSLObject | ssl.SSLSocket, _name: str | None, context: ssl.SSLContext
@@ -245,15 +254,8 @@ class Server:
             log.error("reload failed: keeping the settings", extra={"reason": err.render()})
             return None
         tls = ("tls_cert", "tls_key")
-        serving_tls = self._tls is not None
         done = reload.apply(self, new)
-        if not serving_tls and any(n in done.changed for n in tls):
-            # No TLS door listens: certificates given now are for the next start.
-            moved = tuple(n for n in done.changed if n in tls)
-            done = reload.Reloaded(
-                tuple(n for n in done.changed if n not in tls), done.fixed + moved
-            )
-        elif serving_tls and not self.reload_tls():
+        if self.serving_tls and not self.reload_tls():
             # The old certificate goes on being served: the new files did not take.
             done = reload.Reloaded(
                 tuple(n for n in done.changed if n not in tls), done.fixed, failed=tls
@@ -265,6 +267,11 @@ class Server:
                 extra={"settings": ",".join(done.fixed)},
             )
         return done
+
+    @property
+    def serving_tls(self) -> bool:
+        """Whether TLS doors listen (made at start: a reload does not add or remove them)."""
+        return self._tls is not None
 
     def read_motd(self) -> None:
         """Read the message of the day again (at start and at each reload): a file that
@@ -357,9 +364,11 @@ class Server:
         self.stats.cluster = cluster.figures
         self.hub.gate = cluster.gate
 
-    async def _prune_forever(self) -> None:
+    async def _prune_forever(self, first: float = PRUNE_EVERY) -> None:
+        wait = first
         while True:
-            await asyncio.sleep(PRUNE_EVERY)
+            await asyncio.sleep(wait)
+            wait = PRUNE_EVERY
             try:
                 await self._prune()
             except Exception:  # the store's own errors (a lost PostgreSQL...): try again later

@@ -141,10 +141,11 @@ class Connection(asyncio.Protocol):
         self._kernel = 0
         self._fd = -1
 
-    @property
-    def framer_made(self) -> bool:
-        """Whether the connection has read anything yet (its framer is made on first use)."""
-        return self._framer is not None
+    def line_limit_changed(self, limit: int) -> None:
+        """A reload changed max_line_bytes: lines of the plain port (plain or JSON) take it;
+        IRC's are bounded by IRC itself."""
+        if self._framer is not None and self.door is not Door.IRC:
+            self._framer.limit = limit
 
     @property
     def framer(self) -> LineFramer:

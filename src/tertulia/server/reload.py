@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from tertulia import logs
 from tertulia.config import Settings
 from tertulia.core.limits import TokenBucket
-from tertulia.core.session import Door
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -37,6 +36,7 @@ LIVE = frozenset({
     "send_buffer_bytes", "shutdown_grace",
 })  # fmt: skip
 NAMES = tuple(f.name for f in fields(Settings))
+TLS = frozenset({"tls_cert", "tls_key"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,13 @@ def apply(server: Server, new: Settings) -> Reloaded:
     """Take the live settings of `new`; the server keeps the others as they are."""
     old = server.settings
     differ = [n for n in NAMES if getattr(old, n) != getattr(new, n)]
-    live = tuple(n for n in differ if n in LIVE)
-    fixed = tuple(n for n in differ if n not in LIVE)
+    takes = LIVE
+    if not server.serving_tls or not (new.tls_cert and new.tls_key):
+        # TLS doors are made at start: certificates given to a server without them, or
+        # taken away from one with them, wait for a restart (and stay as they were).
+        takes = LIVE - TLS
+    live = tuple(n for n in differ if n in takes)
+    fixed = tuple(n for n in differ if n not in takes)
     s = server.settings = replace(old, **{n: getattr(new, n) for n in live})
     hub = server.hub
     hub.limits = replace(
@@ -60,9 +65,8 @@ def apply(server: Server, new: Settings) -> Reloaded:
     )  # fmt: skip
     server.address_limits.set_rules(s.address_rules())
     for conn in server.connections:
-        if conn.door is Door.PLAIN and conn.framer_made:
-            # Live with max_message_bytes: otherwise a reload could raise one past the other.
-            conn.framer.limit = s.max_line_bytes
+        # Live with max_message_bytes: otherwise a reload could raise one past the other.
+        conn.line_limit_changed(s.max_line_bytes)
         if conn.address is None:
             continue
         if server.address_limits.exempt(conn.address):
@@ -74,8 +78,10 @@ def apply(server: Server, new: Settings) -> Reloaded:
     if "operators" in live:
         server.moderation.operators_changed(old.operators, s.operators)
     server.read_motd()  # the same file may say something new
-    if "bans" in live:
-        server.moderation.configure_bans(s.bans)
+    # Every time, not only when [bans] changed: an entry lifted by hand comes back.
+    server.moderation.configure_bans(s.bans)
+    if "history_keep_days" in live or "history_keep_messages" in live:
+        server.keep_pruning()
     if "log_level" in live or "log_json" in live:
         logs.setup(s.log_level, s.log_json)
     return Reloaded(live, fixed)

@@ -197,12 +197,13 @@ class WebConnection(Connection):
     lines. `ws` reads the request and is dropped once the WebSocket opens; `frames` reads
     the frames from then on."""
 
-    __slots__ = ("frames", "ws")
+    __slots__ = ("frames", "frames_follow_lines", "ws")
 
     def __init__(self, server: DoorContext) -> None:
         super().__init__(server, Door.WEB)
         self.ws: WebProtocol | None = WebProtocol(logger=protocol_log)
         self.frames: wsf.FrameReader | None = None
+        self.frames_follow_lines = False
 
     def data_received(self, data: bytes) -> None:
         if not self._accepting(data):
@@ -242,9 +243,16 @@ class WebConnection(Connection):
             self.ws.send_response(text_response(503, "Service Unavailable", text))
             self._send_response(self.ws)
 
-    def open_frames(self, max_size: int) -> None:
+    def line_limit_changed(self, limit: int) -> None:
+        # A JSON WebSocket's messages are lines of the JSON protocol; IRC's are IRC lines.
+        if self.frames is not None and self.frames_follow_lines:
+            self.frames.max_size = limit + FRAME_OVERHEAD
+
+    def open_frames(self, max_size: int, follow_lines: bool = False) -> None:
         """The handshake's 101 is decided: send it, and read frames from now on, starting
-        with those that came behind the request."""
+        with those that came behind the request. With `follow_lines` the bound follows
+        max_line_bytes at a reload."""
+        self.frames_follow_lines = follow_lines
         ws, self.ws = self.ws, None
         if ws is None:
             return
@@ -484,7 +492,7 @@ class WebHandler(Pinged):
 
     def _open(self) -> None:
         server = self.server
-        self.conn.open_frames(server.settings.max_line_bytes + FRAME_OVERHEAD)
+        self.conn.open_frames(server.settings.max_line_bytes + FRAME_OVERHEAD, follow_lines=True)
         session = server.hub.connect(self.conn, server.web_encoder, Door.WEB, self.conn.peer)
         self.json = JsonHandler(
             server,
