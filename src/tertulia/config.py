@@ -313,8 +313,9 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
 
 def load_file(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
+        # Some editors open a UTF-8 file with a byte order mark, which TOML does not allow.
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except OSError as exc:
         raise ConfigError(
             reason=N_("cannot read {path}: {error}"), path=str(path), error=exc.strerror
@@ -325,26 +326,25 @@ def load_file(path: Path) -> dict[str, Any]:
         ) from None
     except UnicodeDecodeError as exc:
         # TOML is UTF-8; an editor set to Latin-1 writes ñ as one byte that is not.
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            reason=N_("{path} is not UTF-8 text ({error}): save it as UTF-8"),
+            reason=N_("{path} is not UTF-8 text (line {line}): save it as UTF-8"),
             path=str(path),
-            error=f"a byte at line {line}",
+            line=raw[: exc.start].count(b"\n") + 1,
         ) from None
     # Top-level keys, a [server] table, or both; tables of their own, such as [operators],
     # sit beside [server] or inside it.
     server = data.get("server", {})
     if not isinstance(server, dict):
-        raise ConfigError(reason=N_("{path}: server must be a table"), path=str(path))
-    table = {k: v for k, v in data.items() if k != "server"}
-    for key, value in server.items():
-        if key in table:
-            raise ConfigError(
-                reason=N_("{path}: {name} is set twice, at the top and in [server]"),
-                path=str(path),
-                name=key,
-            )
-        table[key] = value
+        raise ConfigError(
+            reason=N_("{path}: server must be a table"), path=str(path), name="server"
+        )
+    table: dict[str, Any] = {}
+    for key, value in [*((k, v) for k, v in data.items() if k != "server"), *server.items()]:
+        # max-clients and max_clients are one setting: written both ways, it is set twice.
+        name = key.replace("-", "_") if key.replace("-", "_") in FIELDS else key
+        if name in table:
+            raise ConfigError(reason=N_("{path}: {name} is set twice"), path=str(path), name=key)
+        table[name] = value
     for title in ("operators", "bans"):
         entries = table.get(title)
         for key in entries if isinstance(entries, dict) else ():
@@ -420,6 +420,8 @@ def check_file(path: str) -> tuple[int, ConfigError] | None:
 def _line_of(path: str, err: ConfigError) -> int:
     """The line an error is about: TOML's own position, or the line that sets the
     setting it names; 0 when none does (two settings that do not go together...)."""
+    if isinstance(err.args_map.get("line"), int):
+        return int(err.args_map["line"])
     found = re.search(r"at line (\d+)", str(err.args_map.get("error", "")))
     if found:
         return int(found.group(1))
@@ -457,9 +459,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("sts needs the IRC door and tls_cert and tls_key"))
     if s.sts_duration < 0:
         raise ConfigError(reason=N_("sts_duration must not be negative"))
-    ports = (s.port, s.irc_port, s.web_port, s.plain_tls_port, s.irc_tls_port, s.web_tls_port)
-    if not all(0 <= port <= 65535 for port in ports):
-        raise ConfigError(reason=N_("the port must be between 0 and 65535"))
+    for name in ("port", "irc_port", "web_port", "plain_tls_port", "irc_tls_port", "web_tls_port"):
+        if not 0 <= getattr(s, name) <= 65535:
+            raise ConfigError(reason=N_("the port must be between 0 and 65535"), name=name)
     for name in (
         "max_clients",
         "max_message_bytes",
@@ -476,32 +478,44 @@ def _validate(s: Settings) -> None:
         raise ConfigError(reason=N_("history_sync must be normal or full"))
     if s.history_page < 1 or s.search_results < 1:
         raise ConfigError(reason=N_("history_page and search_results must be at least 1"))
-    if s.history_replay < 0 or s.history_keep_messages < 0 or s.history_keep_days < 0:
-        raise ConfigError(reason=N_("history settings must not be negative"))
+    for name in ("history_replay", "history_keep_messages", "history_keep_days"):
+        if getattr(s, name) < 0:
+            raise ConfigError(reason=N_("history settings must not be negative"), name=name)
     try:
         check_cidrs(s.limit_exempt)
     except ValueError as exc:
         raise ConfigError(
             reason=N_("limit_exempt: {cidr!r} is not a CIDR range"), cidr=str(exc)
         ) from None
-    if s.flood_rate <= 0 or s.flood_burst < 1 or s.flood_delay_max <= 0:
-        raise ConfigError(reason=N_("flood limits must be positive"))
-    if s.connect_rate <= 0 or s.max_per_address < 1 or s.max_per_network < 1:
-        raise ConfigError(reason=N_("connection limits must be positive"))
+    for name in ("flood_rate", "flood_burst", "flood_delay_max"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(reason=N_("flood limits must be positive"), name=name)
+    for name in ("connect_rate", "max_per_address", "max_per_network"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(reason=N_("connection limits must be positive"), name=name)
     for mask, _ in s.bans:
         try:
             ban_mask(mask)
         except TertuliaError:
-            raise ConfigError(reason=N_("bans: {mask!r} is not a ban mask"), mask=mask) from None
+            raise ConfigError(
+                reason=N_("bans: {mask!r} is not a ban mask"), mask=mask, name=mask
+            ) from None
     if s.motd_file:
         try:
+            # A regular file, read whole by the server: not a pipe a check would drain,
+            # nor /dev/zero.
+            if not Path(s.motd_file).is_file() and Path(s.motd_file).exists():
+                raise ConfigError(
+                    reason=N_("motd_file: {path} is not a regular file"), path=s.motd_file
+                )
             if Path(s.motd_file).stat().st_size > MOTD_LIMIT:
                 raise ConfigError(
                     reason=N_("motd_file: {path} is larger than {limit} KiB"),
                     path=s.motd_file,
                     limit=MOTD_LIMIT // 1024,
                 )
-            Path(s.motd_file).read_bytes()
+            with open(s.motd_file, "rb"):
+                pass  # readable by this user
         except OSError as exc:
             raise ConfigError(
                 reason=N_("motd_file: cannot read {path}: {error}"),

@@ -76,3 +76,9 @@ def test_a_ban_lapses_at_its_expiry_and_leaves_the_list() -> None:
     assert ban_list.entries() == [] and len(ban_list) == 0
     with pytest.raises(bans.NoSuchBan):
         ban_list.remove("203.0.113.5")
+
+
+@pytest.mark.parametrize("mask", ["*", "*!*@*", "*@*", "?*!*@*", "0.0.0.0/0", "::/0"])
+def test_a_mask_of_everyone_is_refused(mask: str) -> None:
+    with pytest.raises(bans.BansEveryone):
+        bans.normalize(mask)

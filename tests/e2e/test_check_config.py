@@ -36,7 +36,7 @@ def test_a_good_file(tmp_path: Path) -> None:
         ('port = 5000\n\nmax_clients = "many"\n', 3, "bad value 'many' for max_clients"),
         ("port = 5000\n[oops\n", 2, "is not valid TOML"),
         ('port = 5000\ntls_cert = "cert.pem"\n', 2, "tls_cert and tls_key go together"),
-        ("flood_rate = -1\n", 0, "flood limits must be positive"),
+        ("flood_rate = -1\n", 1, "flood limits must be positive"),
         (
             '[operators]\nprofe = "secreto"\nlog_level = "debug"\n',
             3,
@@ -45,6 +45,13 @@ def test_a_good_file(tmp_path: Path) -> None:
         ('port = 5000\nmotd_file = "/nonexistent/motd"\n', 2, "motd_file: cannot read"),
         ("max_clients = 7\n[server]\nmax_clients = 8\n", 1, "max_clients is set twice"),
         ("port = 5000\n[srever]\nport = 1\n", 2, "unknown setting 'srever'"),
+        ("max-clients = 5\nmax_clients = 9\n", 1, "max_clients is set twice"),
+        ("port = 1\n[server]\nweb_port = 99999\n", 3, "between 0 and 65535"),
+        ("history = true\nhistory_replay = -1\n", 2, "must not be negative"),
+        ("flood_rate = 0\n", 1, "flood limits must be positive"),
+        ("server = 3\n", 1, "server must be a table"),
+        ('[bans]\n"a!*@*" = "x"\n"*" = "todos"\n', 3, "'*' is not a ban mask"),
+        ('motd_file = "/dev/zero"\n', 1, "is not a regular file"),
         ('port = 5000\nlog_level = "verbose"\n', 2, "unknown log level 'verbose'"),
         ('lang = "fr"\n', 1, "'fr' is not a language tertulia speaks"),
         ('port = 1\nstore = "mysql://ana@db/chat"\n', 2, "store: 'mysql://ana@db/chat' is not"),
@@ -102,6 +109,7 @@ def test_a_file_that_is_not_utf8_is_one_line_with_its_line(tmp_path: Path) -> No
     done = check(latin1, "es")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"{latin1}:2: ") and "UTF-8" in done.stderr
+    assert "(línea 2)" in done.stderr  # all of it in Spanish
     assert done.stderr.count("\n") == 1
 
 
@@ -130,3 +138,9 @@ def test_top_level_keys_and_a_server_table_add_up_and_files_are_beside_the_file(
     assert (found.max_clients, found.server_name) == (7, "aula")
     assert found.motd_file == str(conf.parent / "motd.txt")
     assert check(conf).returncode == 0
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbfport = 5000\n")
+    assert check(bom).returncode == 0

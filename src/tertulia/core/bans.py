@@ -35,6 +35,11 @@ class BadBanMask(TertuliaError):
     )
 
 
+class BansEveryone(TertuliaError):
+    code = "bans_everyone"
+    template = N_("{mask!r} would ban everyone, the operators too: give a narrower mask")
+
+
 class BadDuration(TertuliaError):
     code = "bad_duration"
     template = N_("{value!r} is not a duration: say 30m, 2h, 7d, 1w or 0 for ever")
@@ -112,12 +117,17 @@ def normalize(mask: str) -> str:
             raise BadBanMask(mask=mask[:40])
         return ACCOUNT + fold(name)
     network = _network(mask)
+    if network is not None and network.prefixlen == 0:
+        raise BansEveryone(mask=mask[:40])
     if network is not None:
         # A bare address is its own network; show it without the /32 or /128.
         return str(network.network_address) if network.num_addresses == 1 else str(network)
     if "!" not in mask and "@" not in mask and ("." in mask or ":" in mask):
         raise BadBanMask(mask=mask[:40])  # a mistyped address must not become a nick mask
-    return masks.normalize(mask)
+    found = masks.normalize(mask)
+    if not found.strip("*!@?"):  # *, *!*@*, *@*, ?*!*@*...: every user there is
+        raise BansEveryone(mask=mask[:40])
+    return found
 
 
 def _network(mask: str) -> Network | None:

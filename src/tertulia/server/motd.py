@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tertulia.config import Settings
+from tertulia.config import MOTD_LIMIT, Settings
 
 MAX_LINES = 100  # past these, a message of the day is a document: link to it instead
 
@@ -16,7 +16,8 @@ def read(settings: Settings, clean: Callable[[str], str]) -> tuple[str, ...]:
     characters, a bounded length); OSError when the file cannot be read."""
     text = settings.motd
     if settings.motd_file:
-        text = Path(settings.motd_file).read_text(encoding="utf-8", errors="replace")
+        with Path(settings.motd_file).open("rb") as file:
+            text = file.read(MOTD_LIMIT).decode("utf-8", errors="replace")
     return lines(text, clean)
 
 
