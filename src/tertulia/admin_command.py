@@ -137,11 +137,7 @@ def _request_for(args: argparse.Namespace) -> dict[str, Any]:
     if cmd == "rename":
         return {"cmd": cmd, "account": words[0], "to": words[1]}
     if cmd == "reset-password":
-        # Never on the command line, where every user's `ps` would read it.
-        if sys.stdin.isatty():
-            password = getpass.getpass(translator(args.lang or "")(N_("new password: ")))
-        else:
-            password = sys.stdin.readline().rstrip("\n")
+        password = read_password(translator(args.lang or "")(N_("new password: ")))
         return {"cmd": cmd, "account": words[0], "password": password}
     if cmd == "backup":
         return {"cmd": cmd, "file": str(Path(words[0]).expanduser().resolve())}
@@ -154,6 +150,21 @@ class NoServer(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def read_password(prompt: str) -> str:
+    """A password from standard input, never from the command line, where every user's
+    `ps` would read it: asked without echo on a terminal, else its first line (without
+    the line end, a Windows one included). Failure for one that is not UTF-8 text."""
+    try:
+        if sys.stdin.isatty():
+            password = getpass.getpass(prompt)
+        else:
+            password = sys.stdin.buffer.readline().rstrip(b"\r\n").decode("utf-8")
+        password.encode("utf-8")  # a terminal in another encoding gives surrogates
+    except UnicodeError:
+        raise Failure(N_("the password is not UTF-8 text")) from None
+    return password
 
 
 def ask(path: Path, request: dict[str, Any]) -> Any:

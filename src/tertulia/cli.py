@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import getpass
 import logging
 import os
 import signal
@@ -13,7 +12,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tertulia import admin_command, cluster_command, config, logs, store_command, version
+from tertulia import (
+    admin_command,
+    admin_store,
+    cluster_command,
+    config,
+    logs,
+    store_command,
+    version,
+)
 from tertulia.bench import command as bench_command
 from tertulia.chat import command as chat_command
 from tertulia.core.errors import N_, TertuliaError
@@ -158,6 +165,11 @@ async def _serve(
     raise_fd_limit()
     server = Server(settings)
     server.reread = reread
+    loop = asyncio.get_running_loop()
+    # A SIGHUP while starting (a cluster node waits for its name's lease) would end the
+    # process by default: it is kept for when the server is up.
+    early: list[int] = []
+    loop.add_signal_handler(signal.SIGHUP, early.append, signal.SIGHUP)
     try:
         await server.start()
     except OSError as exc:
@@ -181,7 +193,6 @@ async def _serve(
             doors.append((name, address))
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # systemd (Type=notify): ready once every door listens and the signals are handled, so
@@ -198,6 +209,8 @@ async def _serve(
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     notifier.ready(status)
+    if early:
+        reload()
     await stop.wait()
     log.info("shutting down")
     notifier.stopping()
@@ -244,11 +257,11 @@ def _add_hash_password(sub: Any, tr: Translate) -> None:
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
     tr = translator(args.lang or "")
-    # Never an argument, where every user's `ps` would read it.
-    if sys.stdin.isatty():
-        password = getpass.getpass(tr(N_("password: ")))
-    else:
-        password = sys.stdin.readline().rstrip("\n")
+    try:
+        password = admin_command.read_password(tr(N_("password: ")))
+    except admin_store.Failure as failure:
+        print("tertulia: " + tr(failure.template).format(**failure.values), file=sys.stderr)
+        return 1
     if not password:
         print("tertulia: " + tr(N_("no password given")), file=sys.stderr)
         return 1

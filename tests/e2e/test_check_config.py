@@ -93,6 +93,18 @@ def test_hash_password_prints_a_hash_an_operator_entry_accepts() -> None:
         input="", capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert empty.returncode == 1 and empty.stderr.count("\n") == 1
+    # A line from Windows keeps no \r in the password; bytes that are not UTF-8 are one line.
+    crlf = subprocess.run(
+        [sys.executable, "-m", "tertulia", "hash-password"],
+        input=b"operpass\r\n", capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert check_password("operpass", crlf.stdout.decode().strip())
+    latin1 = subprocess.run(
+        [sys.executable, "-m", "tertulia", "hash-password", "--lang", "es"],
+        input=b"\xff\xfe123456\n", capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert latin1.returncode == 1 and b"Traceback" not in latin1.stderr
+    assert latin1.stderr.decode() == "tertulia: la contrase\u00f1a no es texto UTF-8\n"
 
 
 def test_a_bad_operator_entry_never_shows_the_passwords(tmp_path: Path) -> None:
