@@ -64,9 +64,10 @@ def refuse(settings: Settings, cmd: str) -> None:
         # Running nodes keep accounts and bans in memory: a change made under them would
         # go unseen until each restarts.
         raise Failure(N_("{command}: in a cluster, run it where a node is running"), command=cmd)
-    if cmd in WRITES and in_use(settings.data_dir):
+    if in_use(settings.data_dir):
         # A server holds the directory but its socket is gone (removed by hand...): it
-        # would not see the change, and might undo it.
+        # would not see a change, and might undo it; and "no server is running" would
+        # be false.
         raise Failure(
             N_("a server is running on {path} but does not answer on its socket"),
             path=str(settings.data_dir),

@@ -424,3 +424,13 @@ async def test_a_slow_line_that_fails_answers_before_the_lines_after_it(
     assert (await bob.line()).startswith("* #lobby (")
     await ana.close()
     await bob.close()
+
+
+async def test_too_many_lines_behind_slow_work_are_told_before_the_close(
+    make_server: ServerFactory,
+) -> None:
+    server: Server = await make_server()
+    bea = await LineClient.connect(server.port, "bea")
+    # /register's hash keeps the next lines waiting; past the bound the client is told.
+    await bea.send("/register secreto123\n" + "hola\n" * 3000, newline=False)
+    assert any("too many lines too fast" in line for line in await bea.closed())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tertulia.core.errors import (
     N_,
+    Flooding,
     LineTooLong,
     NoRoom,
     NotRegistered,
@@ -73,6 +74,8 @@ class PlainHandler(SessionHandler):
                 self.waiting = deque()
                 self.conn.pause_reading("busy")
             if len(self.waiting) >= WAITING_LIMIT:
+                # Said to the client too, as flood control says it (its reason to others).
+                self.conn.deliver(self.farewell(Flooding()))
                 self._bye("too many lines waiting")
                 return
             self.waiting.append(item)
