@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tertulia.bus.facts import Announce, Kill, Owner, Unban, decode, encode
+from tertulia.bus.facts import Account, Announce, Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.events import (
     AwayChanged,
@@ -46,6 +46,8 @@ EVENTS = [
     Announce("el servidor se reinicia a las 3"),
     Invited("#sala", "bob", "ana"),
     Owner("#sala", "ana"),
+    Account("ana", "Anita"),
+    Account("anita", ""),  # dropped
 ]
 
 
@@ -67,7 +69,8 @@ def test_a_join_carries_its_standing_and_a_bye_its_node() -> None:
     "data",
     [b"", b"{", b"[]", b"null", b'{"n":"x"}', b'{"n":"x","at":1,"t":"nope"}',
      b'{"n":"x","at":"soon","t":"quit","nick":"a","reason":""}',
-     b'{"n":"x","at":1,"t":"msg","id":"one"}', b"\xff\xfe"],
+     b'{"n":"x","at":1,"t":"msg","id":"one"}', b'{"n":"x","at":1,"t":"account","old":"a"}',
+     b"\xff\xfe"],
 )  # fmt: skip
 def test_what_is_not_a_fact_is_skipped(data: bytes) -> None:
     assert decode(data) is None

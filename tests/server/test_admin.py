@@ -157,12 +157,14 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     assert short["ok"] is False
     assert (await admin(server, cmd="reset-password", account="ana", password="nueva123"))["ok"]
     other = await JsonClient.connect(server.port, "otra")
-    refused = await other.request({"type": "login", "account": "ana", "password": "secreto1"})
-    assert refused["type"] == "error", refused
+    refused = await other.request({"type": "login", "nick": "ana", "password": "secreto1"})
+    assert refused.get("code") == "bad_login", refused
     # Renamed: logged-in sessions follow, the old name is free to register again.
     reply = await admin(server, cmd="rename", account="ana", to="Anita")
     assert reply == {"ok": True, "result": {"account": "ana", "to": "Anita"}}
     assert (await other.expect_obj(type="account", nick="ana"))["account"] == "Anita"
+    told = await ana.expect_obj(type="notice", code="account_renamed")
+    assert told["text"] == "the administrator renamed your account ana to Anita"
     assert server.hub.sessions["ana"].account == "Anita" and server.hub.accounts == {"anita"}
     # Its room goes with it, in the server and in the store the next start reads.
     assert server.hub.rooms["#ana"].owner == "anita"
@@ -173,6 +175,8 @@ async def test_accounts_from_the_shell(make_server: ServerFactory) -> None:
     # Dropped: logged out, and the account is gone.
     assert (await admin(server, cmd="drop", account="anita"))["ok"]
     assert (await other.expect_obj(type="account", nick="ana"))["account"] == ""
+    told = await ana.expect_obj(type="notice", code="account_dropped")
+    assert told["text"] == "the administrator dropped your account Anita: you are logged out"
     assert server.hub.sessions["ana"].account == ""
     assert (await admin(server, cmd="accounts"))["result"] == []
     assert server.hub.rooms["#ana"].owner == "" and not server.hub.rooms["#ana"].persistent
@@ -292,3 +296,22 @@ async def test_rename_says_which_name_is_wrong(make_server: ServerFactory) -> No
     taken = await admin(server, cmd="rename", account="ana", to="Bea")
     assert taken == {"ok": False, "error": "the account Bea exists already"}
     assert server.hub.accounts == {"ana", "bea"}
+
+
+async def test_a_request_over_the_limit_is_answered_before_the_socket_closes(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    too_long = {"ok": False, "error": "a request is at most 64 KiB"}
+    padded = b'{"cmd": "bans", "pad": "' + b"x" * (64 * 1024) + b'"}\n'
+    # A whole line past the limit, and one that never ends (no newline in 200 KiB).
+    for line in (padded, b"y" * (200 * 1024)):
+        reader, writer = await asyncio.open_unix_connection(str(server.admin.path))
+        try:
+            writer.write(b'{"cmd": "bans"}\n' + line)
+            assert json.loads(await asyncio.wait_for(reader.readline(), 10))["ok"] is True
+            assert json.loads(await asyncio.wait_for(reader.readline(), 10)) == too_long
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # then closed
+        finally:
+            writer.close()
+    assert (await admin(server, cmd="bans"))["ok"]  # and the socket still serves

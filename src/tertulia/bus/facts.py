@@ -62,10 +62,19 @@ class Owner:
     owner: str
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The administrator renamed an account (`tertulia admin rename`), or dropped it
+    (`new` ""): each node moves its registered nicks and its own users logged in to it."""
+
+    old: str
+    new: str
+
+
 Carried = (
     Hello | NickChanged | Quit | AwayChanged | Joined | Parted | Kicked | TopicChanged
     | ModeChanged | RoomMessage | PrivateMessage | TagMessage | Redacted | ServerBan
-    | Kill | Unban | Owner | Invited | Announce | None
+    | Kill | Unban | Owner | Account | Invited | Announce | None
 )  # fmt: skip
 
 
@@ -133,6 +142,8 @@ def encode(node: str, at: float, event: Carried, flag: str = "", type_: str = ""
             body |= {"t": "unban", "mask": event.mask}
         case Owner():
             body |= {"t": "owner", "room": event.room, "owner": event.owner}
+        case Account():
+            body |= {"t": "account", "old": event.old, "new": event.new}
         case Announce():
             body |= {"t": "announce", "text": event.text}
         case Kill():
@@ -200,6 +211,8 @@ def _decode(b: dict[str, Any]) -> Fact | None:
         event = Invited(str(b["room"]), str(b["nick"]), str(b["by"]))
     elif kind == "owner":
         event = Owner(str(b["room"]), str(b["owner"]))
+    elif kind == "account":
+        event = Account(str(b["old"]), str(b["new"]))
     elif kind == "unban":
         event = Unban(str(b["mask"]))
     elif kind == "kill":

@@ -15,6 +15,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
+from tertulia.core.bans import ServerBanned
 from tertulia.core.errors import (
     N_,
     AccountExists,
@@ -31,10 +32,12 @@ from tertulia.core.errors import (
 from tertulia.core.events import ServerNotice
 from tertulia.core.limits import TokenBucket
 from tertulia.core.names import fold
+from tertulia.core.replica import Mirror
 from tertulia.core.session import Session
 from tertulia.store.passwords import MIN_PASSWORD, check_password, hash_password
 
 if TYPE_CHECKING:
+    from tertulia.core.hub import Hub
     from tertulia.server.context import DoorContext
     from tertulia.store import Store
 
@@ -92,6 +95,53 @@ class Lockout:
 
 def peer_address(peer: str) -> str:
     return peer.rsplit(":", 1)[0]
+
+
+def account_moved(hub: Hub, old: str, new: str) -> list[Session]:
+    """The administrator renamed the account `old` to `new`, or dropped it (`new` ""), on
+    this node or on another of its cluster: the registered nicks follow, and this node's
+    own sessions logged in to it are logged in to `new` (or out) and told; those of other
+    nodes are mirrors here, which their own nodes move. Returns the sessions moved.
+
+    The rooms registered to the account are not this function's: hub.set_owner moves them
+    where the command ran, and the cluster's `owner` facts everywhere else."""
+    hub.accounts.discard(fold(old))
+    if new:
+        hub.accounts.add(fold(new))
+    key = fold(old)
+    moved = [
+        s for s in hub.sessions.values()
+        if s.account and fold(s.account) == key and not isinstance(s, Mirror)
+    ]  # fmt: skip
+    for session in moved:
+        if new:
+            notice = ServerNotice(
+                "account_renamed",
+                N_("the administrator renamed your account {account} to {to}"),
+                (("account", session.account), ("to", new)),
+            )
+        else:
+            notice = ServerNotice(
+                "account_dropped",
+                N_("the administrator dropped your account {account}: you are logged out"),
+                (("account", session.account),),
+            )
+        try:
+            hub.login(session, new)
+        except ServerBanned:
+            continue  # the new name is banned from the server: the session was put out
+        hub.announce(notice, [session])
+        log.info("account moved", extra={"nick": session.nick, "account": new})
+    # Whoever holds either nick here takes it again: a squatter waiting to be renamed off
+    # the old one is left alone, and one on the new one is asked to log in to it.
+    if hub.on_nick is not None:
+        for nick in (old, new):
+            holder = hub.sessions.get(fold(nick)) if nick else None
+            if holder is None or isinstance(holder, Mirror) or holder.gone:
+                continue
+            if not (holder.account and fold(holder.account) == fold(nick)):
+                hub.on_nick(holder)
+    return moved
 
 
 class Accounts:

@@ -27,8 +27,8 @@ from tertulia.core.errors import N_, PasswordTooShort, TertuliaError
 from tertulia.core.events import ServerNotice
 from tertulia.core.names import check_nick, fold
 from tertulia.core.replica import Mirror
-from tertulia.core.session import Session
 from tertulia.i18n import LANGUAGES, Translate, translator
+from tertulia.server.accounts import account_moved
 from tertulia.store import Store, StoreError
 from tertulia.store.passwords import MIN_PASSWORD, hash_password
 
@@ -116,13 +116,31 @@ class Admin:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while line := await reader.readline():
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # past LINE_LIMIT: the reader dropped what it had of it
+                    # Answered all the same, then closed: the rest of the line, still on
+                    # its way, would otherwise be read as requests of its own.
+                    writer.write(self._too_long() + b"\n")
+                    await writer.drain()
+                    break
+                if not line:
+                    break
                 writer.write(await self.answer(line) + b"\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+        except ConnectionError:
             pass
         finally:
             writer.close()
+
+    def _too_long(self) -> bytes:
+        """The reply to a request over LINE_LIMIT, in the server's language: the request's
+        own was in the part that was dropped."""
+        err = AdminError(N_("a request is at most {size} KiB"), size=str(LINE_LIMIT // 1024))
+        reply = {"ok": False, "error": err.render(self.server.translate)}
+        log.info("admin", extra={"cmd": "-"})
+        return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def answer(self, line: bytes) -> bytes:
         """The reply to one request line: there is always one, an error's in one line."""
@@ -242,18 +260,18 @@ class Admin:
             raise AdminError(N_("this server keeps no history, and so no accounts"))
         return store
 
-    def _logged_in(self, account: str) -> list[Session]:
-        key = fold(account)
-        return [
-            s for s in self.server.hub.sessions.values()
-            if s.account and fold(s.account) == key and not isinstance(s, Mirror)
-        ]  # fmt: skip
-
     def _move_rooms(self, account: str, owner: str) -> None:
         """The rooms registered to `account` go to `owner` (folded), or are given back."""
         key = fold(account)
         for room in [r for r in self.server.hub.rooms.values() if r.owner == key]:
             self.server.hub.set_owner(room.name, owner)  # other nodes of a cluster too
+
+    def _moved(self, old: str, new: str) -> None:
+        """The account `old` is `new` now, or no more (""): here, and on every other node
+        of a cluster, which moves its own users logged in to it (after the rooms' facts)."""
+        account_moved(self.server.hub, old, new)
+        if self.server.cluster is not None:
+            self.server.cluster.account_moved(old, new)
 
     async def accounts(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         rows = await self.server.history.read(self._store().account_list)
@@ -267,10 +285,8 @@ class Admin:
         name = _str(request, "account")
         if not await self.server.history.run(self._store().drop_account, name):
             raise AdminError(N_("there is no account {account}"), account=name)
-        self.server.hub.accounts.discard(fold(name))
         self._move_rooms(name, "")  # given back, as the store did
-        for session in self._logged_in(name):
-            self.server.hub.login(session, "")  # logged out: the account is no more
+        self._moved(name, "")  # logged out: the account is no more
         log.warning("account dropped", extra={"account": name})
         return {"account": name}
 
@@ -283,11 +299,8 @@ class Admin:
             raise AdminError(N_("there is no account {account}"), account=old)
         if not await self.server.history.run(store.rename_account, old, new):
             raise AdminError(N_("the account {account} exists already"), account=new)
-        self.server.hub.accounts.discard(fold(old))
-        self.server.hub.accounts.add(fold(new))
         self._move_rooms(old, fold(new))
-        for session in self._logged_in(old):
-            self.server.hub.login(session, new)
+        self._moved(old, new)
         log.warning("account renamed", extra={"account": old, "to": new})
         return {"account": old, "to": new}
 

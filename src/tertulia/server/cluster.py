@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tertulia.bus import Bus, BusDown
-from tertulia.bus.facts import Announce, Fact, Kill, Owner, Unban, decode, encode
+from tertulia.bus.facts import Account, Announce, Fact, Kill, Owner, Unban, decode, encode
 from tertulia.core.bans import ServerBan
 from tertulia.core.errors import N_, NickInUse, TertuliaError
 from tertulia.core.events import (
@@ -54,6 +54,7 @@ from tertulia.core.hub import KILLED, Hub, RoomDelivery, Settled
 from tertulia.core.names import fold
 from tertulia.core.replica import Hello, Mirror, Replica, hello
 from tertulia.core.session import Session
+from tertulia.server.accounts import account_moved
 from tertulia.server.history import deliver_run
 
 if TYPE_CHECKING:
@@ -419,6 +420,11 @@ class Cluster:
         """Tell the users of the other nodes what this node's administrator announced."""
         self._send(None, Announce(text))
 
+    def account_moved(self, old: str, new: str) -> None:
+        """Tell the other nodes that this node's administrator renamed the account `old` to
+        `new`, or dropped it (""): each moves its registered nicks and its own users."""
+        self._send(None, Account(old, new))
+
     def _owned(self, room: Room) -> None:
         if not self.replica.applying:
             self._send(None, Owner(room.name, room.owner))
@@ -767,6 +773,8 @@ class Cluster:
                 replica.ban(None, event.mask)
             case Owner():
                 replica.owner(event.room, event.owner)
+            case Account():
+                account_moved(self.hub, event.old, event.new)
             case Kill():
                 victim = self._local(event.nick) if event.node == self.node else None
                 if victim is not None:
