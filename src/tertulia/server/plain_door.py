@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
 WELCOME_NAMES = 30  # nicks a welcome names; past that, some of them and how many more
 
 
@@ -44,7 +42,7 @@ class PlainHandler(SessionHandler):
     A plain line carries no room, so a plain user is in one room at a time: /join moves.
     """
 
-    __slots__ = ("busy", "heard", "original", "room", "waiting")
+    __slots__ = ("heard", "original", "room")
 
     def __init__(self, server: DoorContext, conn: Connection) -> None:
         session = server.hub.connect(conn, server.plain_encoder, Door.PLAIN, conn.peer)
@@ -52,8 +50,6 @@ class PlainHandler(SessionHandler):
         self.room: Room | None = None
         self.original = False
         self.heard: str | None = None
-        self.busy = False  # slow work (a hash, a store read) answers the line at hand
-        self.waiting: deque[Item] | None = None  # lines that came meanwhile, in order
         server.start_nick_timer(conn)
         conn.deliver(self._notice(N_("welcome to {server}: type your nick"), server=server.name))
         if server.settings.anonymous_listeners:
@@ -67,22 +63,15 @@ class PlainHandler(SessionHandler):
     # -- Handler --------------------------------------------------------------------------
 
     def on_line(self, item: Item) -> None:
-        if self.busy:
-            # `/register` then `/claim` pasted at once: the second waits for the first's
-            # answer, so that lines are done in the order they were typed.
-            if self.waiting is None:
-                self.waiting = deque()
-                self.conn.pause_reading("busy")
-            if len(self.waiting) >= WAITING_LIMIT:
-                # Said to the client too, as flood control says it (its reason to others).
-                self.conn.deliver(self.farewell(Flooding()))
-                self._bye("too many lines waiting")
-                return
-            self.waiting.append(item)
-            return
-        self._line(item)
+        if not self.held(item):  # `/register` then `/claim` pasted at once: in turn
+            self.line(item)
 
-    def _line(self, item: Item) -> None:
+    def overflowed(self) -> None:
+        # Said to the client too, as flood control says it (its reason to others).
+        self.conn.deliver(self.farewell(Flooding()))
+        self._bye("too many lines waiting")
+
+    def line(self, item: Item) -> None:
         if isinstance(item, Overlong):
             self._error(LineTooLong(limit=self.server.settings.max_line_bytes))
             return
@@ -453,36 +442,8 @@ class PlainHandler(SessionHandler):
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run slow work (hashing, the store) off the line; its errors reach this client.
-        Lines that come meanwhile wait for it (on_line)."""
-        self.busy = True
-
-        async def run() -> None:
-            try:
-                await work
-            except TertuliaError as err:
-                # Its answer before the lines that waited for it, not after them.
-                if not self.conn.closing:
-                    self._error(err)
-            finally:
-                self.busy = False
-                self._next()
-
-        self.server.spawn_for(self.conn, run(), self._error)
-
-    def _next(self) -> None:
-        """The lines that waited behind slow work, in order, until one is slow again."""
-        waiting = self.waiting
-        if waiting is None:
-            return
-        while waiting and not self.busy and not self.gone:
-            handler = self.conn.handler
-            if handler is not None and handler is not self:  # a `{` line: now JSON lines
-                handler.on_line(waiting.popleft())
-                continue
-            self._line(waiting.popleft())
-        if not waiting and not self.busy and self.waiting is waiting:
-            self.waiting = None
-            self.conn.resume_reading("busy")
+        Lines that come meanwhile wait for it (SessionHandler.held)."""
+        self.in_turn(work, self._error)
 
     def cmd_history(self, arg: str) -> None:
         try:

@@ -8,7 +8,6 @@ liveness pings, and the rule that a client's replies never overtake its own mess
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WAITING_LIMIT = 1000  # lines one client may have waiting behind its slow work
-
 
 class IrcHandler(SessionHandler, Pinged):
     """One IRC client: CAP and registration first, then commands applied to the hub."""
 
     __slots__ = (
-        "batches", "busy", "caps", "frame", "heard", "label", "labeled", "markers", "pinged",
-        "reg", "sasl", "subscriptions", "waiting", "watching",
+        "batches", "caps", "frame", "heard", "label", "labeled", "markers", "pinged",
+        "reg", "sasl", "subscriptions", "watching",
     )  # fmt: skip
 
     def __init__(self, server: DoorContext, conn: Connection, frame: Frame | None = None) -> None:
@@ -57,10 +54,6 @@ class IrcHandler(SessionHandler, Pinged):
         self.watching: dict[str, str] | None = None
         self.subscriptions: set[str] | None = None  # METADATA keys this client follows
         self.markers: dict[str, str] | None = None  # MARKREAD of a guest: target -> time
-        # While slow work runs for this client (a store read, a password hash), its later
-        # lines wait here, in order, and reading pauses: see `slow`.
-        self.waiting: deque[Item] | None = None
-        self.busy = False
         self.label: str | None = None  # the label of the command being answered
         # One sweep per server pings every quiet client: no timer of its own.
         server.liveness.watch(self, server.loop)
@@ -86,22 +79,15 @@ class IrcHandler(SessionHandler, Pinged):
 
     def on_line(self, item: Item) -> None:
         self.heard = True  # a sign of life (Pinged)
-        if self.busy:
-            # A slow command is being answered: this one waits its turn, so that answers
-            # keep the order of the commands, as on a server that does one thing at a time.
-            if self.waiting is None:
-                self.waiting = deque()
-                self.conn.pause_reading("busy")
-            if len(self.waiting) >= WAITING_LIMIT:
-                log.info("closed: too many commands waiting", extra={"peer": self.conn.peer})
-                self.send(Message("ERROR", ("Closing link: too many commands at once",)))
-                self.leave("too many commands waiting")
-                return
-            self.waiting.append(item)
-            return
-        self._line(item)
+        if not self.held(item):  # behind a slow command, a command waits its turn
+            self.line(item)
 
-    def _line(self, item: Item) -> None:
+    def overflowed(self) -> None:
+        log.info("closed: too many commands waiting", extra={"peer": self.conn.peer})
+        self.send(Message("ERROR", ("Closing link: too many commands at once",)))
+        self.leave("too many commands waiting")
+
+    def line(self, item: Item) -> None:
         if isinstance(item, Overlong):
             self.numeric("417", "Input line was too long")
             return
@@ -211,33 +197,12 @@ class IrcHandler(SessionHandler, Pinged):
         loop. Until it is done this client's later lines wait, so that every answer keeps
         the order of the commands (one that synchronises with PING gets its history first)
         and a labeled command's answer carries its label."""
-        self.busy = True
+        # Its numeric inside its label's answer, and before the lines that waited.
+        self.in_turn(work, self.error, self._label_done)
 
-        async def run() -> None:
-            try:
-                await work
-            except TertuliaError as err:
-                # Its numeric inside its label's answer and before the lines that waited.
-                if not self.conn.closing:
-                    self.error(err)
-            finally:
-                self.busy = False
-                if self.labeled is not None:
-                    self._end_label()
-                self._next()
-
-        self.server.spawn_for(self.conn, run(), self.error)
-
-    def _next(self) -> None:
-        """The lines that waited behind slow work, in order, until one is slow again."""
-        waiting = self.waiting
-        if waiting is None:
-            return  # nothing waited, and reading was never paused for it
-        while waiting and not self.busy and not self.gone:
-            self._line(waiting.popleft())
-        if not waiting and not self.busy and self.waiting is waiting:
-            self.waiting = None
-            self.conn.resume_reading("busy")
+    def _label_done(self) -> None:
+        if self.labeled is not None:
+            self._end_label()
 
     def deliver(self, data: bytes) -> None:
         """Queue bytes for this client, behind any message of its own not yet stored: a
