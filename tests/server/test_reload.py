@@ -12,6 +12,7 @@ import trustme
 
 from chatclient import JsonClient, LineClient
 from conftest import ServerFactory
+from ircclient import irc
 from tertulia.config import ConfigError
 from tertulia.server.app import Server
 from tlscerts import write_cert
@@ -76,10 +77,16 @@ async def test_an_operator_taken_out_of_the_settings_is_one_no_more(
     for client, name, password in ((op, "root", "s3cret"), (boss, "jefa", "otra")):
         reply = await client.request({"type": "oper", "name": name, "password": password})
         assert reply["type"] == "ok", reply
+    ircop = await irc(server, "ircop")
+    await ircop.send("OPER root s3cret")
+    await ircop.expect(" 381 ")
     server.reread = lambda: replace(server.settings, operators=(("jefa", "otra"),))
     assert server.reload() is not None
     notice = await op.expect_obj(type="notice")
     assert "no longer a server operator" in notice["text"]
+    # An IRC client sees its user modes change, as well as the notice.
+    assert await ircop.expect("MODE ircop -o") == ":tertulia MODE ircop -o"
+    await ircop.close()
     refused = await op.request({"type": "kill", "nick": "boss", "reason": "x"})
     assert refused["type"] == "error", refused
     # An operator whose entry did not change keeps what it proved.

@@ -148,6 +148,12 @@ class Moderation:
                 continue
             self.hub.deoper(session)
             self.hub.announce(ServerNotice("deopered", NO_LONGER_OPER), [session])
+            # A door that shows user modes (IRC: MODE nick -o) says so in its own words.
+            for conn in self.connections():
+                if getattr(conn.handler, "session", None) is session:
+                    modes_changed = getattr(conn.handler, "user_modes_changed", None)
+                    if modes_changed is not None:
+                        modes_changed("-o")
             log.warning("server operator no more", extra={"nick": session.nick, "oper": name})
 
     def kill(self, session: Session, nick: str, reason: str) -> Session:

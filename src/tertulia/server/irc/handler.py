@@ -82,6 +82,10 @@ class IrcHandler(SessionHandler, Pinged):
         if not self.held(item):  # behind a slow command, a command waits its turn
             self.line(item)
 
+    def user_modes_changed(self, change: str) -> None:
+        """The server changed this client's user modes (a reload took its +o away)."""
+        self.send(Message("MODE", (self.nick, change), self.server.name))
+
     def overflowed(self) -> None:
         log.info("closed: too many commands waiting", extra={"peer": self.conn.peer})
         self.send(Message("ERROR", ("Closing link: too many commands at once",)))
