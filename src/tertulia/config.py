@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tertulia.bus import BusDown
+from tertulia.bus import from_url as bus_from_url
 from tertulia.core.bans import normalize as ban_mask
-from tertulia.core.errors import N_, TertuliaError
+from tertulia.core.errors import N_, TertuliaError, TlsUnusable
 from tertulia.core.hub import Limits
 from tertulia.core.limits import AddressRules, check_cidrs
 from tertulia.i18n import language
-from tertulia.store import passwords
-from tertulia.store.urls import redacted, split
+from tertulia.store import StoreError, from_url, passwords
+from tertulia.tls import server_context
 
 ENV_PREFIX = "TERTULIA_"
 
@@ -529,27 +530,26 @@ def _validate(s: Settings) -> None:
 
 
 def _check_tls(cert: str, key: str) -> None:
-    """The certificate and key load, and go together: a server would refuse them."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    """The certificate and key load, and go together: as the server will make its context."""
     try:
-        context.load_cert_chain(cert, key)
-    except OSError as exc:  # ssl.SSLError too: a key of another certificate, not PEM...
-        what = exc.strerror or getattr(exc, "reason", None) or str(exc)
+        server_context(cert, key)
+    except TlsUnusable as err:
         raise ConfigError(
             reason=N_("tls_cert: {cert} and {key} cannot be used: {error}"),
-            cert=cert, key=key, error=str(what),
+            cert=cert, key=key, error=str(err.args_map["reason"]),
         ) from None  # fmt: skip
 
 
 def _check_urls(s: Settings) -> None:
-    found = split(s.store) if s.store else ("sqlite", "")
-    if found is None or found[0].lower() not in ("sqlite", "postgresql", "postgres"):
-        raise ConfigError(
-            reason=N_("store: {url!r} is not sqlite:///FILE or postgresql://..."),
-            url=redacted(s.store),
-        )
-    found = split(s.cluster) if s.cluster else ("redis", "")
-    if found is None or found[0].lower() not in ("redis", "rediss", "unix"):
-        raise ConfigError(
-            reason=N_("cluster: {url!r} is not redis://HOST:PORT/DB"), url=redacted(s.cluster)
-        )
+    """The store and the cluster URLs name what the server can use (nothing is opened)."""
+    try:
+        from_url(s.store, s.data_dir)
+    except StoreError as exc:
+        raise ConfigError(reason=N_("store: {error}"), error=str(exc), name="store") from None
+    if s.cluster:
+        try:
+            bus_from_url(s.cluster)
+        except BusDown as exc:
+            raise ConfigError(
+                reason=N_("cluster: {error}"), error=str(exc), name="cluster"
+            ) from None

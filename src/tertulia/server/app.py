@@ -51,23 +51,10 @@ from tertulia.server.web_door import WebConnection, WebHandler, load_assets
 from tertulia.store import HistoryUnavailable, StoreError, from_url
 from tertulia.store.datadir import DataDirBusy, DataDirLock
 from tertulia.store.urls import redacted, scrubbed
+from tertulia.tls import server_context
 
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
 TLS_HANDSHAKE_SECONDS = 10.0  # to finish a TLS handshake after connecting
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """The server side of TLS for every door: the system's defaults (TLS 1.2 and up).
-
-    Raises TlsUnusable (one line for the operator) when the files cannot be used.
-    """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise TlsUnusable(reason=str(getattr(exc, "strerror", None) or exc)) from None
-    return context
 
 
 log = logging.getLogger(__name__)
@@ -167,7 +154,7 @@ class Server:
         doors = [(Door.PLAIN, s.port)]
         doors += [(Door.IRC, s.irc_port)] if s.irc else []
         doors += [(Door.WEB, s.web_port)] if s.web else []
-        tls = self._tls = tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+        tls = self._tls = server_context(s.tls_cert, s.tls_key) if s.tls_cert else None
         if tls is not None:
             # Called on every handshake, with SNI or without: it hands the connection the
             # newest context, so a reload needs no new listener and open connections keep
@@ -293,7 +280,7 @@ class Server:
             log.info("reload: no TLS certificate to read again")
             return False
         try:
-            context = tls_context(s.tls_cert, s.tls_key)
+            context = server_context(s.tls_cert, s.tls_key)
         except TlsUnusable as err:
             log.error(
                 "tls reload failed: keeping the previous certificate",
