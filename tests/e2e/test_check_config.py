@@ -54,7 +54,11 @@ def test_a_good_file(tmp_path: Path) -> None:
         ('motd_file = "/dev/zero"\n', 1, "is not a regular file"),
         ('port = 5000\nlog_level = "verbose"\n', 2, "unknown log level 'verbose'"),
         ('lang = "fr"\n', 1, "'fr' is not a language tertulia speaks"),
-        ('port = 1\nstore = "mysql://ana@db/chat"\n', 2, "store: unknown store 'mysql': use sqlite:///file"),
+        (
+            'port = 1\nstore = "mysql://ana@db/chat"\n',
+            2,
+            "store: unknown store 'mysql': use sqlite:///file",
+        ),
         ('cluster = "http://x"\n', 1, "cluster: not a Redis address"),
         ('tls_cert = "nope.pem"\ntls_key = "nope.key"\n', 1, "cannot be used"),
         (
